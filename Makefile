@@ -1,0 +1,39 @@
+# Two commands matter: `make run` and `make test` (see README). Both create .venv as needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+
+.PHONY: run test drills bench worker lint clean browser
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(PY) -m plugin.cli run
+
+worker: $(STAMP)
+	$(VENV)/bin/celery -A plugin.tasks.celery_app worker --beat --loglevel=INFO
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
+	      || echo "chromium could not be installed: browser tests will skip"; \
+	  else echo "chromium not found: browser tests will skip (install the Debian package 'chromium')"; fi; }
+
+test: $(STAMP) browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+drills: $(STAMP)
+	$(PY) -m pytest -m longdrill --run-long-drills -s $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,128 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from plugin.config import Config
+from plugin.db import init_engine, session_scope
+from plugin.http import json_error
+
+log = logging.getLogger(__name__)
+
+# Endpoints Saleor, storefronts and scripts call: errors are JSON there, HTML elsewhere.
+JSON_PREFIXES = ("/api/", "/healthz", "/widget")
+
+
+def create_app(config: Config | None = None, *, runner: str | None = None) -> Flask:
+    cfg = config or Config.from_env()
+    logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app = Flask(__name__, static_folder=None)
+    app.config["SETTINGS"] = cfg
+    app.config["SECRET_KEY"] = cfg.secret_key
+    # Larger bodies are refused with 413 before anything reads them.
+    app.config["MAX_CONTENT_LENGTH"] = max(cfg.max_webhook_bytes, 64 * 1024)
+    app.url_map.strict_slashes = False  # never 308 a Saleor call to a trailing-slash variant
+
+    init_engine(cfg.database_url)
+    from plugin.migrations import upgrade
+
+    upgrade(cfg.database_url)
+
+    _install_runner(app, cfg, runner)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        status = {"database": _check_database(), "broker": _check_broker(app)}
+        ok = all(v in ("ok", "in-process") for v in status.values())
+        return jsonify({"ok": ok, **status}), 200 if ok else 503
+
+    return app
+
+
+def _install_runner(app: Flask, cfg: Config, runner: str | None) -> None:
+    from plugin import tasks
+
+    tasks.load_task_modules()
+    if runner == "eager" or cfg.task_always_eager:
+        app.extensions["task_runner"] = tasks.EagerRunner(app)
+    elif cfg.redis_url:
+        from plugin.tasks.celery_factory import make_celery
+
+        celery = make_celery(cfg)
+        app.extensions["celery"] = celery
+        app.extensions["task_runner"] = tasks.CeleryRunner(celery)
+    else:
+        workers = 1 if cfg.database_url.startswith("sqlite") else 4
+        runner_obj = tasks.InProcessRunner(app, workers=workers, sweep_interval=cfg.sweep_interval)
+        app.extensions["task_runner"] = runner_obj
+        runner_obj.start()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from plugin.tenants.views import bp as install_bp
+    from plugin.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(install_bp)
+    app.register_blueprint(webhooks_bp)
+    for module in ("plugin.ui.views", "plugin.admin.views"):
+        try:
+            mod = __import__(module, fromlist=["bp"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        for bp in getattr(mod, "BLUEPRINTS", [getattr(mod, "bp", None)]):
+            if bp is not None:
+                app.register_blueprint(bp)
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _wants_json():
+            code = (exc.name or "error").upper().replace(" ", "_")
+            return json_error(exc.code or 500, code, exc.description or exc.name)
+        from plugin.ui.pages import error_page
+
+        return error_page(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return json_error(500, "INTERNAL_ERROR", "Something went wrong on our side; it was logged.")
+        from plugin.ui.pages import error_page
+
+        return error_page(500)
+
+
+def _check_database() -> str:
+    try:
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {type(exc).__name__}"
+
+
+def _check_broker(app: Flask) -> str:
+    celery = app.extensions.get("celery")
+    if celery is None:
+        return "in-process"
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {type(exc).__name__}"

@@ -1,0 +1,168 @@
+"""Storage: one SQLAlchemy engine, sessions, and tenant isolation.
+
+Every table that belongs to a shop inherits `TenantScoped`. A session opened
+with `tenant_session(tenant_id)` automatically filters every SELECT of such a
+table to that tenant and refuses to flush a row of another tenant, so a query
+written in a hurry cannot cross shops.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from datetime import datetime, timezone
+from typing import Iterator
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on every backend (SQLite forgets the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantScoped:
+    """Mixin for rows owned by one shop (tenant = one Saleor API URL)."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False)
+
+
+class CrossTenantWrite(RuntimeError):
+    pass
+
+
+_engine: Engine | None = None
+_Session: sessionmaker | None = None
+_sqlite_write_lock = threading.RLock()
+
+
+def init_engine(database_url: str) -> Engine:
+    global _engine, _Session
+    if _engine is not None and str(_engine.url) == database_url:
+        return _engine
+    if _engine is not None:
+        _engine.dispose()
+    kwargs: dict = {"future": True, "pool_pre_ping": True}
+    if database_url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs.update(pool_size=10, max_overflow=20)
+    _engine = create_engine(database_url, **kwargs)
+    if database_url.startswith("sqlite"):
+        @event.listens_for(_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+    _Session = sessionmaker(bind=_engine, expire_on_commit=False, future=True)
+    return _engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("init_engine() was not called")
+    return _engine
+
+
+def is_sqlite() -> bool:
+    return engine().dialect.name == "sqlite"
+
+
+@contextlib.contextmanager
+def session_scope(tenant_id: int | None = None) -> Iterator[Session]:
+    """A transaction: commit on success, roll back on error.
+
+    With `tenant_id`, every query of a tenant-scoped table is confined to it.
+    """
+    if _Session is None:
+        raise RuntimeError("init_engine() was not called")
+    session = _Session()
+    session.info["tenant_id"] = tenant_id
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def tenant_session(tenant_id: int):
+    return session_scope(tenant_id)
+
+
+@contextlib.contextmanager
+def serialized(session: Session) -> Iterator[None]:
+    """Serialise writers on SQLite (no row locks there); a no-op on PostgreSQL,
+    where callers use SELECT ... FOR UPDATE instead."""
+    if session.get_bind().dialect.name == "sqlite":
+        with _sqlite_write_lock:
+            yield
+    else:
+        yield
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _confine_to_tenant(state):
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None or not state.is_select:
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_cross_tenant_writes(session, _flush_context, _instances):
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, TenantScoped):
+            if obj.tenant_id is None:
+                obj.tenant_id = tenant_id
+            elif obj.tenant_id != tenant_id:
+                raise CrossTenantWrite(
+                    f"{type(obj).__name__} of tenant {obj.tenant_id} in a session of tenant {tenant_id}"
+                )

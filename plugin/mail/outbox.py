@@ -1,0 +1,90 @@
+"""E-mails are written to the database in the same transaction as their reason,
+then sent by a task, retried with backoff until the SMTP server takes them."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.db import session_scope, utcnow
+from plugin.mail.models import OutboundEmail
+from plugin.mail.transport import build_message, transport_from_config
+
+log = logging.getLogger(__name__)
+
+_env = Environment(
+    loader=PackageLoader("plugin.mail", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+MAX_ATTEMPTS = 12  # about 3 h of backoff; the sweeper and the merchant can resend after
+
+
+def render(context: dict) -> tuple[str, str]:
+    return _env.get_template("base.txt").render(**context), _env.get_template("base.html").render(**context)
+
+
+def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, to: str, context: dict,
+                coupon_id: int | None = None) -> OutboundEmail | None:
+    """Insert the message unless one with this key exists; returns the new row or None."""
+    existing = session.scalar(select(OutboundEmail).where(
+        OutboundEmail.tenant_id == tenant_id, OutboundEmail.dedup_key == dedup_key))
+    if existing is not None:
+        return None
+    text, html = render(context)
+    email = OutboundEmail(
+        tenant_id=tenant_id, dedup_key=dedup_key, kind=kind, to_email=to, subject=context["subject"][:255],
+        text_body=text, html_body=html, coupon_id=coupon_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(email)
+    except IntegrityError:
+        return None
+    return email
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(5 * 2 ** attempts, 1800))
+
+
+def send_email(tenant_id: int, email_id: int) -> str:
+    """Deliver one queued e-mail. Safe to call twice: a sent message is not sent again."""
+    cfg = current_app.config["SETTINGS"]
+    with session_scope(tenant_id) as session:
+        query = select(OutboundEmail).where(OutboundEmail.id == email_id)
+        if session.get_bind().dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        email = session.scalar(query)
+        if email is None or email.status != OutboundEmail.PENDING:
+            return "skipped"
+        sender = _sender(session, tenant_id, cfg)
+        message = build_message(sender, email.to_email, email.subject, email.text_body, email.html_body)
+        email.attempts += 1
+        try:
+            transport_from_config(cfg).send(message)
+        except Exception as exc:  # noqa: BLE001 - any transport failure is retried later
+            email.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            email.next_attempt_at = utcnow() + _backoff(email.attempts)
+            if email.attempts >= MAX_ATTEMPTS:
+                email.status = OutboundEmail.FAILED
+            log.warning("e-mail %s to tenant %s not sent (attempt %s): %s", email.id, tenant_id, email.attempts, exc)
+            return "retry"
+        email.status = OutboundEmail.SENT
+        email.sent_at = utcnow()
+        email.last_error = None
+        return "sent"
+
+
+def _sender(session: Session, tenant_id: int, cfg) -> str:
+    from plugin.program.settings import load_program
+
+    program = load_program(session, tenant_id)
+    return program["email"].get("sender") or cfg.mail_from

@@ -1,0 +1,81 @@
+"""Delivering a message: SMTP (SMTP_URL) or, by default, a file outbox.
+
+SMTP_URL forms: `smtp://host:25` (plain, STARTTLS if the server offers it and
+`?starttls=1`), `smtp+starttls://user:pass@host:587` (STARTTLS required),
+`smtps://user:pass@host:465` (implicit TLS). `?timeout=10` sets the socket timeout.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class MailTransport:
+    def send(self, message: EmailMessage) -> None:
+        raise NotImplementedError
+
+
+class FileOutbox(MailTransport):
+    """Writes one .eml file per message; what `make run` uses."""
+
+    def __init__(self, directory: str):
+        self.directory = Path(directory)
+
+    def send(self, message: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = self.directory / f".{name}.tmp"
+        tmp.write_bytes(bytes(message))
+        tmp.rename(self.directory / name)
+
+
+class SMTPTransport(MailTransport):
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or {"smtps": 465, "smtp+starttls": 587}.get(parts.scheme, 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = float(query.get("timeout", ["10"])[0])
+        self.starttls = parts.scheme == "smtp+starttls" or query.get("starttls", ["0"])[0] in {"1", "true"}
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        if self.scheme == "smtps":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.scheme != "smtps" and self.starttls:
+                smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+
+
+def transport_from_config(cfg) -> MailTransport:
+    if cfg.smtp_url:
+        return SMTPTransport(cfg.smtp_url)
+    return FileOutbox(cfg.mail_outbox_dir)
+
+
+def build_message(sender: str, to: str, subject: str, text: str, html: str, reply_to: str = "") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="referrals.local")
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message

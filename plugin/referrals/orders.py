@@ -1,0 +1,362 @@
+"""What happens when Saleor tells us about an order.
+
+    webhook stored → apply_order_event():
+        1. remember the order's latest state (payloads arrive out of order)
+        2. order reached the trigger status → its buyer becomes an advocate
+        3. order carries a friend code or referral_code → attribute it (or say why not)
+        4. fraud rules decide: approve (reserve both coupons) / hold / reject
+        5. cancelled or refunded → revoke the referral and take unused coupons back
+    The caller commits, then issues reserved coupons and sends queued e-mail in tasks.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.coupons import service as coupons
+from plugin.coupons.models import Coupon
+from plugin.db import utcnow
+from plugin.fraud import rules as fraud
+from plugin.fraud.lists import disposable_domains
+from plugin.i18n import pick_locale
+from plugin.mail.compose import queue_invite
+from plugin.program.settings import Program
+from plugin.referrals.identity import canonical_code, fingerprint, new_code, normalize_email
+from plugin.referrals.ledger import move_referral
+from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
+from plugin.tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+PAID_CHARGE_STATUSES = {"FULL", "OVERCHARGED"}
+
+
+@dataclass
+class Outcome:
+    """Work for after the commit: coupons to create in Saleor, e-mails to send."""
+
+    coupon_ids: list[int] = field(default_factory=list)
+    revoked_referral_ids: list[int] = field(default_factory=list)
+
+
+def _money(value) -> Decimal:
+    if isinstance(value, dict):
+        value = value.get("amount")
+    try:
+        return Decimal(str(value if value is not None else 0))
+    except ArithmeticError:
+        return Decimal(0)
+
+
+def _is_fully_paid(order: dict) -> bool:
+    return bool(order.get("isPaid")) or order.get("chargeStatus") in PAID_CHARGE_STATUSES
+
+
+def reached_trigger(record: OrderRecord, trigger: str) -> bool:
+    if trigger == "FULFILLED":
+        return record.is_paid and record.status in {"FULFILLED", "PARTIALLY_RETURNED", "RETURNED"}
+    return record.is_paid
+
+
+def _metadata(order: dict, key: str) -> str | None:
+    for item in order.get("metadata") or []:
+        if isinstance(item, dict) and item.get("key") == key:
+            return item.get("value")
+    return None
+
+
+def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
+    """Lock the order's row (creating it if new) and merge the payload into it.
+
+    Payloads show the order when Saleor rendered them, and arrive in any order;
+    only a payload at least as new (`updatedAt`) replaces the state, while facts
+    that never un-happen (was paid, was cancelled, amount refunded) are sticky.
+    """
+    order_id = order["id"]
+    query = select(OrderRecord).where(OrderRecord.tenant_id == tenant_id, OrderRecord.saleor_order_id == order_id)
+    record = session.scalar(query.with_for_update())
+    if record is None:
+        try:
+            with session.begin_nested():
+                record = OrderRecord(tenant_id=tenant_id, saleor_order_id=order_id)
+                session.add(record)
+        except IntegrityError:  # another worker inserted it first
+            record = session.scalar(query.with_for_update())
+
+    user = order.get("user") or {}
+    address = order.get("shippingAddress") or {}
+    billing = order.get("billingAddress") or {}
+    channel = order.get("channel") or {}
+    updated_at = order.get("updatedAt") or ""
+    newer = not record.saleor_updated_at or updated_at >= record.saleor_updated_at
+
+    contact = (order.get("userEmail") or user.get("email") or "").strip()
+    if newer or not record.email:
+        record.number = str(order.get("number") or record.number or "")
+        record.channel_slug = channel.get("slug") or record.channel_slug
+        record.saleor_channel_id = channel.get("id") or record.saleor_channel_id
+        record.currency = (order.get("total") or {}).get("gross", {}).get("currency") or channel.get("currencyCode") or record.currency
+        record.contact_email = contact or record.contact_email
+        record.email = normalize_email(contact) or record.email
+        record.first_name = (user.get("firstName") or billing.get("firstName") or address.get("firstName") or record.first_name or "")[:120]
+        record.saleor_user_id = user.get("id") or record.saleor_user_id
+        record.locale = pick_locale(order.get("languageCodeEnum"), default=record.locale or "en")
+        record.total = _money((order.get("total") or {}).get("gross"))
+        record.voucher_code = (order.get("voucherCode") or "").strip().upper() or None
+        record.referral_code = canonical_code(_metadata(order, "referral_code"))
+        if address:
+            record.shipping_fingerprint = fingerprint(address.get("streetAddress1"), address.get("streetAddress2"),
+                                                      address.get("postalCode"), (address.get("country") or {}).get("code"))
+    if newer:
+        record.saleor_updated_at = updated_at
+        record.status = order.get("status") or record.status
+        record.charge_status = order.get("chargeStatus") or record.charge_status
+        record.total_charged = _money(order.get("totalCharged"))
+    record.is_paid = record.is_paid or _is_fully_paid(order)
+    record.cancelled = record.cancelled or order.get("status") == "CANCELED"
+    record.total_refunded = max(record.total_refunded or Decimal(0), _money(order.get("totalRefunded")))
+    return record
+
+
+def apply_order_event(session: Session, tenant: Tenant, program: Program, order: dict, *,
+                      friend_check=None) -> Outcome:
+    outcome = Outcome()
+    record = upsert_order(session, tenant.id, order)
+    _note_coupon_redemption(session, record)
+    if not program.enabled:
+        if record.attributed is None:
+            record.attribution_note = "The referral program was switched off when this order arrived."
+        return outcome
+
+    net_paid = record.total - record.total_refunded
+    refunded_fully = record.total_refunded > 0 and net_paid <= 0
+    if reached_trigger(record, program.trigger_status) and record.reached_trigger_at is None:
+        record.reached_trigger_at = utcnow()
+    if record.reached_trigger_at and not record.cancelled and not refunded_fully and record.email:
+        _ensure_advocate(session, tenant, program, record)
+    if record.reached_trigger_at and record.attributed is None:
+        _attribute(session, tenant, program, record, outcome, friend_check)
+
+    referral = session.scalar(select(Referral).where(Referral.order_record_id == record.id).with_for_update())
+    if referral is not None and referral.state not in (Referral.REVOKED, Referral.REJECTED):
+        reason = revocation_reason(record, program)
+        if reason:
+            move_referral(session, referral, Referral.REVOKED, reason, actor="system")
+            outcome.revoked_referral_ids.append(referral.id)
+    return outcome
+
+
+def revocation_reason(record: OrderRecord, program: Program) -> str | None:
+    """Why the friend's order no longer earns rewards, or None if it still does."""
+    net_paid = record.total - record.total_refunded
+    if record.cancelled:
+        return "The friend's order was cancelled."
+    if record.total_refunded > 0 and net_paid <= 0:
+        return "The friend's order was fully refunded."
+    min_order = program.rewards_for(record.channel_slug).min_order
+    if record.total_refunded > 0 and net_paid < min_order:
+        return (f"Partial refund: the order's net paid {net_paid:f} {record.currency} fell below "
+                f"the minimum order value {min_order:f}.")
+    return None
+
+
+def _note_coupon_redemption(session: Session, record: OrderRecord) -> None:
+    if not record.voucher_code:
+        return
+    coupon = session.scalar(select(Coupon).where(Coupon.code == record.voucher_code))
+    if coupon is None or coupon.state in (Coupon.USED,):
+        return
+    if coupon.state in (Coupon.ISSUED, Coupon.RESERVED, Coupon.REVOKED):
+        from plugin.referrals.ledger import move_coupon
+
+        coupon.used_at = utcnow()
+        coupon.redeemed_value = coupon.value if coupon.value_type == "FIXED" else (
+            record.total * coupon.value / (100 - coupon.value) if coupon.value < 100 else record.total)
+        move_coupon(session, coupon, Coupon.USED, f"Redeemed on order #{record.number}.")
+
+
+def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record: OrderRecord) -> Advocate:
+    query = select(Advocate).where(Advocate.tenant_id == tenant.id, Advocate.email == record.email)
+    advocate = session.scalar(query)
+    if advocate is None:
+        for _ in range(5):
+            candidate = Advocate(
+                tenant_id=tenant.id, email=record.email, contact_email=record.contact_email,
+                first_name=record.first_name, saleor_user_id=record.saleor_user_id, code=new_code(),
+                locale=record.locale, first_order_id=record.saleor_order_id, channel_slug=record.channel_slug,
+                saleor_channel_id=record.saleor_channel_id, currency=record.currency,
+            )
+            from plugin.referrals.experiments import assign_variant
+
+            candidate.variant = assign_variant(program, candidate.code)
+            try:
+                with session.begin_nested():
+                    session.add(candidate)
+                advocate = candidate
+                break
+            except IntegrityError:
+                advocate = session.scalar(query)
+                if advocate is not None:
+                    break
+        else:
+            raise RuntimeError("could not allocate a referral code")
+        if advocate is candidate and advocate.variant != "holdout":
+            from plugin.referrals.offers import offer_texts
+
+            queue_invite(session, tenant, advocate, program, offer_texts(program, advocate))
+    if not advocate.saleor_user_id and record.saleor_user_id:
+        advocate.saleor_user_id = record.saleor_user_id
+    if not advocate.first_name and record.first_name:
+        advocate.first_name = record.first_name
+    return advocate
+
+
+def _find_referrer(session: Session, record: OrderRecord) -> tuple[Advocate | None, str | None, FriendClaim | None]:
+    if record.voucher_code:
+        claim = session.scalar(
+            select(FriendClaim).join(Coupon, Coupon.id == FriendClaim.coupon_id)
+            .where(Coupon.code == record.voucher_code, Coupon.purpose == Coupon.FRIEND_OFFER))
+        if claim is not None:
+            return session.get(Advocate, claim.advocate_id), "voucher", claim
+    if record.referral_code:
+        advocate = session.scalar(select(Advocate).where(Advocate.code == record.referral_code))
+        if advocate is not None:
+            claim = session.scalar(select(FriendClaim).where(
+                FriendClaim.advocate_id == advocate.id, FriendClaim.email == record.email))
+            return advocate, "metadata", claim
+    return None, None, None
+
+
+def _not_attributed(record: OrderRecord, note: str) -> None:
+    record.attributed = False
+    record.attribution_note = note
+
+
+def _attribute(session: Session, tenant: Tenant, program: Program, record: OrderRecord, outcome: Outcome,
+               friend_check) -> None:
+    advocate, source, claim = _find_referrer(session, record)
+    if advocate is None:
+        if record.referral_code or record.voucher_code:
+            _not_attributed(record, f"Not referred: the code on the order ({record.referral_code or record.voucher_code}) "
+                                    "is not a referral code of this shop.")
+        else:
+            _not_attributed(record, "Not referred: the order carries no referral code or friend voucher.")
+        return
+    if advocate.erased_at is not None:
+        _not_attributed(record, "Not referred: the advocate's data was erased.")
+        return
+    if advocate.email == record.email:
+        _not_attributed(record, "Not referred: self-referral (the buyer's e-mail is the advocate's own).")
+        return
+    earlier = session.scalar(
+        select(OrderRecord.number).where(
+            OrderRecord.email == record.email, OrderRecord.id != record.id,
+            OrderRecord.reached_trigger_at.is_not(None), OrderRecord.reached_trigger_at <= record.reached_trigger_at,
+            OrderRecord.created_at < record.created_at,
+        ).limit(1))
+    if earlier is not None:
+        _not_attributed(record, f"Not referred: only the friend's first paid order counts (order #{earlier} was earlier).")
+        return
+    previous = session.scalar(select(Referral.saleor_order_id).where(Referral.friend_email == record.email).limit(1))
+    if previous is not None:
+        _not_attributed(record, "Not referred: this friend was already referred with an earlier order.")
+        return
+
+    rewards = program.rewards_for(record.channel_slug)
+    ctx = fraud.ReferralContext(
+        advocate_email=advocate.email, advocate_user_id=advocate.saleor_user_id,
+        advocate_shipping_fingerprint=_advocate_fingerprint(session, advocate),
+        friend_email=record.email, friend_user_id=record.saleor_user_id,
+        friend_shipping_fingerprint=record.shipping_fingerprint, order_total=record.total,
+        min_order=rewards.min_order,
+        rewards_last_30d=session.scalar(select(func.count(Referral.id)).where(
+            Referral.advocate_id == advocate.id, Referral.state.in_([Referral.APPROVED, Referral.ISSUED]),
+            Referral.created_at >= utcnow() - timedelta(days=30))) or 0,
+        max_rewards_30d=int(program["caps"]["rewards_per_advocate_30d"]),
+        friend_had_paid_order=friend_check(record) if friend_check else None,
+        seconds_click_to_order=((record.created_at - claim.clicked_at).total_seconds()
+                                if claim is not None and claim.clicked_at else None),
+        landing_referrer_host=claim.landing_referrer if claim is not None else None,
+        coupon_site_domains=tuple(program["fraud"].get("coupon_site_domains") or ()) + DEFAULT_COUPON_SITES,
+        disposable_domains=disposable_domains(),
+    )
+    decision = fraud.evaluate(ctx, program["fraud"].get("rules"))
+
+    referral = Referral(
+        tenant_id=tenant.id, advocate_id=advocate.id, saleor_order_id=record.saleor_order_id,
+        order_record_id=record.id, friend_email=record.email, friend_contact_email=record.contact_email,
+        friend_first_name=record.first_name, friend_user_id=record.saleor_user_id,
+        channel_slug=record.channel_slug, currency=record.currency, order_total=record.total, source=source,
+        variant=advocate.variant, decision=decision.action, reasons=[f.as_dict() for f in decision.findings],
+    )
+    try:
+        with session.begin_nested():
+            session.add(referral)
+            move_referral(session, referral, Referral.PENDING,
+                          f"Attributed to advocate {advocate.code} by {'friend voucher' if source == 'voucher' else 'referral_code metadata'}.")
+    except IntegrityError:
+        return  # another worker attributed this order concurrently
+    record.attributed = True
+    record.attribution_note = (f"Referred by advocate {advocate.code} "
+                               f"({'friend voucher ' + record.voucher_code if source == 'voucher' else 'referral_code in order metadata'}).")
+    reasons = "; ".join(f.reason for f in decision.findings)
+    if decision.action == "block":
+        move_referral(session, referral, Referral.REJECTED, reasons, actor="rule")
+        return
+    if decision.action == "hold":
+        move_referral(session, referral, Referral.HELD, reasons + " Waiting for the merchant's review.", actor="rule")
+        return
+    if advocate.variant == "holdout":
+        move_referral(session, referral, Referral.REJECTED, "Advocate is in the A/B holdout group: no offer, no reward.", actor="system")
+        return
+    hold_days = int(program["hold_days"] or 0)
+    if hold_days > 0:
+        referral.hold_until = utcnow() + timedelta(days=hold_days)
+        note = f"Held for the {hold_days}-day return window."
+        if decision.action == "flag":
+            note = reasons + " " + note
+        move_referral(session, referral, Referral.HELD, note, actor="rule" if decision.action == "flag" else "system")
+        return
+    approve(session, tenant, program, referral, outcome,
+            reason=(reasons + " Flagged for review; rewarded meanwhile.") if decision.action == "flag" else "Approved by the rules.",
+            actor="rule")
+
+
+DEFAULT_COUPON_SITES = ("retailmenot.com", "honey.com", "joinhoney.com", "slickdeals.net", "couponfollow.com",
+                        "coupons.com", "groupon.com", "dealspotr.com", "knoji.com", "savings.com")
+
+
+def _advocate_fingerprint(session: Session, advocate: Advocate) -> str | None:
+    if not advocate.first_order_id:
+        return None
+    return session.scalar(select(OrderRecord.shipping_fingerprint).where(
+        OrderRecord.saleor_order_id == advocate.first_order_id))
+
+
+def approve(session: Session, tenant: Tenant, program: Program, referral: Referral, outcome: Outcome,
+            *, reason: str, actor: str) -> None:
+    """Approve a referral and reserve both coupons (created in Saleor after the commit)."""
+    move_referral(session, referral, Referral.APPROVED, reason, actor=actor)
+    advocate = session.get(Advocate, referral.advocate_id)
+    order = session.get(OrderRecord, referral.order_record_id)
+    rewards = program.rewards_for(referral.channel_slug)
+    from plugin.referrals.experiments import variant_rewards
+
+    referrer_spec, friend_spec = variant_rewards(program, advocate.variant, rewards)
+    for purpose, spec, email, advocate_id in (
+        (Coupon.REFERRER_REWARD, referrer_spec, advocate.contact_email, advocate.id),
+        (Coupon.FRIEND_REWARD, friend_spec, referral.friend_contact_email, None),
+    ):
+        coupon = coupons.reserve_coupon(
+            session, tenant_id=tenant.id, purpose=purpose, spec=spec, recipient_email=email,
+            channel_slug=referral.channel_slug, saleor_channel_id=order.saleor_channel_id, currency=referral.currency,
+            expiry_days=rewards.expiry_days, min_order=rewards.min_order, referral_id=referral.id,
+            advocate_id=advocate_id,
+        )
+        outcome.coupon_ids.append(coupon.id)

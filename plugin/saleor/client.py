@@ -1,0 +1,189 @@
+"""The one place the app talks to Saleor's GraphQL API.
+
+Every document lives in `plugin/saleor/graphql/*.graphql` (validated against the
+real schema in the test suite) and is sent with gql. Calls time out, retry with
+backoff on 5xx, timeouts and connection errors only, and Saleor's `errors`
+arrays become typed exceptions carrying Saleor's `code`.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import requests
+from gql import Client, gql
+from gql.transport.exceptions import (
+    TransportProtocolError,
+    TransportQueryError,
+    TransportServerError,
+)
+from gql.transport.requests import RequestsHTTPTransport
+from graphql import DocumentNode
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_DIR = Path(__file__).with_name("graphql")
+USER_AGENT = "saleor-referrals"
+
+
+class SaleorError(Exception):
+    """Base class. `code` is Saleor's error code where it gave one."""
+
+    code: str | None = None
+
+    def __init__(self, message: str, code: str | None = None, errors: list | None = None):
+        super().__init__(message)
+        self.code = code or self.code
+        self.errors = errors or []
+
+
+class SaleorUnavailable(SaleorError):
+    """5xx, timeout or connection error after all retries: try again later."""
+
+    code = "UNAVAILABLE"
+
+
+class SaleorPermissionDenied(SaleorError):
+    code = "PermissionDenied"
+
+
+class SaleorGraphQLError(SaleorError):
+    """Top-level `errors` (validation, permission, unknown token...)."""
+
+
+class SaleorMutationError(SaleorError):
+    """A mutation's own `errors` list, e.g. ALREADY_EXISTS from voucherCreate."""
+
+    def __init__(self, mutation: str, errors: list[dict]):
+        first = errors[0]
+        super().__init__(
+            f"{mutation}: {first.get('code')}: {first.get('message')}", first.get("code"), errors
+        )
+        self.mutation = mutation
+        self.field = first.get("field")
+
+
+@lru_cache(maxsize=None)
+def document(name: str) -> DocumentNode:
+    return gql((GRAPHQL_DIR / f"{name}.graphql").read_text())
+
+
+def document_text(name: str) -> str:
+    return (GRAPHQL_DIR / f"{name}.graphql").read_text()
+
+
+class _Transport(RequestsHTTPTransport):
+    """gql's transport, but a 5xx is an error even when its body is JSON."""
+
+    def connect(self):
+        super().connect()
+
+        def _raise_5xx(response, *args, **kwargs):
+            if response.status_code >= 500:
+                raise TransportServerError(f"HTTP {response.status_code}", response.status_code)
+
+        self.session.hooks["response"].append(_raise_5xx)
+
+
+class SaleorClient:
+    def __init__(
+        self,
+        api_url: str,
+        token: str | None,
+        *,
+        timeout: float = 5.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+    ):
+        self.api_url = api_url
+        self.token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+
+    def _client(self) -> Client:
+        headers = {"User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        transport = _Transport(
+            url=self.api_url, headers=headers, timeout=self.timeout, retries=0, verify=True
+        )
+        return Client(transport=transport, fetch_schema_from_transport=False)
+
+    def execute(self, name: str, variables: dict | None = None) -> dict[str, Any]:
+        doc = document(name)
+        attempt = 0
+        while True:
+            try:
+                return self._client().execute(doc, variable_values=variables or {})
+            except TransportQueryError as exc:
+                raise _query_error(exc) from None
+            except (TransportServerError, requests.ConnectionError, requests.Timeout) as exc:
+                status = getattr(exc, "code", None)
+                if isinstance(exc, TransportServerError) and status is not None and status < 500:
+                    raise SaleorGraphQLError(f"Saleor answered HTTP {status}", code=str(status)) from None
+                attempt += 1
+                if attempt > self.retries:
+                    raise SaleorUnavailable(f"Saleor unavailable after {attempt} attempts: {exc}") from None
+                delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)
+                log.warning("saleor call %s failed (%s); retry %d in %.2fs", name, exc, attempt, delay)
+                time.sleep(delay)
+            except TransportProtocolError as exc:
+                raise SaleorGraphQLError(f"Saleor did not answer GraphQL: {exc}") from None
+
+    def mutate(self, name: str, field: str, variables: dict) -> dict[str, Any]:
+        data = self.execute(name, variables)[field]
+        if data.get("errors"):
+            raise SaleorMutationError(field, data["errors"])
+        return data
+
+    # -- the calls the app makes -------------------------------------------------
+
+    def app_id(self) -> str | None:
+        data = self.execute("app_id")
+        return (data.get("app") or {}).get("id")
+
+    def shop_info(self) -> dict:
+        return self.execute("shop_info")
+
+    def create_voucher(self, input: dict) -> dict:
+        return self.mutate("voucher_create", "voucherCreate", {"input": input})["voucher"]
+
+    def set_voucher_channel(self, voucher_id: str, channel_id: str, value: str, min_amount: str | None):
+        listing = {"channelId": channel_id, "discountValue": value}
+        if min_amount is not None:
+            listing["minAmountSpent"] = min_amount
+        return self.mutate(
+            "voucher_channel_listing_update",
+            "voucherChannelListingUpdate",
+            {"id": voucher_id, "input": {"addChannels": [listing]}},
+        )["voucher"]
+
+    def find_voucher_code(self, code: str) -> tuple[dict, dict] | None:
+        """(voucher, code node) for an exact code, or None."""
+        edges = self.execute("voucher_by_code", {"code": code})["vouchers"]["edges"]
+        for edge in edges:
+            for code_edge in edge["node"]["codes"]["edges"]:
+                if code_edge["node"]["code"].upper() == code.upper():
+                    return edge["node"], code_edge["node"]
+        return None
+
+    def delete_voucher_codes(self, code_ids: list[str]) -> int:
+        return self.mutate("voucher_code_bulk_delete", "voucherCodeBulkDelete", {"ids": code_ids})["count"]
+
+    def customer_orders(self, email: str) -> list[dict]:
+        return [e["node"] for e in self.execute("customer_orders", {"email": email})["orders"]["edges"]]
+
+
+def _query_error(exc: TransportQueryError) -> SaleorError:
+    errors = exc.errors or []
+    first = errors[0] if errors else {}
+    code = ((first.get("extensions") or {}).get("exception") or {}).get("code")
+    message = first.get("message", str(exc))
+    if code == "PermissionDenied":
+        return SaleorPermissionDenied(message, code, errors)
+    return SaleorGraphQLError(message, code, errors)

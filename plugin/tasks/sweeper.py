@@ -1,0 +1,67 @@
+"""The backstop: re-drive whatever was stored but not finished.
+
+Covers a broker that was down at enqueue time, a worker killed mid-task, and
+Saleor or SMTP outages longer than a task's own retries. Everything it
+re-enqueues is idempotent, so running it too often costs only queries.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, or_, select
+
+from plugin import tasks
+from plugin.coupons.models import Coupon
+from plugin.db import session_scope, utcnow
+from plugin.mail.models import OutboundEmail
+from plugin.referrals.models import Referral
+from plugin.webhooks.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+def grace() -> timedelta:
+    """Work younger than this is probably still in flight; leave it alone."""
+    return timedelta(seconds=float(os.environ.get("SWEEP_GRACE", "30")))
+
+
+@tasks.task("sweep")
+def sweep() -> dict:
+    cutoff = utcnow() - grace()
+    counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0}
+    with session_scope() as session:
+        events = session.execute(select(WebhookEvent.tenant_id, WebhookEvent.id).where(
+            WebhookEvent.status == WebhookEvent.PENDING, WebhookEvent.received_at < cutoff,
+        ).order_by(WebhookEvent.id).limit(1000)).all()
+        coupons = session.execute(select(Coupon.tenant_id, Coupon.id).where(
+            Coupon.state == Coupon.RESERVED, Coupon.created_at < cutoff,
+        ).order_by(Coupon.id).limit(1000)).all()
+        revocations = session.execute(select(Referral.tenant_id, Referral.id).where(
+            Referral.state.in_([Referral.REVOKED, Referral.REJECTED]),
+            exists().where(and_(Coupon.referral_id == Referral.id,
+                                or_(Coupon.state == Coupon.ISSUED, Coupon.state == Coupon.RESERVED))),
+        ).limit(1000)).all()
+        email_tenants = session.scalars(select(OutboundEmail.tenant_id).where(
+            OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow(),
+            OutboundEmail.created_at < cutoff,
+        ).distinct()).all()
+        hold_tenants = session.scalars(select(Referral.tenant_id).where(
+            Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
+        ).distinct()).all()
+    for tenant_id, event_id in events:
+        tasks.enqueue("process_event", tenant_id, event_id)
+    for tenant_id, coupon_id in coupons:
+        tasks.enqueue("issue_coupon", tenant_id, coupon_id)
+    for tenant_id, referral_id in revocations:
+        tasks.enqueue("revoke_referral", tenant_id, referral_id)
+    for tenant_id in email_tenants:
+        tasks.enqueue("send_pending_emails", tenant_id)
+    for tenant_id in hold_tenants:
+        tasks.enqueue("release_holds", tenant_id)
+    counts.update(events=len(events), coupons=len(coupons), revocations=len(revocations),
+                  email_tenants=len(email_tenants), hold_tenants=len(hold_tenants))
+    if any(counts.values()):
+        log.info("sweep re-drove %s", counts)
+    return counts

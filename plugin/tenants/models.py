@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.db import Base, UTCDateTime, utcnow
+
+
+class Tenant(Base):
+    """One installed Saleor shop, keyed by the exact `Saleor-Api-Url` string."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    saleor_api_url: Mapped[str] = mapped_column(String(512), unique=True, nullable=False)
+    domain: Mapped[str] = mapped_column(String(255), default="")
+    app_id: Mapped[str | None] = mapped_column(String(255))
+    # Fernet ciphertext of the app token (never stored in plaintext).
+    token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    jwks: Mapped[str | None] = mapped_column(Text)
+    jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    saleor_version: Mapped[str | None] = mapped_column(String(32))
+    shop_name: Mapped[str | None] = mapped_column(String(255))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_installed(self) -> bool:
+        return self.token_encrypted is not None and self.uninstalled_at is None

@@ -1,0 +1,130 @@
+"""Install, uninstall and credentials of tenants (one per Saleor API URL)."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+from sqlalchemy import select
+
+from plugin.db import session_scope, utcnow
+from plugin.saleor.client import SaleorClient, SaleorError
+from plugin.tenants.crypto import TokenBox
+from plugin.tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+JWKS_REFETCH_INTERVAL = timedelta(seconds=60)
+
+
+class RegisterError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def jwks_url(saleor_api_url: str) -> str:
+    parts = urlsplit(saleor_api_url)
+    return f"{parts.scheme}://{parts.netloc}/.well-known/jwks.json"
+
+
+def fetch_jwks(saleor_api_url: str, timeout: float) -> str:
+    response = requests.get(jwks_url(saleor_api_url), timeout=timeout, allow_redirects=False)
+    response.raise_for_status()
+    data = response.json()
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise ValueError("not a JWKS")
+    return json.dumps(data)
+
+
+def token_box() -> TokenBox:
+    return TokenBox(current_app.config["SETTINGS"].secret_key)
+
+
+def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
+    """PROTOCOL §2.2: allow-list, prove the token, fetch the JWKS, persist encrypted."""
+    cfg = current_app.config["SETTINGS"]
+    if not cfg.saleor_api_url_allowed(saleor_api_url):
+        raise RegisterError(403, "SALEOR_URL_PROHIBITED", "This Saleor instance is not allowed to install the app.")
+    # Each call gets a slice of Saleor's 18 s read timeout; the whole install stays under ~12 s.
+    client = SaleorClient(saleor_api_url, auth_token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2)
+    try:
+        app_id = client.app_id()
+    except SaleorError as exc:
+        log.info("register: app id check failed for %s: %s", saleor_api_url, exc)
+        app_id = None
+    if not app_id:
+        raise RegisterError(401, "UNKNOWN_APP_ID", "Saleor did not accept the app token (no app id).")
+    try:
+        jwks = fetch_jwks(saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0))
+    except (requests.RequestException, ValueError) as exc:
+        log.info("register: JWKS unavailable for %s: %s", saleor_api_url, exc)
+        raise RegisterError(401, "JWKS_NOT_AVAILABLE", "Could not fetch the JWKS of this Saleor instance.") from None
+    encrypted = token_box().encrypt(auth_token)
+    with session_scope() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url))
+        if tenant is None:
+            tenant = Tenant(saleor_api_url=saleor_api_url)
+            session.add(tenant)
+        tenant.domain = domain
+        tenant.app_id = app_id
+        tenant.token_encrypted = encrypted
+        tenant.jwks = jwks
+        tenant.jwks_fetched_at = utcnow()
+        tenant.installed_at = utcnow()
+        tenant.uninstalled_at = None
+    log.info("installed tenant %s (app %s)", saleor_api_url, app_id)
+    return tenant
+
+
+def uninstall(tenant_id: int, app_id: str | None) -> bool:
+    """APP_DELETED: forget the credentials. Referral data stays (see README, "Uninstall")."""
+    with session_scope() as session:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None or (app_id and tenant.app_id and app_id != tenant.app_id):
+            return False
+        tenant.token_encrypted = None
+        tenant.uninstalled_at = utcnow()
+        return True
+
+
+def find_tenant(saleor_api_url: str | None) -> Tenant | None:
+    if not saleor_api_url:
+        return None
+    with session_scope() as session:
+        return session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url))
+
+
+def get_tenant(tenant_id: int) -> Tenant | None:
+    with session_scope() as session:
+        return session.get(Tenant, tenant_id)
+
+
+def refresh_jwks(tenant: Tenant, *, force: bool = False) -> dict | None:
+    """Refetch the tenant's JWKS, at most once per JWKS_REFETCH_INTERVAL per tenant."""
+    now = utcnow()
+    if not force and tenant.jwks_fetched_at and now - tenant.jwks_fetched_at < JWKS_REFETCH_INTERVAL:
+        return None
+    cfg = current_app.config["SETTINGS"]
+    with session_scope() as session:
+        row = session.get(Tenant, tenant.id, with_for_update=True)
+        if not force and row.jwks_fetched_at and now - row.jwks_fetched_at < JWKS_REFETCH_INTERVAL:
+            return None
+        row.jwks_fetched_at = now  # counts as an attempt even when it fails
+        try:
+            row.jwks = fetch_jwks(row.saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0))
+        except (requests.RequestException, ValueError) as exc:
+            log.warning("JWKS refetch failed for %s: %s", row.saleor_api_url, exc)
+            return None
+        tenant.jwks, tenant.jwks_fetched_at = row.jwks, now
+        return json.loads(row.jwks)
+
+
+def saleor_client(tenant: Tenant) -> SaleorClient:
+    if tenant.token_encrypted is None:
+        raise SaleorError("tenant is uninstalled", code="UNINSTALLED")
+    cfg = current_app.config["SETTINGS"]
+    return SaleorClient(tenant.saleor_api_url, token_box().decrypt(tenant.token_encrypted), timeout=cfg.saleor_timeout)

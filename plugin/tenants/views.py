@@ -1,0 +1,45 @@
+"""Endpoints Saleor calls to install the app. None of them may ever redirect."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from plugin.http import json_error, read_json_body
+from plugin.tenants import service
+from plugin.tenants.manifest import build_manifest
+
+bp = Blueprint("install", __name__)
+
+
+@bp.get("/api/manifest")
+@bp.get("/api/manifest/")
+def manifest():
+    return jsonify(build_manifest(current_app.config["SETTINGS"].app_url))
+
+
+def _register_error(status: int, code: str, message: str):
+    return jsonify({"success": False, "error": {"code": code, "message": message}}), status
+
+
+@bp.route("/api/register", methods=["POST"])
+@bp.route("/api/register/", methods=["POST"])
+def register():
+    api_url = request.headers.get("Saleor-Api-Url", "").strip()
+    if not api_url:
+        return _register_error(400, "MISSING_SALEOR_API_URL", "Missing saleor-api-url header.")
+    body, problem = read_json_body()
+    if problem:
+        return _register_error(400, "INVALID_BODY", problem)
+    token = body.get("auth_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        return _register_error(400, "MISSING_AUTH_TOKEN", "Missing auth token.")
+    domain = request.headers.get("Saleor-Domain") or request.headers.get("X-Saleor-Domain") or ""
+    try:
+        service.register(api_url, domain, token.strip())
+    except service.RegisterError as exc:
+        return _register_error(exc.status, exc.code, exc.message)
+    return jsonify({"success": True})
+
+
+@bp.route("/api/register", methods=["GET", "PUT", "PATCH", "DELETE"])
+def register_wrong_method():
+    return json_error(405, "METHOD_NOT_ALLOWED", "Use POST.")

@@ -1,0 +1,21 @@
+"""Server-rendered pages' shared pieces."""
+from __future__ import annotations
+
+from flask import render_template_string
+
+_ERROR = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>{{ title }}</title>
+<style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;color:#1f2328}
+main{max-width:28rem;padding:2rem;text-align:center}h1{font-size:1.4rem}</style></head>
+<body><main><h1>{{ title }}</h1><p>{{ message }}</p></main></body></html>"""
+
+MESSAGES = {
+    404: ("Page not found", "This link does not lead anywhere. Check it, or ask your friend for a new one."),
+    429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+    500: ("Something went wrong", "We have been told and are looking into it. Please try again later."),
+}
+
+
+def error_page(status: int):
+    title, message = MESSAGES.get(status, ("Request refused", "This request could not be handled."))
+    return render_template_string(_ERROR, title=title, message=message), status

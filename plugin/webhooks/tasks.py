@@ -1,0 +1,42 @@
+"""Turning a stored webhook into domain work."""
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import select
+
+from plugin import tasks
+from plugin.db import serialized, session_scope, utcnow
+from plugin.program.settings import load_program
+from plugin.referrals.friend_check import friend_checker
+from plugin.referrals.orders import apply_order_event
+from plugin.tenants.models import Tenant
+from plugin.webhooks.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+@tasks.task("process_event")
+def process_event(tenant_id: int, event_id: int) -> str:
+    """Apply one stored delivery. Idempotent: a processed event is skipped, and every
+    effect of processing is keyed on the order, so running it again changes nothing."""
+    with session_scope(tenant_id) as session, serialized(session):
+        query = select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+        event = session.scalar(query)
+        if event is None or event.status == WebhookEvent.DONE:
+            return "skipped"
+        tenant = session.get(Tenant, tenant_id)
+        event.attempts += 1
+        payload = json.loads(event.body)
+        program = load_program(session, tenant_id)
+        outcome = apply_order_event(session, tenant, program, payload["order"], friend_check=friend_checker(tenant))
+        event.status = WebhookEvent.DONE
+        event.processed_at = utcnow()
+        event.last_error = None
+    for coupon_id in outcome.coupon_ids:
+        tasks.enqueue("issue_coupon", tenant_id, coupon_id)
+    for referral_id in outcome.revoked_referral_ids:
+        tasks.enqueue("revoke_referral", tenant_id, referral_id, "order")
+    tasks.enqueue("send_pending_emails", tenant_id)
+    return "done"
