@@ -71,7 +71,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(install_bp)
     app.register_blueprint(webhooks_bp)
-    for module in ("plugin.ui.views", "plugin.admin.views"):
+    for module in ("plugin.ui.views", "plugin.admin.views", "plugin.privacy.views"):
         try:
             mod = __import__(module, fromlist=["bp"])
         except ModuleNotFoundError as exc:
