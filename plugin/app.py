@@ -75,7 +75,7 @@ def _register_blueprints(app: Flask) -> None:
         try:
             mod = __import__(module, fromlist=["bp"])
         except ModuleNotFoundError as exc:
-            if exc.name != module:
+            if exc.name not in (module, module.rpartition(".")[0]):  # the package may not exist yet either
                 raise
             continue
         for bp in getattr(mod, "BLUEPRINTS", [getattr(mod, "bp", None)]):

@@ -82,7 +82,8 @@ class Config:
         return cfg
 
     def saleor_api_url_allowed(self, url: str) -> bool:
-        """Exact URLs, or patterns: `*` is a wildcard, `re:` prefixes a full regex.
+        """Exact URLs, or patterns: `*` matches within one host or path segment
+        (never across `/`, `?` or `#`), `re:` prefixes a full regex.
 
         An empty list allows every URL (development default; the README says to set it).
         """
@@ -93,7 +94,7 @@ class Config:
                 if re.fullmatch(pattern[3:], url):
                     return True
             elif "*" in pattern:
-                regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+                regex = "[^/?#]*".join(re.escape(part) for part in pattern.split("*"))
                 if re.fullmatch(regex, url):
                     return True
             elif pattern == url:

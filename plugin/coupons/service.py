@@ -72,6 +72,11 @@ def _voucher_input(coupon: Coupon) -> dict:
     return data
 
 
+def _amount(value: Decimal) -> str:
+    """Saleor checks currency precision: send 10, 10.5, never 10.0000."""
+    return format(value.normalize(), "f")
+
+
 def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
     """Create (or find, after an earlier half-finished attempt) the voucher, then list it in the channel."""
     try:
@@ -88,8 +93,8 @@ def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
             raise
         voucher_id, code_id = found[0]["id"], found[1]["id"]
         log.info("coupon %s already existed in Saleor (earlier attempt); reusing voucher %s", coupon.code, voucher_id)
-    min_amount = f"{coupon.min_order:f}" if coupon.min_order and coupon.min_order > 0 else None
-    client.set_voucher_channel(voucher_id, coupon.saleor_channel_id, f"{coupon.value:f}", min_amount)
+    min_amount = _amount(coupon.min_order) if coupon.min_order and coupon.min_order > 0 else None
+    client.set_voucher_channel(voucher_id, coupon.saleor_channel_id, _amount(coupon.value), min_amount)
     coupon.saleor_voucher_id, coupon.saleor_code_id = voucher_id, code_id
 
 

@@ -30,6 +30,17 @@ def _locked_coupon(session, coupon_id: int) -> Coupon | None:
 def issue_coupon(tenant_id: int, coupon_id: int) -> str:
     """Create a reserved coupon in Saleor and queue its e-mail. Safe to repeat and to race
     with a revocation: whichever takes the row lock second sees the other's result."""
+    try:
+        result = _issue_coupon(tenant_id, coupon_id)
+    except Exception as exc:
+        _record_failure(tenant_id, coupon_id, exc)  # after the rollback released the row lock
+        raise
+    if result == "issued":
+        tasks.enqueue("send_pending_emails", tenant_id)
+    return result
+
+
+def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
     with session_scope(tenant_id) as session, serialized(session):
         coupon = _locked_coupon(session, coupon_id)
         if coupon is None or coupon.state != Coupon.RESERVED:
@@ -39,19 +50,14 @@ def issue_coupon(tenant_id: int, coupon_id: int) -> str:
         if referral is not None and referral.state not in LIVE_REFERRAL_STATES:
             service.revoke(session, saleor_client(tenant), coupon, f"Referral is {referral.state}.")
             return "cancelled"
-        try:
-            service.issue(session, saleor_client(tenant), coupon,
-                          "Created in Saleor." if referral is None else "Reward created in Saleor.")
-        except Exception as exc:
-            _record_failure(tenant_id, coupon_id, exc)
-            raise
+        service.issue(session, saleor_client(tenant), coupon,
+                      "Created in Saleor." if referral is None else "Reward created in Saleor.")
         program = load_program(session, tenant_id)
         _queue_email(session, tenant, program, coupon, referral)
         if referral is not None:
             siblings = session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)).all()
             if len(siblings) == 2 and all(s == Coupon.ISSUED for s in siblings):
                 move_referral(session, referral, Referral.ISSUED, "Both rewards created in Saleor.")
-    tasks.enqueue("send_pending_emails", tenant_id)
     return "issued"
 
 

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from plugin.db import session_scope, utcnow
-from plugin.saleor.client import SaleorClient, SaleorError
+from plugin.saleor.client import SaleorClient, SaleorError, SaleorUnavailable
 from plugin.tenants.crypto import TokenBox
 from plugin.tenants.models import Tenant
 
@@ -53,6 +53,10 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
     client = SaleorClient(saleor_api_url, auth_token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2)
     try:
         app_id = client.app_id()
+    except SaleorUnavailable as exc:
+        log.info("register: Saleor unreachable at %s: %s", saleor_api_url, exc)
+        raise RegisterError(503, "SALEOR_UNREACHABLE",
+                            "Saleor did not answer in time while checking the app token; try installing again.") from None
     except SaleorError as exc:
         log.info("register: app id check failed for %s: %s", saleor_api_url, exc)
         app_id = None
