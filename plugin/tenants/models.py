@@ -20,7 +20,7 @@ class Tenant(Base):
     # Fernet ciphertext of the app token (never stored in plaintext).
     token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     jwks: Mapped[str | None] = mapped_column(Text)
-    jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last refetch attempt
     saleor_version: Mapped[str | None] = mapped_column(String(32))
     shop_name: Mapped[str | None] = mapped_column(String(255))
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,9 @@ from plugin.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
-JWKS_REFETCH_INTERVAL = timedelta(seconds=60)
+# Refetching on a failed signature is how a key rotation is picked up; the interval stops
+# forged deliveries from turning us into a load generator against Saleor's JWKS endpoint.
+JWKS_REFETCH_INTERVAL = timedelta(seconds=10)
 
 
 class RegisterError(Exception):
@@ -77,7 +79,7 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
         tenant.app_id = app_id
         tenant.token_encrypted = encrypted
         tenant.jwks = jwks
-        tenant.jwks_fetched_at = utcnow()
+        tenant.jwks_fetched_at = None  # last *refetch*; a fresh install may refetch at once
         tenant.installed_at = utcnow()
         tenant.uninstalled_at = None
     log.info("installed tenant %s (app %s)", saleor_api_url, app_id)

@@ -1,0 +1,107 @@
+"""E-mail delivery: SMTP with auth, the file outbox, and retries that never lose a message."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import time_machine
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import select
+
+from plugin.db import session_scope, utcnow
+from plugin.mail.models import OutboundEmail
+from plugin.mail.outbox import queue_email, send_email
+from plugin.mail.transport import FileOutbox, SMTPTransport, build_message
+from plugin.tenants.models import Tenant
+from tests.conftest import SMTPSink, free_port
+
+
+def _context(subject="Your code"):
+    return {"locale": "en", "subject": subject, "heading": "Hello <b>Bob</b>", "body": "Use it soon.",
+            "code": "WELCOME-ABC", "code_label": "Your code", "details": [], "links": [], "footer": "—"}
+
+
+def _tenant() -> int:
+    with session_scope() as session:
+        tenant = Tenant(saleor_api_url="https://shop.example.com/graphql/", domain="shop.example.com")
+        session.add(tenant)
+    return tenant.id
+
+
+class AuthSink(SMTPSink):
+    def __init__(self):
+        super().__init__()
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"shop" and auth_data.password == b"s3cret"
+            return AuthResult(success=ok)
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, authenticator=authenticator,
+                                     auth_require_tls=False, auth_required=True)
+
+
+def test_smtp_with_login_delivers():
+    sink = AuthSink().start()
+    try:
+        SMTPTransport(f"smtp://shop:s3cret@127.0.0.1:{sink.port}").send(
+            build_message("Shop <shop@example.com>", "bob@example.com", "Hi", "text", "<p>html</p>"))
+        assert [m["To"] for m in sink.wait_for(1)] == ["bob@example.com"]
+    finally:
+        sink.stop()
+
+
+def test_html_is_escaped_and_text_has_the_code(app, tmp_path):
+    tenant_id = _tenant()
+    with session_scope(tenant_id) as session:
+        email = queue_email(session, tenant_id=tenant_id, dedup_key="k1", kind="test", to="bob@example.com",
+                            context=_context())
+    assert "Hello &lt;b&gt;Bob&lt;/b&gt;" in email.html_body
+    assert "WELCOME-ABC" in email.text_body
+
+
+def test_the_same_key_queues_one_message(app):
+    tenant_id = _tenant()
+    for _ in range(3):
+        with session_scope(tenant_id) as session:
+            queue_email(session, tenant_id=tenant_id, dedup_key="coupon:1", kind="test", to="b@example.com",
+                        context=_context())
+    with session_scope(tenant_id) as session:
+        assert len(session.scalars(select(OutboundEmail)).all()) == 1
+
+
+def test_smtp_down_keeps_the_message_and_delivers_it_later(make_config):
+    from plugin.app import create_app
+
+    port = free_port()
+    application = create_app(make_config(smtp_url=f"smtp://127.0.0.1:{port}?timeout=1"), runner="eager")
+    with application.app_context():
+        tenant_id = _tenant()
+        with session_scope(tenant_id) as session:
+            email_id = queue_email(session, tenant_id=tenant_id, dedup_key="k", kind="test", to="bob@example.com",
+                                   context=_context()).id
+        assert send_email(tenant_id, email_id) == "retry"
+        with session_scope(tenant_id) as session:
+            row = session.get(OutboundEmail, email_id)
+            assert row.status == OutboundEmail.PENDING and row.attempts == 1
+            assert "Connection" in row.last_error or "refused" in row.last_error.lower()
+            assert row.next_attempt_at > utcnow()
+        sink = SMTPSink()
+        sink.port = port
+        sink.controller = Controller(sink, hostname="127.0.0.1", port=port)
+        sink.start()
+        try:
+            with time_machine.travel(utcnow() + timedelta(minutes=5)):
+                from plugin.mail.tasks import send_pending_emails
+
+                assert send_pending_emails(tenant_id) == 1
+            assert [m["To"] for m in sink.wait_for(1)] == ["bob@example.com"]
+            assert send_email(tenant_id, email_id) == "skipped", "a sent message is never sent again"
+        finally:
+            sink.stop()
+
+
+def test_file_outbox_writes_one_eml_per_message(tmp_path):
+    outbox = FileOutbox(str(tmp_path / "out"))
+    outbox.send(build_message("a@example.com", "b@example.com", "Subject", "text", "<p>x</p>"))
+    files = list((tmp_path / "out").glob("*.eml"))
+    assert len(files) == 1 and b"Subject: Subject" in files[0].read_bytes()
