@@ -21,8 +21,9 @@ Business rules are taken from core 3.23 (``saleor/graphql/discount/mutations/vou
 """
 from __future__ import annotations
 
+import copy
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,7 +31,7 @@ from graphql import GraphQLError
 
 from .schema import ExecContext, PermissionDenied, root_resolver
 from .state import (
-    App, Order, Voucher, VoucherChannelListing, VoucherCode, from_global_id, generate_promo_code, now,
+    Order, Voucher, VoucherChannelListing, VoucherCode, from_global_id, generate_promo_code, now,
 )
 from .views import connection
 
@@ -53,8 +54,6 @@ def _parse_dt(value: Any) -> datetime | None:
         return value
     dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        from datetime import timezone
-
         dt = dt.replace(tzinfo=timezone.utc)
     return dt
 
@@ -337,9 +336,11 @@ def q_orders(ctx: ExecContext, info, filter=None, where=None, search=None, chann
 
 @root_resolver("Query", "voucher")
 def q_voucher(ctx: ExecContext, info, id: str, channel: str | None = None):
+    if not _decodable(id):
+        raise GraphQLError(f"Couldn't resolve id: {id}.")
     pk = _node_pk(id, "Voucher")
     if pk is None:
-        raise GraphQLError(f"Couldn't resolve id: {id}.") if _node_pk(id, "") is None and not _decodable(id) else GraphQLError("Must receive a Voucher id.")
+        raise GraphQLError("Must receive a Voucher id.")
     v = _state(ctx).vouchers.get(int(pk)) if pk.isdigit() else None
     return ctx.views.voucher(v, channel) if v else None
 
@@ -535,8 +536,6 @@ def m_voucher_update(ctx: ExecContext, info, id: str, input: dict[str, Any]):
             codes = []
         elif voucher.codes:
             return _voucher_payload(ctx, None, [_discount_error("code", "Cannot update code when multiple codes exists.", "INVALID")])
-    import copy
-
     candidate = copy.deepcopy(voucher)
     errors = _apply_voucher_input(candidate, input)
     if errors:

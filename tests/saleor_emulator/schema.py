@@ -173,6 +173,9 @@ def field_resolver(source: Any, info, **args):
     ctx: ExecContext = info.context
     parent = info.parent_type.name
     name = info.field_name
+    if parent in ROOT_RESOLVERS and ctx.requestor.auth_error is not None:
+        # core: a bad Saleor JWT surfaces when the resolver first touches ``context.user``.
+        raise ctx.requestor.auth_error
     perms = FIELD_PERMISSIONS.get((parent, name))
     if perms and not ctx.requestor.satisfies(perms, source):
         raise PermissionDenied(permissions=perms)
@@ -181,8 +184,6 @@ def field_resolver(source: Any, info, **args):
         if not ctx.requestor.satisfies(needed, source):
             raise PermissionDenied(permissions=[p for p in needed if p != "OWNER"])
     if parent in ROOT_RESOLVERS:
-        if ctx.requestor.auth_error is not None:
-            raise ctx.requestor.auth_error
         resolver = ROOT_RESOLVERS[parent].get(name)
         if resolver is None:
             raise GraphQLError(f"not emulated: {parent}.{name}")

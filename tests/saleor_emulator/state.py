@@ -287,6 +287,10 @@ class Order:
     metadata: dict[str, str] = field(default_factory=dict)
     private_metadata: dict[str, str] = field(default_factory=dict)
     external_reference: str | None = None
+    # [{"id", "productName", "variantName", "productSku", "quantity", "unitPrice" (Decimal), "isGift"}]
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    # [{"id", "type", "name", "valueType", "value" (Decimal), "amount" (Decimal), "reason"}]
+    discounts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def id(self) -> str:

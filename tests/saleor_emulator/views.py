@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -167,7 +168,7 @@ class Views:
             return None
         data = {
             "__typename": "Address",
-            "id": addr.get("id") or to_global_id("Address", abs(hash((owner_id, json.dumps(addr, sort_keys=True)))) % 100000),
+            "id": addr.get("id") or to_global_id("Address", uuid.uuid5(uuid.NAMESPACE_URL, owner_id + json.dumps(addr, sort_keys=True)).int % 100000),
             "firstName": addr.get("firstName", ""),
             "lastName": addr.get("lastName", ""),
             "companyName": addr.get("companyName", ""),
@@ -341,12 +342,63 @@ class Views:
             "externalReference": o.external_reference,
             "displayGrossPrices": True,
             "giftCards": [],
-            "discounts": [],
+            "lines": [self.order_line(o, line) for line in o.lines],
+            "discounts": [self.order_discount(o, d) for d in o.discounts],
             "errors": [],
             "canFinalize": True,
             "token": str(o.pk),
             "trackingClientId": "",
             **meta_fields(o.metadata, o.private_metadata),
+        }
+
+    def order_line(self, o: Order, line: dict[str, Any]) -> dict[str, Any]:
+        cur = o.currency
+        unit = Decimal(str(line.get("unitPrice", "0")))
+        qty = int(line.get("quantity", 1))
+        return {
+            "__typename": "OrderLine",
+            "id": line["id"],
+            "productName": line.get("productName", "Emulated product"),
+            "variantName": line.get("variantName", ""),
+            "translatedProductName": "",
+            "translatedVariantName": "",
+            "productSku": line.get("productSku"),
+            "productVariantId": line.get("productVariantId"),
+            "isShippingRequired": line.get("isShippingRequired", True),
+            "quantity": qty,
+            "quantityFulfilled": qty if o.status == "FULFILLED" else 0,
+            "quantityToFulfill": 0 if o.status == "FULFILLED" else qty,
+            "taxRate": 0.0,
+            "unitPrice": taxed_money(unit, cur),
+            "undiscountedUnitPrice": taxed_money(unit, cur),
+            "unitDiscount": money(Decimal("0"), cur),
+            "unitDiscountReason": None,
+            "unitDiscountValue": 0.0,
+            "unitDiscountType": None,
+            "totalPrice": taxed_money(unit * qty, cur),
+            "undiscountedTotalPrice": taxed_money(unit * qty, cur),
+            "isPriceOverridden": False,
+            "priceOverrideReason": None,
+            "voucherCode": None,
+            "isGift": bool(line.get("isGift", False)),
+            "saleId": None,
+            "discounts": [],
+            **meta_fields(line.get("metadata", {}), {}),
+        }
+
+    def order_discount(self, o: Order, d: dict[str, Any]) -> dict[str, Any]:
+        amount = Decimal(str(d.get("amount", "0")))
+        return {
+            "__typename": "OrderDiscount",
+            "id": d["id"],
+            "type": d.get("type", "VOUCHER"),
+            "name": d.get("name"),
+            "translatedName": d.get("name"),
+            "valueType": d.get("valueType", "FIXED"),
+            "value": float(Decimal(str(d.get("value", amount)))),
+            "reason": d.get("reason"),
+            "amount": money(amount, o.currency),
+            "total": money(amount, o.currency),
         }
 
     # ------------------------------------------------------------------ shop
