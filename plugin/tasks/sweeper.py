@@ -17,6 +17,7 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.mail.models import OutboundEmail
 from plugin.referrals.models import Referral
+from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -30,16 +31,18 @@ def grace() -> timedelta:
 @tasks.task("sweep")
 def sweep() -> dict:
     cutoff = utcnow() - grace()
+    # Shops that uninstalled the app have no token: nothing of theirs can be finished.
+    installed = select(Tenant.id).where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None))
     counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0}
     with session_scope() as session:
         events = session.execute(select(WebhookEvent.tenant_id, WebhookEvent.id).where(
             WebhookEvent.status == WebhookEvent.PENDING, WebhookEvent.received_at < cutoff,
         ).order_by(WebhookEvent.id).limit(1000)).all()
         coupons = session.execute(select(Coupon.tenant_id, Coupon.id).where(
-            Coupon.state == Coupon.RESERVED, Coupon.created_at < cutoff,
+            Coupon.state == Coupon.RESERVED, Coupon.created_at < cutoff, Coupon.tenant_id.in_(installed),
         ).order_by(Coupon.id).limit(1000)).all()
         revocations = session.execute(select(Referral.tenant_id, Referral.id).where(
-            Referral.state.in_([Referral.REVOKED, Referral.REJECTED]),
+            Referral.state.in_([Referral.REVOKED, Referral.REJECTED]), Referral.tenant_id.in_(installed),
             exists().where(and_(Coupon.referral_id == Referral.id,
                                 or_(Coupon.state == Coupon.ISSUED, Coupon.state == Coupon.RESERVED))),
         ).limit(1000)).all()

@@ -1,0 +1,59 @@
+"""The sweeper finishes whatever was stored but never processed."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import time_machine
+from sqlalchemy import select
+
+from plugin.coupons.models import Coupon
+from plugin.db import session_scope, utcnow
+from plugin.webhooks.models import WebhookEvent
+from tests.flows import coupons_for, make_advocate, referred_order
+
+
+class BrokerDown:
+    def enqueue(self, name, *args, countdown=0):
+        raise ConnectionError("broker unreachable")
+
+
+def test_events_stored_while_the_broker_was_down_are_processed_by_the_sweep(installed):
+    saleor, app = installed.saleor, installed.flask_app
+    code = make_advocate(saleor)
+    working_runner = app.extensions["task_runner"]
+    app.extensions["task_runner"] = BrokerDown()
+    order = referred_order(saleor, code)
+    with session_scope() as session:
+        pending = session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order["id"])).all()
+    assert pending and all(e.status == WebhookEvent.PENDING for e in pending), "acknowledged and stored"
+    assert coupons_for(order["id"]) == []
+
+    app.extensions["task_runner"] = working_runner
+    from plugin.tasks.sweeper import sweep
+
+    with app.app_context():
+        assert sweep()["events"] == 0, "young events are left to their tasks"
+        with time_machine.travel(utcnow() + timedelta(minutes=2)):
+            counts = sweep()
+    assert counts["events"] == len(pending)
+    assert [c.state for c in coupons_for(order["id"])] == [Coupon.ISSUED, Coupon.ISSUED]
+    with session_scope() as session:
+        assert all(e.status == WebhookEvent.DONE
+                   for e in session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order["id"])))
+
+
+def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(installed):
+    saleor, app = installed.saleor, installed.flask_app
+    code = make_advocate(saleor)
+    saleor.faults.fail_next(100, status=502)
+    order = referred_order(saleor, code)
+    coupons = coupons_for(order["id"])
+    assert [c.state for c in coupons] == [Coupon.RESERVED, Coupon.RESERVED]
+    assert all(c.last_error for c in coupons), "the failure is visible"
+    saleor.faults.reset()
+    from plugin.tasks.sweeper import sweep
+
+    with app.app_context(), time_machine.travel(utcnow() + timedelta(minutes=2)):
+        assert sweep()["coupons"] == 2
+    assert [c.state for c in coupons_for(order["id"])] == [Coupon.ISSUED, Coupon.ISSUED]
+    assert len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
