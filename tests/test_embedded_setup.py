@@ -67,6 +67,10 @@ def test_make_run_defaults_work_end_to_end(embedded_app, saleor):
                               if len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
                               else None, timeout=20)
     assert reward_codes
-    mails = wait_until(lambda: [m for m in outbox(var) if any(c in m.get_body(preferencelist=("plain",)).get_content()
-                                                             for c in reward_codes)] or None, timeout=20)
-    assert sorted(m["To"] for m in mails) == ["alice@example.com", "bob@example.com"]
+    def reward_mails():
+        found = [m for m in outbox(var)
+                 if any(c in m.get_body(preferencelist=("plain",)).get_content() for c in reward_codes)]
+        return found if len(found) >= 2 else None
+
+    mails = wait_until(reward_mails, timeout=20)
+    assert mails and sorted(m["To"] for m in mails) == ["alice@example.com", "bob@example.com"]
