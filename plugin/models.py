@@ -1,5 +1,5 @@
 """Every table, imported in one place for Alembic and `create_all`."""
-from plugin.analytics.models import FunnelEvent
+from plugin.analytics.models import FunnelDaily, FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import Base
 from plugin.mail.models import OutboundEmail
@@ -10,5 +10,5 @@ from plugin.webhooks.models import WebhookEvent
 
 __all__ = [
     "Base", "Tenant", "ProgramSettings", "SettingsChange", "WebhookEvent", "Advocate", "FriendClaim",
-    "OrderRecord", "Referral", "LedgerEntry", "Coupon", "OutboundEmail", "FunnelEvent",
+    "OrderRecord", "Referral", "LedgerEntry", "Coupon", "OutboundEmail", "FunnelEvent", "FunnelDaily",
 ]

@@ -67,7 +67,8 @@ def free_port() -> int:
 def pg_database_url(request):
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     if request.config.getoption("--sqlite") or not _port_open("127.0.0.1", 5432):
-        return None
+        yield None
+        return
     name = f"referrals_test_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

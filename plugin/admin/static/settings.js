@@ -1,0 +1,349 @@
+// The settings form: built from the loaded settings, read back into one document, saved with PUT.
+// Every input carries data-path (e.g. "channels.default-channel.referrer.value"), the same dotted
+// path the API uses in its per-field errors, so an error lands next to its field.
+
+import { h, clear } from "./dom.js";
+import { ApiError } from "./api.js";
+
+const EMAIL_LABELS = {
+  "invite": "Invitation after the first order",
+  "reward.referrer": "Reward for the advocate",
+  "reward.friend": "Reward for the friend",
+  "offer": "Friend's welcome code",
+};
+const RULE_LABELS = {
+  self_referral_user: "Friend is the advocate's own account",
+  same_household: "Same shipping address",
+  disposable_email: "Disposable e-mail address",
+  velocity: "Too many rewards in 30 days",
+  min_order_value: "Order below the minimum",
+  friend_not_new: "Friend already ordered before",
+  fast_click_to_order: "Order seconds after the click",
+  coupon_site_referrer: "Came from a coupon site",
+};
+const TRIGGER_LABELS = { FULLY_PAID: "Fully paid", PAID: "Paid", FULFILLED: "Paid and fulfilled" };
+const LANGUAGE_LABELS = { en: "English", ru: "Русский", pl: "Polski", lv: "Latviešu" };
+
+const WIDGET_LABELS = { greeting: "Greeting", offer: "Offer line", intro: "Explanation", share_text: "Text shared with friends",
+                        email_subject: "Subject when shared by e-mail" };
+
+function widgetText(settings, key, locale) {
+  const value = settings.widget.texts?.[key];
+  return value && typeof value === "object" ? value[locale] : value;
+}
+
+function get(obj, path) {
+  return path.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), obj);
+}
+
+function set(obj, path, value) {
+  const keys = path.split(".");
+  let node = obj;
+  keys.slice(0, -1).forEach((k) => {
+    if (!node[k] || typeof node[k] !== "object") node[k] = {};
+    node = node[k];
+  });
+  node[keys[keys.length - 1]] = value;
+}
+
+function errorSlot(path) {
+  return h("span", { class: "field-error", dataset: { errorFor: path }, role: "alert" });
+}
+
+function input(label, path, value, { type = "text", kind = "text", hint, attrs = {} } = {}) {
+  const id = "f-" + path.replace(/[^A-Za-z0-9_-]/g, "_");
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    h("input", { id, type, value: value ?? "", dataset: { path, kind }, ...attrs }),
+    hint ? h("small", { class: "muted" }, hint) : null,
+    errorSlot(path));
+}
+
+function select(label, path, value, options, { kind = "text" } = {}) {
+  const id = "f-" + path.replace(/[^A-Za-z0-9_-]/g, "_");
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    h("select", { id, dataset: { path, kind } },
+      options.map(([v, text]) => h("option", { value: v, selected: String(v) === String(value) }, text))),
+    errorSlot(path));
+}
+
+function checkbox(label, path, value) {
+  return h("div", { class: "field check" },
+    h("label", {}, h("input", { type: "checkbox", checked: Boolean(value), dataset: { path, kind: "bool" } }), " ", label),
+    errorSlot(path));
+}
+
+function textarea(label, path, value, { kind = "text", hint, rows = 3 } = {}) {
+  const id = "f-" + path.replace(/[^A-Za-z0-9_-]/g, "_");
+  const text = kind === "lines" ? (value || []).join("\n") : value ?? "";
+  return h("div", { class: "field wide" },
+    h("label", { for: id }, label),
+    h("textarea", { id, rows, dataset: { path, kind } }, text),
+    hint ? h("small", { class: "muted" }, hint) : null,
+    errorSlot(path));
+}
+
+function reward(label, path, value, currency) {
+  const unit = currency ? `in ${currency}, or % of the order` : "in the channel's currency, or %";
+  return h("fieldset", { class: "reward" },
+    h("legend", {}, label),
+    select("Type", `${path}.type`, value?.type || "FIXED", [["FIXED", "Fixed amount"], ["PERCENTAGE", "Percentage"]]),
+    input("Value", `${path}.value`, value?.value, { kind: "decimal", hint: unit, attrs: { inputmode: "decimal" } }));
+}
+
+function rewardsBlock(path, value, currency) {
+  return h("div", { class: "grid rewards" },
+    reward("Advocate's reward", `${path}.referrer`, value.referrer, currency),
+    reward("Friend's reward (after the first order)", `${path}.friend`, value.friend, currency),
+    input("Minimum order", `${path}.min_order`, value.min_order, { kind: "decimal", hint: currency ? `in ${currency}; 0 = none` : "0 = none" }),
+    input("Coupons expire after (days)", `${path}.expiry_days`, value.expiry_days, { type: "number", kind: "int", attrs: { min: 1 } }));
+}
+
+function section(title, description, ...content) {
+  return h("section", { class: "card" }, h("h2", {}, title), description ? h("p", { class: "muted" }, description) : null, content);
+}
+
+export class SettingsForm {
+  constructor(api, root, { onSaved, onStatus }) {
+    this.api = api;
+    this.root = root;
+    this.form = root.closest("form");
+    this.onSaved = onSaved;
+    this.status = onStatus;
+    this.data = null;
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.save();
+    });
+    this.form.addEventListener("input", (e) => {
+      if (e.target.closest(".email-fields")) this.schedulePreview();
+    });
+  }
+
+  async load() {
+    this.data = await this.api.get("/api/admin/settings");
+    this.render();
+    return this.data;
+  }
+
+  render() {
+    const { settings, channels, options } = this.data;
+    const channelFieldsets = channels.map((ch) => {
+      const own = settings.channels[ch.slug];
+      const merged = { ...settings.default_rewards, ...(own || {}) };
+      const body = h("div", { class: "channel-body", hidden: !own }, rewardsBlock(`channels.${ch.slug}`, merged, ch.currency));
+      const toggle = h("input", { type: "checkbox", checked: Boolean(own), dataset: { channelToggle: ch.slug } });
+      toggle.addEventListener("change", () => { body.hidden = !toggle.checked; });
+      return h("fieldset", { class: "channel", dataset: { channel: ch.slug } },
+        h("legend", {}, `${ch.name} (${ch.slug}, ${ch.currency || "?"})`),
+        h("label", {}, toggle, " Own rewards for this channel"),
+        errorSlot(`channels.${ch.slug}`),
+        body);
+    });
+    const ab = settings.ab_test;
+    this.variantList = h("div", { class: "variants" });
+    (ab.variants.length ? ab.variants : []).forEach((v) => this.variantList.append(this.variantRow(v)));
+    const preview = h("div", { class: "preview" },
+      h("div", { class: "filters" },
+        h("label", {}, "Preview ", h("select", { id: "preview-kind" }, Object.entries(EMAIL_LABELS).map(([k, t]) => h("option", { value: k }, t)))),
+        h("label", {}, "Language ", h("select", { id: "preview-locale" }, options.languages.map((l) => h("option", { value: l }, LANGUAGE_LABELS[l] || l))))),
+      h("p", { class: "preview-subject", id: "preview-subject" }),
+      h("iframe", { id: "preview-frame", title: "E-mail preview", sandbox: "", referrerpolicy: "no-referrer" }));
+    clear(this.root,
+      section("Program", null,
+        h("div", { class: "grid" },
+          checkbox("Referral program is on", "enabled", settings.enabled),
+          select("Reward when the friend's order is", "trigger_status", settings.trigger_status,
+            options.trigger_statuses.map((s) => [s, TRIGGER_LABELS[s] || s])))),
+      section("Rewards", "Values are in each channel's own currency; channels without their own rewards use the defaults.",
+        h("h3", {}, "Defaults"), rewardsBlock("default_rewards", settings.default_rewards, null),
+        errorSlot("channels"),
+        channelFieldsets),
+      section("Friend's welcome offer", "The single-use code a friend gets on the advocate's landing page.",
+        h("div", { class: "grid rewards" },
+          reward("Offer", "friend_offer", settings.friend_offer, null),
+          input("Code expires after (days)", "friend_offer.expiry_days", settings.friend_offer.expiry_days, { type: "number", kind: "int" }))),
+      section("Trust and limits", "Holds give you time for returns; rules decide what happens to suspicious referrals.",
+        h("div", { class: "grid" },
+          input("Hold rewards for (days)", "hold_days", settings.hold_days, { type: "number", kind: "int", hint: "0 = reward immediately" }),
+          input("Max rewards per advocate in 30 days", "caps.rewards_per_advocate_30d", settings.caps.rewards_per_advocate_30d, { type: "number", kind: "int" }),
+          input("Max friend claims per link per day", "caps.claims_per_code_per_day", settings.caps.claims_per_code_per_day, { type: "number", kind: "int" })),
+        h("div", { class: "grid" }, Object.entries(RULE_LABELS).map(([rule, label]) =>
+          select(label, `fraud.rules.${rule}`, settings.fraud.rules[rule] || "", [["", "Default"], ["allow", "Allow"], ["flag", "Flag (reward, review later)"], ["hold", "Hold for review"], ["block", "Block"]], { kind: "optional" }))),
+        textarea("Extra coupon-site domains", "fraud.coupon_site_domains", settings.fraud.coupon_site_domains, { kind: "lines", hint: "One per line, e.g. deals.example.com" })),
+      section("Storefront", "Where links in e-mails and the widget send people.",
+        h("div", { class: "grid" },
+          input("Storefront URL", "storefront_url", settings.storefront_url, { type: "url", hint: "https://shop.example.com/" }),
+          input("Link that applies a code", "storefront_url_template", settings.storefront_url_template, { hint: "e.g. https://shop.example.com/cart?promo={code}&ref={referral_code}" })),
+        textarea("Storefront origins allowed to show the widget", "storefront_origins", settings.storefront_origins, { kind: "lines", hint: "One per line, e.g. https://shop.example.com" })),
+      section("E-mails", "Subjects and an opening paragraph of your own. Placeholders: {shop}, {first_name}, {value}, {advocate}, {friend_offer}, {referrer_reward}.",
+        h("div", { class: "email-fields" },
+          h("div", { class: "grid" },
+            input("Sender", "email.sender", settings.email.sender, { hint: "Shop <shop@example.com>; empty = the app's default" }),
+            input("Reply-to", "email.reply_to", settings.email.reply_to)),
+          Object.entries(EMAIL_LABELS).map(([kind, label]) => h("fieldset", {},
+            h("legend", {}, label),
+            input("Subject", `email.subjects.${kind}`, settings.email.subjects[kind], { kind: "optional" }),
+            textarea("Opening paragraph", `email.intros.${kind}`, settings.email.intros[kind], { kind: "optional", rows: 2 })))),
+        preview),
+      section("Widget and languages", "Texts of the share widget after checkout; empty fields use the built-in text shown in grey. Placeholders: {shop}, {first_name}, {friend_offer}, {referrer_reward}.",
+        options.languages.map((l) => h("details", { class: "widget-texts" },
+          h("summary", {}, `Widget texts — ${LANGUAGE_LABELS[l] || l}`),
+          h("div", { class: "grid" }, Object.entries(options.widget_texts[l] || {}).map(([key, fallback]) => key === "title"
+            ? input("Title", `widget.title.${l}`, settings.widget.title?.[l], { kind: "optional", attrs: { placeholder: fallback } })
+            : input(WIDGET_LABELS[key] || key, `widget.texts.${key}.${l}`, widgetText(settings, key, l),
+                    { kind: "optional", attrs: { placeholder: fallback } }))))),
+        h("div", { class: "field wide" }, h("span", { class: "label" }, "Languages offered"),
+          h("div", { class: "inline" }, options.languages.map((l) => h("label", {},
+            h("input", { type: "checkbox", checked: settings.languages.includes(l), dataset: { language: l } }), " ", LANGUAGE_LABELS[l] || l))),
+          errorSlot("languages")),
+        select("Default language", "default_locale", settings.default_locale, options.languages.map((l) => [l, LANGUAGE_LABELS[l] || l]))),
+      section("A/B test of the offer", "2 to 4 variants; the first is the control. A holdout gets no offer at all, to measure the true uplift. Advocates keep their variant.",
+        h("div", { class: "grid" },
+          checkbox("Run the A/B test", "ab_test.enabled", ab.enabled),
+          input("Holdout (% of new advocates, no offer)", "ab_test.holdout_percent", ab.holdout_percent, { kind: "decimal" })),
+        errorSlot("ab_test.variants"),
+        this.variantList,
+        h("button", { type: "button", class: "secondary", onclick: () => this.addVariant() }, "Add variant")));
+    this.form.querySelector("#preview-kind").addEventListener("change", () => this.preview());
+    this.form.querySelector("#preview-locale").addEventListener("change", () => this.preview());
+    this.preview();
+  }
+
+  variantRow(variant = {}) {
+    const index = () => [...this.variantList.children].indexOf(row);
+    const row = h("fieldset", { class: "variant" },
+      h("legend", {}, "Variant"),
+      h("div", { class: "grid" },
+        h("div", { class: "field" }, h("label", {}, "Name"), h("input", { value: variant.name || "", dataset: { variant: "name" } }), h("span", { class: "field-error", dataset: { variantError: "name" } })),
+        h("div", { class: "field" }, h("label", {}, "Weight"), h("input", { value: variant.weight ?? "1", inputmode: "decimal", dataset: { variant: "weight" } }), h("span", { class: "field-error", dataset: { variantError: "weight" } })),
+        ["referrer", "friend", "friend_offer"].map((side) => h("div", { class: "field" },
+          h("label", {}, { referrer: "Advocate's reward", friend: "Friend's reward", friend_offer: "Friend's welcome offer" }[side]),
+          h("div", { class: "inline" },
+            h("select", { dataset: { variant: `${side}.type` } },
+              [["", "Same as program"], ["FIXED", "Fixed"], ["PERCENTAGE", "%"]].map(([v, t]) => h("option", { value: v, selected: (variant[side]?.type || "") === v }, t))),
+            h("input", { value: variant[side]?.value ?? "", placeholder: "value", inputmode: "decimal", dataset: { variant: `${side}.value` } })),
+          h("span", { class: "field-error", dataset: { variantError: side } })))),
+      h("button", { type: "button", class: "link", onclick: () => row.remove() }, "Remove variant"));
+    row.index = index;
+    return row;
+  }
+
+  addVariant() {
+    const n = this.variantList.children.length;
+    if (n >= 4) return;
+    this.variantList.append(this.variantRow({ name: n === 0 ? "control" : `variant-${String.fromCharCode(97 + n)}`, weight: "1" }));
+  }
+
+  collect() {
+    const doc = structuredClone(this.data.settings);
+    doc.channels = {};
+    doc.email.subjects = {};
+    doc.email.intros = {};
+    doc.widget = { ...(doc.widget || {}), title: {}, texts: { ...(doc.widget?.texts || {}) } };
+    for (const key of Object.keys(this.data.options.widget_texts.en || {})) delete doc.widget.texts[key];
+    doc.fraud.rules = {};
+    for (const el of this.form.querySelectorAll("[data-path]")) {
+      const path = el.dataset.path;
+      if (path.startsWith("channels.")) {
+        const slug = el.closest("[data-channel]").dataset.channel;
+        if (!this.form.querySelector(`[data-channel-toggle="${CSS.escape(slug)}"]`).checked) continue;
+      }
+      const kind = el.dataset.kind;
+      let value;
+      if (kind === "bool") value = el.checked;
+      else if (kind === "int") value = /^-?\d+$/.test(el.value.trim()) ? parseInt(el.value, 10) : el.value;
+      else if (kind === "lines") value = el.value.split("\n").map((s) => s.trim()).filter(Boolean);
+      else value = el.value;
+      if (kind === "optional" && !String(value).trim()) continue;
+      set(doc, path, value);
+    }
+    doc.languages = [...this.form.querySelectorAll("[data-language]")].filter((c) => c.checked).map((c) => c.dataset.language);
+    doc.ab_test.variants = [...this.variantList.children].map((row) => {
+      const value = (name) => row.querySelector(`[data-variant="${name}"]`).value.trim();
+      const variant = { name: value("name"), weight: value("weight") };
+      for (const side of ["referrer", "friend", "friend_offer"]) {
+        if (value(`${side}.type`)) variant[side] = { type: value(`${side}.type`), value: value(`${side}.value`) };
+      }
+      return variant;
+    });
+    return doc;
+  }
+
+  showErrors(fields) {
+    for (const slot of this.form.querySelectorAll("[data-error-for], [data-variant-error]")) slot.textContent = "";
+    for (const el of this.form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+    const unplaced = [];
+    for (const [path, message] of Object.entries(fields)) {
+      const variant = /^ab_test\.variants\.(\d+)\.([a-z_]+)/.exec(path);
+      let slot = null;
+      if (variant) {
+        const row = this.variantList.children[Number(variant[1])];
+        slot = row && row.querySelector(`[data-variant-error="${variant[2]}"]`);
+      } else {
+        slot = this.form.querySelector(`[data-error-for="${CSS.escape(path)}"]`);
+        if (!slot && /^languages\.\d+$/.test(path)) slot = this.form.querySelector('[data-error-for="languages"]');
+      }
+      const target = this.form.querySelector(`[data-path="${CSS.escape(path)}"]`);
+      if (target) target.setAttribute("aria-invalid", "true");
+      if (slot) slot.textContent = message;
+      else unplaced.push(`${path}: ${message}`);
+    }
+    const summary = this.form.querySelector("#settings-errors");
+    const count = Object.keys(fields).length;
+    summary.hidden = count === 0;
+    summary.textContent = count ? `Please fix ${count} field${count > 1 ? "s" : ""}.` + (unplaced.length ? " " + unplaced.join("; ") : "") : "";
+    const first = this.form.querySelector("[aria-invalid]");
+    if (first) first.scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+
+  async save() {
+    const button = this.form.querySelector("#save-settings");
+    button.disabled = true;
+    this.status("Saving…");
+    try {
+      const result = await this.api.put("/api/admin/settings", { settings: this.collect(), version: this.data.version });
+      this.data.settings = result.settings;
+      this.data.version = result.version;
+      this.showErrors({});
+      this.status(result.changed.length ? `Saved (${result.changed.length} change${result.changed.length > 1 ? "s" : ""}).` : "Saved; nothing had changed.");
+      this.onSaved(result);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "INVALID_SETTINGS") {
+        this.showErrors(error.fields);
+        this.status("Not saved.");
+      } else {
+        this.status(`Not saved: ${error.message}`);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  schedulePreview() {
+    clearTimeout(this.previewTimer);
+    this.previewTimer = setTimeout(() => this.preview(), 400);
+  }
+
+  async preview() {
+    const frame = this.form.querySelector("#preview-frame");
+    const subject = this.form.querySelector("#preview-subject");
+    const settings = this.collect();
+    try {
+      const result = await this.api.post("/api/admin/email-preview", {
+        kind: this.form.querySelector("#preview-kind").value,
+        locale: this.form.querySelector("#preview-locale").value,
+        settings: { email: settings.email, languages: settings.languages, default_locale: settings.default_locale },
+      });
+      subject.textContent = `Subject: ${result.subject}`;
+      frame.srcdoc = result.html;  // sandboxed iframe: no scripts, no same-origin access
+    } catch (error) {
+      subject.textContent = error instanceof ApiError && error.code === "INVALID_SETTINGS"
+        ? "Preview needs valid e-mail settings: " + Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")
+        : `Preview unavailable: ${error.message}`;
+    }
+  }
+}
+
+export { get };

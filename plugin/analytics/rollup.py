@@ -1,0 +1,97 @@
+"""Daily counts of funnel events, so a 90-day report does not re-count a million rows.
+
+A day is *closed* once it ended more than a day ago (events are stamped when they
+are written and never back-dated, and the extra day covers a transaction that began
+before midnight). Closed days are counted once into FunnelDaily, the first time a
+report needs them; open days are counted live. Concurrent reports may both count a
+day: the unique key keeps one copy, and both copies are equal anyway.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import Date, cast, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from plugin.analytics.models import FunnelDaily, FunnelEvent
+
+KINDS = (FunnelEvent.WIDGET_VIEW, FunnelEvent.SHARE, FunnelEvent.CLICK, FunnelEvent.CLAIM)
+
+
+def last_closed_day(today: date | None = None) -> date:
+    return (today or datetime.now(timezone.utc).date()) - timedelta(days=2)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def day_of(session: Session, column):
+    """The UTC calendar day of a timestamp (a date on PostgreSQL, ISO text on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.strftime("%Y-%m-%d", column)
+
+
+def as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def live_counts(session: Session, tenant_id: int, since: datetime, until: datetime, channel: str | None):
+    """(channel, kind, share_channel, day, count) straight from FunnelEvent."""
+    day = day_of(session, FunnelEvent.at)
+    query = (
+        select(FunnelEvent.channel_slug, FunnelEvent.kind, FunnelEvent.share_channel, day, func.count())
+        .where(FunnelEvent.tenant_id == tenant_id, FunnelEvent.kind.in_(KINDS),
+               FunnelEvent.at >= since, FunnelEvent.at < until)
+        .group_by(FunnelEvent.channel_slug, FunnelEvent.kind, FunnelEvent.share_channel, day)
+    )
+    if channel is not None:
+        query = query.where(FunnelEvent.channel_slug == channel)
+    return [(c or "", k, s or "", as_date(d), n) for c, k, s, d, n in session.execute(query).all()]
+
+
+def ensure_closed_days(session: Session, tenant_id: int, first: date, last: date) -> int:
+    """Count every closed day in [first, last] not counted yet; returns how many rows were written."""
+    if first > last:
+        return 0
+    done = set(session.scalars(
+        select(FunnelDaily.day).where(FunnelDaily.tenant_id == tenant_id, FunnelDaily.day >= first,
+                                      FunnelDaily.day <= last).distinct()).all())
+    missing = [first + timedelta(days=i) for i in range((last - first).days + 1)
+               if first + timedelta(days=i) not in done]
+    if not missing:
+        return 0
+    wanted = set(missing)
+    rows = [
+        {"tenant_id": tenant_id, "day": day, "channel_slug": channel, "kind": kind, "share_channel": share,
+         "count": count}
+        for channel, kind, share, day, count in live_counts(
+            session, tenant_id, _midnight(missing[0]), _midnight(missing[-1] + timedelta(days=1)), None)
+        if day in wanted
+    ]
+    if not rows:
+        return 0  # days without events: nothing to store, and probing them again is one index lookup
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(FunnelDaily).values(rows).on_conflict_do_nothing())
+    return len(rows)
+
+
+def daily_counts(session: Session, tenant_id: int, start: date, end: date, channel: str | None,
+                 *, today: date | None = None):
+    """(channel, kind, share_channel, day, count) for [start, end]: stored days, then live ones."""
+    closed = min(end, last_closed_day(today))
+    out = []
+    if start <= closed:
+        ensure_closed_days(session, tenant_id, start, closed)
+        query = select(FunnelDaily.channel_slug, FunnelDaily.kind, FunnelDaily.share_channel, FunnelDaily.day,
+                       FunnelDaily.count).where(FunnelDaily.tenant_id == tenant_id, FunnelDaily.day >= start,
+                                                FunnelDaily.day <= closed)
+        if channel is not None:
+            query = query.where(FunnelDaily.channel_slug == channel)
+        out += [(c, k, s, as_date(d), n) for c, k, s, d, n in session.execute(query).all()]
+    live_from = max(start, closed + timedelta(days=1))
+    if live_from <= end:
+        out += live_counts(session, tenant_id, _midnight(live_from), _midnight(end + timedelta(days=1)), channel)
+    return out
