@@ -12,6 +12,7 @@ from plugin.coupons.models import Coupon
 from plugin.db import serialized, session_scope, utcnow
 from plugin.mail.compose import queue_coupon_email
 from plugin.program.settings import load_program
+from plugin.privacy.pseudonyms import is_pseudonym
 from plugin.referrals.ledger import move_referral
 from plugin.referrals.models import Advocate, FriendClaim, Referral
 from plugin.tenants.models import Tenant
@@ -46,19 +47,37 @@ def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
         if coupon is None or coupon.state != Coupon.RESERVED:
             return "skipped"
         tenant = session.get(Tenant, tenant_id)
-        referral = session.get(Referral, coupon.referral_id) if coupon.referral_id else None
+        # Locked (after the coupon, the order every task takes them in) so a refund that commits
+        # while the code is being created waits for us and then revokes what we issued, instead
+        # of being overwritten by our "issued".
+        referral = session.scalar(select(Referral).where(Referral.id == coupon.referral_id)
+                                  .with_for_update()) if coupon.referral_id else None
         if referral is not None and referral.state not in LIVE_REFERRAL_STATES:
             service.revoke(session, saleor_client(tenant), coupon, f"Referral is {referral.state}.")
+            return "cancelled"
+        if is_pseudonym(coupon.recipient_email):
+            service.revoke(session, saleor_client(tenant), coupon, "The recipient's personal data was erased.")
+            _settle_referral(session, referral)
             return "cancelled"
         service.issue(session, saleor_client(tenant), coupon,
                       "Created in Saleor." if referral is None else "Reward created in Saleor.")
         program = load_program(session, tenant_id)
         _queue_email(session, tenant, program, coupon, referral)
-        if referral is not None:
-            siblings = session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)).all()
-            if len(siblings) == 2 and all(s == Coupon.ISSUED for s in siblings):
-                move_referral(session, referral, Referral.ISSUED, "Both rewards created in Saleor.")
+        _settle_referral(session, referral)
     return "issued"
+
+
+def _settle_referral(session, referral: Referral | None) -> None:
+    """A live referral is issued once each reward exists in Saleor (or was cancelled because
+    its recipient's data was erased: the only way a live referral's coupon gets cancelled)."""
+    if referral is None:
+        return
+    siblings = session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)).all()
+    if len(siblings) == 2 and Coupon.ISSUED in siblings and all(
+            s in (Coupon.ISSUED, Coupon.CANCELLED) for s in siblings):
+        move_referral(session, referral, Referral.ISSUED, "Both rewards created in Saleor."
+                      if all(s == Coupon.ISSUED for s in siblings) else
+                      "Reward created in Saleor (the other one was cancelled: recipient's data erased).")
 
 
 def _queue_email(session, tenant, program, coupon: Coupon, referral: Referral | None) -> None:
@@ -94,8 +113,10 @@ def _record_failure(tenant_id: int, coupon_id: int, exc: Exception) -> None:
 
 
 @tasks.task("revoke_referral")
-def revoke_referral(tenant_id: int, referral_id: int) -> str:
-    """Take back every coupon of a revoked (or rejected) referral; record what was already spent."""
+def revoke_referral(tenant_id: int, referral_id: int, trigger: str | None = None) -> str:
+    """Take back every coupon of a revoked (or rejected) referral; record what was already spent.
+
+    `trigger` only names who asked ("order" from webhook processing); the work is the same."""
     with session_scope(tenant_id) as session, serialized(session):
         referral = session.get(Referral, referral_id)
         if referral is None or referral.state in LIVE_REFERRAL_STATES:

@@ -1,6 +1,7 @@
-"""Shipped lists: disposable e-mail domains (one per line in disposable_domains.txt).
+"""Shipped lists: disposable e-mail domains and coupon/deal sites (one domain per line).
 
-Update the list by replacing the file, or point DISPOSABLE_DOMAINS_FILE at your own.
+Update a list by editing its file (see docs/TRUST.md), or point DISPOSABLE_DOMAINS_FILE /
+COUPON_SITES_FILE at your own file in the same format.
 """
 from __future__ import annotations
 
@@ -8,14 +9,36 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-_DEFAULT = Path(__file__).with_name("disposable_domains.txt")
+_HERE = Path(__file__).parent
+
+
+def _read(path: Path) -> frozenset[str]:
+    if not path.exists():
+        return frozenset()
+    return frozenset(
+        line.split("#", 1)[0].strip().lower()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.split("#", 1)[0].strip()
+    )
 
 
 @lru_cache(maxsize=1)
 def disposable_domains() -> frozenset[str]:
-    path = Path(os.environ.get("DISPOSABLE_DOMAINS_FILE") or _DEFAULT)
-    if not path.exists():
-        return frozenset()
-    return frozenset(
-        line.strip().lower() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")
-    )
+    return _read(Path(os.environ.get("DISPOSABLE_DOMAINS_FILE") or _HERE / "disposable_domains.txt"))
+
+
+@lru_cache(maxsize=1)
+def coupon_site_domains() -> frozenset[str]:
+    return _read(Path(os.environ.get("COUPON_SITES_FILE") or _HERE / "coupon_sites.txt"))
+
+
+def domain_listed(domain: str | None, listed) -> bool:
+    """True if `domain` or one of its parent domains is in `listed` (mail.yopmail.com → yopmail.com)."""
+    domain = (domain or "").strip().lower().rstrip(".")
+    while domain:
+        if domain in listed:
+            return True
+        _, dot, domain = domain.partition(".")
+        if not dot:
+            return False
+    return False

@@ -8,13 +8,14 @@ from plugin.referrals.models import OrderRecord
 from plugin.tenants.models import Tenant
 from plugin.tenants.service import saleor_client
 
-_CACHE: dict[tuple[int, str], tuple[float, list[dict]]] = {}
+_CACHE: dict[tuple[int, str, str], tuple[float, list[dict]]] = {}
 _LOCK = threading.Lock()
 TTL = 300.0
 
 
 def _orders(tenant: Tenant, email: str) -> list[dict]:
-    key = (tenant.id, email)
+    # The API URL too: a tenant id can name another shop after the table is rebuilt (tests do).
+    key = (tenant.id, tenant.saleor_api_url, email.lower())
     with _LOCK:
         hit = _CACHE.get(key)
         if hit and time.monotonic() - hit[0] < TTL:

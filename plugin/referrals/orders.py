@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from plugin.coupons import service as coupons
 from plugin.coupons.models import Coupon
 from plugin.db import utcnow
 from plugin.fraud import rules as fraud
-from plugin.fraud.lists import disposable_domains
+from plugin.fraud.context import build_context
+from plugin.fraud.explain import attribution_note, decision_summary
 from plugin.i18n import pick_locale
 from plugin.mail.compose import queue_invite
 from plugin.program.settings import Program
@@ -251,41 +252,13 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
     if advocate.erased_at is not None:
         _not_attributed(record, "Not referred: the advocate's data was erased.")
         return
-    if advocate.email == record.email:
-        _not_attributed(record, "Not referred: self-referral (the buyer's e-mail is the advocate's own).")
-        return
-    earlier = session.scalar(
-        select(OrderRecord.number).where(
-            OrderRecord.email == record.email, OrderRecord.id != record.id,
-            OrderRecord.reached_trigger_at.is_not(None), OrderRecord.reached_trigger_at <= record.reached_trigger_at,
-            OrderRecord.created_at < record.created_at,
-        ).limit(1))
-    if earlier is not None:
-        _not_attributed(record, f"Not referred: only the friend's first paid order counts (order #{earlier} was earlier).")
-        return
+    # Self-referral and "friend not new" are fraud rules (below), so their decision is stored and explained.
     previous = session.scalar(select(Referral.saleor_order_id).where(Referral.friend_email == record.email).limit(1))
     if previous is not None:
         _not_attributed(record, "Not referred: this friend was already referred with an earlier order.")
         return
 
-    rewards = program.rewards_for(record.channel_slug)
-    ctx = fraud.ReferralContext(
-        advocate_email=advocate.email, advocate_user_id=advocate.saleor_user_id,
-        advocate_shipping_fingerprint=_advocate_fingerprint(session, advocate),
-        friend_email=record.email, friend_user_id=record.saleor_user_id,
-        friend_shipping_fingerprint=record.shipping_fingerprint, order_total=record.total,
-        min_order=rewards.min_order,
-        rewards_last_30d=session.scalar(select(func.count(Referral.id)).where(
-            Referral.advocate_id == advocate.id, Referral.state.in_([Referral.APPROVED, Referral.ISSUED]),
-            Referral.created_at >= utcnow() - timedelta(days=30))) or 0,
-        max_rewards_30d=int(program["caps"]["rewards_per_advocate_30d"]),
-        friend_had_paid_order=friend_check(record) if friend_check else None,
-        seconds_click_to_order=((record.created_at - claim.clicked_at).total_seconds()
-                                if claim is not None and claim.clicked_at else None),
-        landing_referrer_host=claim.landing_referrer if claim is not None else None,
-        coupon_site_domains=tuple(program["fraud"].get("coupon_site_domains") or ()) + DEFAULT_COUPON_SITES,
-        disposable_domains=disposable_domains(),
-    )
+    ctx = build_context(session, program, advocate, record, claim, friend_check)
     decision = fraud.evaluate(ctx, program["fraud"].get("rules"))
 
     referral = Referral(
@@ -303,14 +276,16 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
     except IntegrityError:
         return  # another worker attributed this order concurrently
     record.attributed = True
-    record.attribution_note = (f"Referred by advocate {advocate.code} "
-                               f"({'friend voucher ' + record.voucher_code if source == 'voucher' else 'referral_code in order metadata'}).")
-    reasons = "; ".join(f.reason for f in decision.findings)
+    record.attribution_note = attribution_note(
+        f"Referred by advocate {advocate.code} "
+        f"({'friend voucher ' + record.voucher_code if source == 'voucher' else 'referral_code in order metadata'}).",
+        decision)
+    reasons = decision_summary(decision)
     if decision.action == "block":
         move_referral(session, referral, Referral.REJECTED, reasons, actor="rule")
         return
     if decision.action == "hold":
-        move_referral(session, referral, Referral.HELD, reasons + " Waiting for the merchant's review.", actor="rule")
+        move_referral(session, referral, Referral.HELD, reasons, actor="rule")
         return
     if advocate.variant == "holdout":
         move_referral(session, referral, Referral.REJECTED, "Advocate is in the A/B holdout group: no offer, no reward.", actor="system")
@@ -324,19 +299,8 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
         move_referral(session, referral, Referral.HELD, note, actor="rule" if decision.action == "flag" else "system")
         return
     approve(session, tenant, program, referral, outcome,
-            reason=(reasons + " Flagged for review; rewarded meanwhile.") if decision.action == "flag" else "Approved by the rules.",
+            reason=reasons,
             actor="rule")
-
-
-DEFAULT_COUPON_SITES = ("retailmenot.com", "honey.com", "joinhoney.com", "slickdeals.net", "couponfollow.com",
-                        "coupons.com", "groupon.com", "dealspotr.com", "knoji.com", "savings.com")
-
-
-def _advocate_fingerprint(session: Session, advocate: Advocate) -> str | None:
-    if not advocate.first_order_id:
-        return None
-    return session.scalar(select(OrderRecord.shipping_fingerprint).where(
-        OrderRecord.saleor_order_id == advocate.first_order_id))
 
 
 def approve(session: Session, tenant: Tenant, program: Program, referral: Referral, outcome: Outcome,

@@ -1,0 +1,155 @@
+"""A friend claims an advocate's offer from the landing page.
+
+Each friend (by normalised e-mail) gets one single-use code per advocate,
+minted at claim time: nothing to leak to coupon sites, no code bank to run dry.
+Claiming again returns the same code. The code is reserved in our database and
+committed first, then created in Saleor; if Saleor is down the sweeper retries
+and the friend gets the code by e-mail.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.analytics.models import FunnelEvent
+from plugin.coupons import service as coupons
+from plugin.coupons.models import Coupon
+from plugin.db import serialized, session_scope, utcnow
+from plugin.program.settings import Program
+from plugin.referrals.experiments import HOLDOUT, variant_friend_offer
+from plugin.referrals.identity import canonical_code, is_valid_email, normalize_email
+from plugin.referrals.models import Advocate, FriendClaim
+
+log = logging.getLogger(__name__)
+
+
+class ClaimRefused(Exception):
+    INVALID_EMAIL, NO_CONSENT, OWN_EMAIL, DAILY_CAP = "invalid_email", "no_consent", "own_email", "daily_cap"
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class ClaimOutcome:
+    claim_id: int
+    coupon_id: int
+    code: str
+    contact_email: str
+    created: bool  # False: this friend had claimed before and gets the same code
+
+
+def usable_email(value) -> str | None:
+    """The address as typed, trimmed; None unless it is a plausible e-mail without control characters."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if value.isprintable() and is_valid_email(value) else None
+
+
+def find_advocate(code: str | None) -> tuple[int, int] | None:
+    """(tenant_id, advocate_id) for a share code, across shops; None for an unusable one.
+
+    Codes are unique per shop; should two shops ever draw the same one, the older advocate wins.
+    """
+    canonical = canonical_code(code)
+    if canonical is None:
+        return None
+    with session_scope() as session:
+        row = session.execute(
+            select(Advocate.tenant_id, Advocate.id).where(Advocate.code == canonical, Advocate.erased_at.is_(None))
+            .order_by(Advocate.id).limit(1)).first()
+    return (row[0], row[1]) if row else None
+
+
+def offers_available(program: Program, advocate: Advocate) -> bool:
+    """Holdout advocates and a switched-off program get no offer at all."""
+    return program.enabled and advocate.variant != HOLDOUT and advocate.erased_at is None
+
+
+def record_funnel_event(session: Session, kind: str, advocate: Advocate, share_channel: str | None = None) -> None:
+    session.add(FunnelEvent(
+        tenant_id=advocate.tenant_id, kind=kind, advocate_id=advocate.id, channel_slug=advocate.channel_slug,
+        share_channel=share_channel, variant=advocate.variant,
+    ))
+
+
+def claim_offer(session: Session, program: Program, advocate_id: int, *, email: str, consent: bool,
+                landing_referrer: str | None = None, clicked_at: datetime | None = None) -> ClaimOutcome:
+    """Reserve (or find) this friend's code. The caller commits, then calls `issue_now`."""
+    contact = usable_email(email)
+    if contact is None:
+        raise ClaimRefused(ClaimRefused.INVALID_EMAIL)
+    normalized = normalize_email(contact)
+    with serialized(session):
+        # The advocate's row lock serialises claims per code, so the daily cap holds under concurrency.
+        advocate = session.scalar(select(Advocate).where(Advocate.id == advocate_id).with_for_update())
+        if normalized == advocate.email:
+            raise ClaimRefused(ClaimRefused.OWN_EMAIL)
+        existing = _existing_claim(session, advocate.id, normalized)
+        if existing is not None:
+            return existing
+        if not consent:
+            raise ClaimRefused(ClaimRefused.NO_CONSENT)
+        cap = int(program["caps"].get("claims_per_code_per_day") or 0)
+        claimed_today = session.scalar(select(func.count(FriendClaim.id)).where(
+            FriendClaim.advocate_id == advocate.id, FriendClaim.created_at >= utcnow() - timedelta(days=1)))
+        if cap and claimed_today >= cap:
+            raise ClaimRefused(ClaimRefused.DAILY_CAP)
+        try:
+            with session.begin_nested():
+                offer = program["friend_offer"]
+                coupon = coupons.reserve_coupon(
+                    session, tenant_id=advocate.tenant_id, purpose=Coupon.FRIEND_OFFER,
+                    spec=variant_friend_offer(program, advocate.variant), recipient_email=contact,
+                    channel_slug=advocate.channel_slug, saleor_channel_id=advocate.saleor_channel_id,
+                    currency=advocate.currency, expiry_days=int(offer.get("expiry_days") or 14),
+                    min_order=Decimal(str(offer.get("min_order") or 0)), advocate_id=advocate.id,
+                )
+                claim = FriendClaim(
+                    tenant_id=advocate.tenant_id, advocate_id=advocate.id, email=normalized, contact_email=contact,
+                    coupon_id=coupon.id, consent_at=utcnow(), landing_referrer=(landing_referrer or None),
+                    clicked_at=clicked_at,
+                )
+                session.add(claim)
+                session.flush()
+        except IntegrityError:  # the same friend, claiming twice at the same instant
+            found = _existing_claim(session, advocate.id, normalized)
+            if found is None:
+                raise
+            return found
+        record_funnel_event(session, FunnelEvent.CLAIM, advocate)
+        return ClaimOutcome(claim.id, coupon.id, coupon.code, contact, created=True)
+
+
+def _existing_claim(session: Session, advocate_id: int, normalized_email: str) -> ClaimOutcome | None:
+    row = session.execute(
+        select(FriendClaim, Coupon).join(Coupon, Coupon.id == FriendClaim.coupon_id)
+        .where(FriendClaim.advocate_id == advocate_id, FriendClaim.email == normalized_email)).first()
+    if row is None:
+        return None
+    claim, coupon = row
+    return ClaimOutcome(claim.id, coupon.id, coupon.code, claim.contact_email, created=False)
+
+
+def issue_now(tenant_id: int, coupon_id: int) -> bool:
+    """Create the reserved code in Saleor right away (and queue its e-mail); True when it exists there.
+
+    On failure the coupon stays reserved: the sweeper retries it and the e-mail follows.
+    """
+    from plugin.coupons.tasks import issue_coupon
+
+    try:
+        issue_coupon(tenant_id, coupon_id)
+    except Exception as exc:  # noqa: BLE001 - Saleor down or refusing: the friend gets an e-mail later
+        log.warning("friend code %s not created in Saleor yet: %s", coupon_id, type(exc).__name__)
+    with session_scope(tenant_id) as session:
+        state = session.scalar(select(Coupon.state).where(Coupon.id == coupon_id))
+    return state in (Coupon.ISSUED, Coupon.USED)

@@ -1,0 +1,84 @@
+"""The narrowest race, made deterministic: the refund lands while the second reward is being
+created in Saleor (the first is already issued). The referral must end revoked, not
+"issued" with its codes gone — nor issued with live codes."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from plugin import tasks
+from plugin.coupons import service
+from plugin.coupons.models import Coupon
+from plugin.coupons.tasks import issue_coupon
+from plugin.db import session_scope
+from plugin.referrals.models import Referral
+from tests.referrals.shop import (
+    coupons_of, friend_order, install, ledger_of, live_codes, new_advocate, referral_of, tenant_id,
+)
+
+
+@pytest.fixture
+def served(saleor, make_live_server, postgres):
+    server = install(saleor, make_live_server)
+    with server.app.app_context():
+        yield saleor, server.app
+
+
+def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypatch):
+    saleor, app = served
+    code = new_advocate(saleor)
+
+    # Let the payment reserve both rewards, but issue them by hand below.
+    real_enqueue = tasks.enqueue
+    monkeypatch.setattr(tasks, "enqueue", lambda name, *args, **kw: None if name == "issue_coupon"
+                        else real_enqueue(name, *args, **kw))
+    order = friend_order(saleor, "bob@example.com", code=code)
+    monkeypatch.setattr(tasks, "enqueue", real_enqueue)
+    first, second = sorted(c.id for c in coupons_of(order["id"]))
+    assert referral_of(order["id"]).state == Referral.APPROVED
+
+    tid = tenant_id()
+    with app.app_context():
+        issue_coupon(tid, first)
+
+    real_create = service.create_in_saleor
+    inside, go_on = threading.Event(), threading.Event()
+
+    def slow_create(client, coupon):
+        if coupon.id == second:
+            inside.set()
+            go_on.wait(10)
+        return real_create(client, coupon)
+
+    monkeypatch.setattr(service, "create_in_saleor", slow_create)
+
+    def issue_second():
+        with app.app_context():
+            issue_coupon(tid, second)
+
+    def refund():
+        # One delivery only: a later duplicate must not be what rescues the state.
+        saleor.refund(order, event_order=["ORDER_FULLY_REFUNDED"])
+
+    issuing = threading.Thread(target=issue_second)
+    issuing.start()
+    assert inside.wait(10)
+    refunding = threading.Thread(target=refund)
+    refunding.start()
+    time.sleep(1.0)  # the refund gets as far as it can while the second code is being created
+    go_on.set()
+    issuing.join(20)
+    refunding.join(20)
+    assert not issuing.is_alive() and not refunding.is_alive()
+
+    with session_scope() as session:
+        referral = session.scalar(select(Referral).where(Referral.saleor_order_id == order["id"]))
+        states = sorted(session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)))
+    assert referral.state == Referral.REVOKED
+    transitions = [(step[0], step[1]) for step in ledger_of(order["id"])]
+    assert not [t for t in transitions if t[0] == Referral.REVOKED], transitions  # revoked is final
+    assert states == [Coupon.REVOKED, Coupon.REVOKED]
+    assert live_codes(saleor, {c.code for c in coupons_of(order["id"])}) == set()
