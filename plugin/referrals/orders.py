@@ -50,9 +50,28 @@ def _money(value) -> Decimal:
     if isinstance(value, dict):
         value = value.get("amount")
     try:
-        return Decimal(str(value if value is not None else 0))
+        amount = Decimal(str(value if value is not None else 0))
     except ArithmeticError:
         return Decimal(0)
+    # Money columns hold 18 digits with 4 decimals; anything else is not a price.
+    return amount if amount.is_finite() and abs(amount) < Decimal("1e13") else Decimal(0)
+
+
+def _text(value, limit: int) -> str | None:
+    """Payload strings as stored: anything else becomes None, overlong text is cut to the column."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _gross(order: dict) -> dict:
+    total = order.get("total")
+    gross = total.get("gross") if isinstance(total, dict) else None
+    return gross if isinstance(gross, dict) else {}
 
 
 def _is_fully_paid(order: dict) -> bool:
@@ -67,8 +86,8 @@ def reached_trigger(record: OrderRecord, trigger: str) -> bool:
 
 def _metadata(order: dict, key: str) -> str | None:
     for item in order.get("metadata") or []:
-        if isinstance(item, dict) and item.get("key") == key:
-            return item.get("value")
+        if isinstance(item, dict) and item.get("key") == key and isinstance(item.get("value"), str):
+            return item["value"]
     return None
 
 
@@ -90,34 +109,36 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
         except IntegrityError:  # another worker inserted it first
             record = session.scalar(query.with_for_update())
 
-    user = order.get("user") or {}
-    address = order.get("shippingAddress") or {}
-    billing = order.get("billingAddress") or {}
-    channel = order.get("channel") or {}
-    updated_at = order.get("updatedAt") or ""
+    user = _dict(order.get("user"))
+    address = _dict(order.get("shippingAddress"))
+    billing = _dict(order.get("billingAddress"))
+    channel = _dict(order.get("channel"))
+    updated_at = _text(order.get("updatedAt"), 64) or ""
     newer = not record.saleor_updated_at or updated_at >= record.saleor_updated_at
 
-    contact = (order.get("userEmail") or user.get("email") or "").strip()
+    contact = (_text(order.get("userEmail"), 320) or _text(user.get("email"), 320) or "").strip()
     if newer or not record.email:
-        record.number = str(order.get("number") or record.number or "")
-        record.channel_slug = channel.get("slug") or record.channel_slug
-        record.saleor_channel_id = channel.get("id") or record.saleor_channel_id
-        record.currency = (order.get("total") or {}).get("gross", {}).get("currency") or channel.get("currencyCode") or record.currency
+        record.number = _text(order.get("number"), 32) or record.number or ""
+        record.channel_slug = _text(channel.get("slug"), 255) or record.channel_slug
+        record.saleor_channel_id = _text(channel.get("id"), 255) or record.saleor_channel_id
+        record.currency = _text(_gross(order).get("currency") or channel.get("currencyCode"), 3) or record.currency
         record.contact_email = contact or record.contact_email
         record.email = normalize_email(contact) or record.email
-        record.first_name = (user.get("firstName") or billing.get("firstName") or address.get("firstName") or record.first_name or "")[:120]
-        record.saleor_user_id = user.get("id") or record.saleor_user_id
-        record.locale = pick_locale(order.get("languageCodeEnum"), default=record.locale or "en")
-        record.total = _money((order.get("total") or {}).get("gross"))
-        record.voucher_code = (order.get("voucherCode") or "").strip().upper() or None
+        record.first_name = (_text(user.get("firstName"), 120) or _text(billing.get("firstName"), 120)
+                             or _text(address.get("firstName"), 120) or record.first_name or "")
+        record.saleor_user_id = _text(user.get("id"), 255) or record.saleor_user_id
+        record.locale = pick_locale(_text(order.get("languageCodeEnum"), 16), default=record.locale or "en")
+        record.total = _money(_gross(order))
+        record.voucher_code = (_text(order.get("voucherCode"), 255) or "").strip().upper() or None
         record.referral_code = canonical_code(_metadata(order, "referral_code"))
         if address:
-            record.shipping_fingerprint = fingerprint(address.get("streetAddress1"), address.get("streetAddress2"),
-                                                      address.get("postalCode"), (address.get("country") or {}).get("code"))
+            record.shipping_fingerprint = fingerprint(
+                _text(address.get("streetAddress1"), 512), _text(address.get("streetAddress2"), 512),
+                _text(address.get("postalCode"), 64), _text(_dict(address.get("country")).get("code"), 8))
     if newer:
-        record.saleor_updated_at = updated_at
-        record.status = order.get("status") or record.status
-        record.charge_status = order.get("chargeStatus") or record.charge_status
+        record.saleor_updated_at = updated_at[:64]
+        record.status = _text(order.get("status"), 32) or record.status
+        record.charge_status = _text(order.get("chargeStatus"), 32) or record.charge_status
         record.total_charged = _money(order.get("totalCharged"))
     record.is_paid = record.is_paid or _is_fully_paid(order)
     record.cancelled = record.cancelled or order.get("status") == "CANCELED"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import render_template_string
 
-_ERROR = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>{{ title }}</title>
+_ERROR = """<!doctype html><html lang="{{ locale }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>{{ title }}</title>
 <style>body{font-family:system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0;color:#1f2328}
 main{max-width:28rem;padding:2rem;text-align:center}h1{font-size:1.4rem}</style></head>
 <body><main><h1>{{ title }}</h1><p>{{ message }}</p></main></body></html>"""
@@ -16,6 +16,9 @@ MESSAGES = {
 }
 
 
-def error_page(status: int):
-    title, message = MESSAGES.get(status, ("Request refused", "This request could not be handled."))
-    return render_template_string(_ERROR, title=title, message=message), status
+def error_page(status: int, *, title: str | None = None, message: str | None = None, locale: str = "en"):
+    """A friendly page for people; `title`/`message` replace the default English words."""
+    default_title, default_message = MESSAGES.get(status, ("Request refused", "This request could not be handled."))
+    html = render_template_string(_ERROR, title=title or default_title, message=message or default_message,
+                                  locale=locale)
+    return html, status, {"Cache-Control": "no-store"}

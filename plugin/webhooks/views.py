@@ -74,12 +74,35 @@ def _verified_delivery(expected_events: set[str]):
     return (tenant, event, raw, payload), None
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _order_payload_problem(payload: dict) -> str | None:
+    """Refuse only what cannot be stored or keyed; everything else is Saleor's word."""
+    order = payload.get("order")
+    if not isinstance(order, dict):
+        return "Order events need an `order` object."
+    order_id = order.get("id")
+    if not isinstance(order_id, str) or not order_id or len(order_id) > 255:
+        return "The order needs a string `id` of at most 255 characters."
+    if _has_nul(payload):
+        return "NUL characters are not allowed."
+    return None
+
+
 def store_event(tenant_id: int, event: str, raw: bytes, payload: dict) -> tuple[int | None, bool]:
     """Persist the delivery; (event id, is_new). A redelivery of the same bytes is recognised."""
     digest = hashlib.sha256(raw).hexdigest()
     order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
     row = WebhookEvent(
-        tenant_id=tenant_id, event_type=event, order_id=str(order.get("id"))[:255] if order.get("id") else None,
+        tenant_id=tenant_id, event_type=event, order_id=order.get("id"),
         body_sha256=digest, body=raw.decode("utf-8"), issued_at=str(payload.get("issuedAt") or "")[:64] or None,
     )
     try:
@@ -100,8 +123,9 @@ def order_events():
     if error:
         return error
     tenant, event, raw, payload = delivery
-    if not isinstance(payload.get("order"), dict) or not payload["order"].get("id"):
-        return json_error(400, "INVALID_PAYLOAD", "Order events need an `order` with an `id`.")
+    problem = _order_payload_problem(payload)
+    if problem:
+        return json_error(400, "INVALID_PAYLOAD", problem)
     try:
         event_id, is_new = store_event(tenant.id, event, raw, payload)
     except OperationalError:

@@ -1,0 +1,140 @@
+"""What an advocate sees on their portal page, and the "e-mail me a new link" flow.
+
+Every query is scoped to the advocate from the signed link (inside that
+tenant's session), so the page cannot show anything of another advocate.
+Friends appear only as masked e-mails, their status in the softened words of
+`plugin.fraud.explain.advocate_message`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from plugin import tasks
+from plugin.analytics.models import FunnelEvent
+from plugin.coupons.models import Coupon
+from plugin.db import session_scope
+from plugin.fraud.explain import advocate_message
+from plugin.i18n import pick_locale, t
+from plugin.mail.compose import coupon_value, shop_name
+from plugin.mail.outbox import queue_email
+from plugin.program.settings import load_program
+from plugin.referrals import links
+from plugin.referrals.claims import usable_email
+from plugin.referrals.identity import mask_email, normalize_email
+from plugin.referrals.models import Advocate, FriendClaim, Referral
+from plugin.referrals.offers import offer_texts
+from plugin.tenants.models import Tenant
+
+MAX_ROWS = 200
+REWARD_STATUS = {
+    Coupon.RESERVED: "pending", Coupon.ISSUED: "issued", Coupon.USED: "used",
+    Coupon.REVOKED: "revoked", Coupon.CANCELLED: "revoked",
+}
+
+
+@dataclass
+class FriendRow:
+    friend: str  # masked e-mail
+    date: datetime
+    status: str  # softened: never an internal signal (see plugin.fraud.explain)
+
+
+@dataclass
+class RewardRow:
+    value: str
+    status: str
+    status_key: str
+    code: str | None
+    valid_until: datetime | None
+    date: datetime
+
+
+@dataclass
+class PortalPage:
+    locale: str
+    shop: str
+    first_name: str
+    code: str
+    link: str
+    qr: str
+    offer: dict
+    clicks: int
+    claims: int
+    friends: list[FriendRow]
+    rewards: list[RewardRow]
+
+
+def _friend_row(referral: Referral, locale: str) -> FriendRow:
+    return FriendRow(mask_email(referral.friend_contact_email or referral.friend_email), referral.created_at,
+                     advocate_message(referral, locale))
+
+
+def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) -> PortalPage | None:
+    with session_scope(tenant_id) as session:
+        advocate = session.get(Advocate, advocate_id)
+        tenant = session.get(Tenant, tenant_id)
+        if advocate is None or tenant is None or advocate.tenant_id != tenant_id or advocate.erased_at is not None:
+            return None
+        program = load_program(session, tenant_id)
+        locale = pick_locale(requested_locale, advocate.locale, allowed=program["languages"],
+                             default=program["default_locale"])
+        clicks = session.scalar(select(func.count(FunnelEvent.id)).where(
+            FunnelEvent.advocate_id == advocate.id, FunnelEvent.kind == FunnelEvent.CLICK)) or 0
+        claims = session.scalar(select(func.count(FriendClaim.id)).where(FriendClaim.advocate_id == advocate.id)) or 0
+        referrals = session.scalars(select(Referral).where(Referral.advocate_id == advocate.id)
+                                    .order_by(Referral.created_at.desc()).limit(MAX_ROWS)).all()
+        coupons = session.scalars(select(Coupon).where(
+            Coupon.advocate_id == advocate.id, Coupon.purpose == Coupon.REFERRER_REWARD)
+            .order_by(Coupon.created_at.desc()).limit(MAX_ROWS)).all()
+        rewards = []
+        for coupon in coupons:
+            status = REWARD_STATUS.get(coupon.state, "pending")
+            rewards.append(RewardRow(
+                value=coupon_value(coupon), status=t(locale, f"portal.reward.{status}"), status_key=status,
+                code=coupon.code if status in ("issued", "used") else None,
+                valid_until=coupon.expires_at if status == "issued" else None, date=coupon.created_at,
+            ))
+        return PortalPage(
+            locale=locale, shop=shop_name(tenant), first_name=advocate.first_name or "", code=advocate.code,
+            link=links.share_link(advocate.code), qr=f"{links.app_url()}/r/{advocate.code}/qr.svg",
+            offer=offer_texts(program, advocate), clicks=clicks, claims=claims,
+            friends=[_friend_row(r, locale) for r in referrals], rewards=rewards,
+        )
+
+
+def send_new_links(email: str, window_key: str) -> int:
+    """Queue an e-mail with a fresh portal link to every advocate with this address.
+
+    The caller answers the same whatever this finds. `window_key` (e.g. the hour)
+    makes repeated requests within it queue nothing new.
+    """
+    email = usable_email(email)
+    if email is None:
+        return 0
+    normalized = normalize_email(email)
+    with session_scope() as session:
+        matches = session.execute(select(Advocate.tenant_id, Advocate.id).where(
+            Advocate.email == normalized, Advocate.erased_at.is_(None))).all()
+    for tenant_id, advocate_id in matches:
+        with session_scope(tenant_id) as session:
+            advocate = session.get(Advocate, advocate_id)
+            tenant = session.get(Tenant, tenant_id)
+            program = load_program(session, tenant_id)
+            locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
+            shop = shop_name(tenant)
+            context = {
+                "locale": locale,
+                "subject": t(locale, "email.portal.subject", shop=shop),
+                "heading": t(locale, "email.portal.heading", shop=shop),
+                "body": t(locale, "email.portal.body", shop=shop),
+                "code": None, "details": [],
+                "links": [{"label": t(locale, "email.portal_link"), "url": links.portal_url(tenant_id, advocate_id)}],
+                "footer": t(locale, "email.footer", shop=shop),
+            }
+            queue_email(session, tenant_id=tenant_id, dedup_key=f"portal-link:{advocate_id}:{window_key}",
+                        kind="portal_link", to=advocate.contact_email, context=context)
+        tasks.enqueue("send_pending_emails", tenant_id)
+    return len(matches)
