@@ -26,6 +26,17 @@ def _subject(program: Program, key: str, locale: str, **params) -> str:
     return t(locale, f"email.{key}.subject", **params)
 
 
+def _intro(program: Program, key: str, **params) -> str:
+    """The merchant's own opening paragraph for this e-mail (settings `email.intros`), if any."""
+    custom = (program["email"].get("intros") or {}).get(key)
+    if not custom:
+        return ""
+    try:
+        return str(custom).format(**params)
+    except (KeyError, IndexError, ValueError):
+        return str(custom)
+
+
 def _coupon_details(coupon: Coupon, locale: str) -> list[str]:
     details = []
     if coupon.expires_at:
@@ -49,6 +60,7 @@ def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: 
         "subject": _subject(program, "invite", locale, **params),
         "heading": t(locale, "email.invite.heading", **params).replace(" !", "!").replace(", !", "!"),
         "body": t(locale, "email.invite.body", **params),
+        "intro": _intro(program, "invite", **params),
         "code": None,
         "details": [],
         "links": [
@@ -87,6 +99,7 @@ def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program
         "subject": _subject(program, key, locale, **params),
         "heading": t(locale, f"email.{key}.heading", **params).replace(", !", "!"),
         "body": t(locale, f"email.{key}.body", **params),
+        "intro": _intro(program, key, **params),
         "code": coupon.code,
         "code_label": t(locale, "email.code"),
         "details": _coupon_details(coupon, locale),

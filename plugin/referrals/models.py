@@ -17,7 +17,8 @@ class Advocate(TenantScoped, Base):
     __tablename__ = "advocates"
     __table_args__ = (
         UniqueConstraint("tenant_id", "email", name="uq_advocate_email"),
-        UniqueConstraint("tenant_id", "code", name="uq_advocate_code"),
+        # Unique across shops: /r/<code> names no shop, so a code must name one advocate.
+        UniqueConstraint("code", name="uq_advocate_code"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

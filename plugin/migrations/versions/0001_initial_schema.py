@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 04:46:01.919319
+Create Date: 2026-11-23 06:17:24.622585
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,11 +50,25 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('tenant_id', 'code', name='uq_advocate_code'),
+    sa.UniqueConstraint('code', name='uq_advocate_code'),
     sa.UniqueConstraint('tenant_id', 'email', name='uq_advocate_email')
     )
     op.create_index(op.f('ix_advocates_saleor_user_id'), 'advocates', ['saleor_user_id'], unique=False)
     op.create_index(op.f('ix_advocates_tenant_id'), 'advocates', ['tenant_id'], unique=False)
+    op.create_table('funnel_daily',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('channel_slug', sa.String(length=255), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('share_channel', sa.String(length=32), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('tenant_id', 'day', 'channel_slug', 'kind', 'share_channel', name='uq_funnel_daily')
+    )
+    op.create_index('ix_funnel_daily_tenant_day', 'funnel_daily', ['tenant_id', 'day'], unique=False)
+    op.create_index(op.f('ix_funnel_daily_tenant_id'), 'funnel_daily', ['tenant_id'], unique=False)
     op.create_table('funnel_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -70,7 +84,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_funnel_events_advocate_id'), 'funnel_events', ['advocate_id'], unique=False)
     op.create_index(op.f('ix_funnel_events_tenant_id'), 'funnel_events', ['tenant_id'], unique=False)
-    op.create_index('ix_funnel_tenant_kind_at', 'funnel_events', ['tenant_id', 'kind', 'at'], unique=False)
+    op.create_index('ix_funnel_tenant_at_cover', 'funnel_events', ['tenant_id', 'at'], unique=False, postgresql_include=['kind', 'channel_slug', 'share_channel'])
+    op.create_index('ix_funnel_tenant_kind_at', 'funnel_events', ['tenant_id', 'kind', 'at'], unique=False, postgresql_include=['advocate_id'])
     op.create_table('orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('saleor_order_id', sa.String(length=255), nullable=False),
@@ -311,10 +326,14 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_orders_tenant_id'), table_name='orders')
     op.drop_index('ix_orders_tenant_email', table_name='orders')
     op.drop_table('orders')
-    op.drop_index('ix_funnel_tenant_kind_at', table_name='funnel_events')
+    op.drop_index('ix_funnel_tenant_kind_at', table_name='funnel_events', postgresql_include=['advocate_id'])
+    op.drop_index('ix_funnel_tenant_at_cover', table_name='funnel_events', postgresql_include=['kind', 'channel_slug', 'share_channel'])
     op.drop_index(op.f('ix_funnel_events_tenant_id'), table_name='funnel_events')
     op.drop_index(op.f('ix_funnel_events_advocate_id'), table_name='funnel_events')
     op.drop_table('funnel_events')
+    op.drop_index(op.f('ix_funnel_daily_tenant_id'), table_name='funnel_daily')
+    op.drop_index('ix_funnel_daily_tenant_day', table_name='funnel_daily')
+    op.drop_table('funnel_daily')
     op.drop_index(op.f('ix_advocates_tenant_id'), table_name='advocates')
     op.drop_index(op.f('ix_advocates_saleor_user_id'), table_name='advocates')
     op.drop_table('advocates')
