@@ -92,7 +92,7 @@ def _queue_email(session, tenant, program, coupon: Coupon, referral: Referral | 
         claim = session.scalar(select(FriendClaim).where(FriendClaim.coupon_id == coupon.id))
         advocate = session.get(Advocate, claim.advocate_id) if claim else None
         queue_coupon_email(session, tenant, coupon, program, advocate=advocate,
-                           locale=advocate.locale if advocate else None)
+                           locale=(claim.locale if claim else None) or (advocate.locale if advocate else None))
 
 
 def _friend_locale(session, referral: Referral | None) -> str | None:
@@ -113,10 +113,8 @@ def _record_failure(tenant_id: int, coupon_id: int, exc: Exception) -> None:
 
 
 @tasks.task("revoke_referral")
-def revoke_referral(tenant_id: int, referral_id: int, trigger: str | None = None) -> str:
-    """Take back every coupon of a revoked (or rejected) referral; record what was already spent.
-
-    `trigger` only names who asked ("order" from webhook processing); the work is the same."""
+def revoke_referral(tenant_id: int, referral_id: int) -> str:
+    """Take back every coupon of a revoked (or rejected) referral; record what was already spent."""
     with session_scope(tenant_id) as session, serialized(session):
         referral = session.get(Referral, referral_id)
         if referral is None or referral.state in LIVE_REFERRAL_STATES:

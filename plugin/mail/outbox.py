@@ -68,8 +68,9 @@ def send_email(tenant_id: int, email_id: int) -> str:
         email = session.scalar(query)
         if email is None or email.status != OutboundEmail.PENDING:
             return "skipped"
-        sender = _sender(session, tenant_id, cfg)
-        message = build_message(sender, email.to_email, email.subject, email.text_body, email.html_body)
+        sender, reply_to = _sender(session, tenant_id, cfg)
+        message = build_message(sender, email.to_email, email.subject, email.text_body, email.html_body,
+                                reply_to=reply_to)
         email.attempts += 1
         try:
             transport_from_config(cfg).send(message)
@@ -86,8 +87,9 @@ def send_email(tenant_id: int, email_id: int) -> str:
         return "sent"
 
 
-def _sender(session: Session, tenant_id: int, cfg) -> str:
+def _sender(session: Session, tenant_id: int, cfg) -> tuple[str, str]:
+    """(From, Reply-To) as the merchant set them in the program settings."""
     from plugin.program.settings import load_program
 
-    program = load_program(session, tenant_id)
-    return program["email"].get("sender") or cfg.mail_from
+    settings = load_program(session, tenant_id)["email"]
+    return settings.get("sender") or cfg.mail_from, settings.get("reply_to") or ""

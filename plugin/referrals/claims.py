@@ -82,7 +82,8 @@ def record_funnel_event(session: Session, kind: str, advocate: Advocate, share_c
 
 
 def claim_offer(session: Session, program: Program, advocate_id: int, *, email: str, consent: bool,
-                landing_referrer: str | None = None, clicked_at: datetime | None = None) -> ClaimOutcome:
+                landing_referrer: str | None = None, clicked_at: datetime | None = None,
+                locale: str | None = None) -> ClaimOutcome:
     """Reserve (or find) this friend's code. The caller commits, then calls `issue_now`."""
     contact = usable_email(email)
     if contact is None:
@@ -116,7 +117,7 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
                 claim = FriendClaim(
                     tenant_id=advocate.tenant_id, advocate_id=advocate.id, email=normalized, contact_email=contact,
                     coupon_id=coupon.id, consent_at=utcnow(), landing_referrer=(landing_referrer or None),
-                    clicked_at=clicked_at,
+                    clicked_at=clicked_at, locale=locale,
                 )
                 session.add(claim)
                 session.flush()

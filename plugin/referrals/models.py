@@ -50,6 +50,7 @@ class FriendClaim(TenantScoped, Base):
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), unique=True)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     landing_referrer: Mapped[str | None] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(8))  # the language the friend saw the offer in
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -264,7 +264,7 @@ def claim(code: str):
     try:
         with session_scope(page.tenant.id) as session:
             outcome = claims.claim_offer(session, page.program, page.advocate.id, email=email, consent=consent,
-                                         landing_referrer=referrer, clicked_at=clicked_at)
+                                         landing_referrer=referrer, clicked_at=clicked_at, locale=page.locale)
     except claims.ClaimRefused as refused:
         return refuse(*CLAIM_ERRORS[refused.reason])
     issued = claims.issue_now(page.tenant.id, outcome.coupon_id)

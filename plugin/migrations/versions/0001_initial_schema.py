@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:17:24.622585
+Create Date: 2026-11-23 06:19:55.158500
 """
 from alembic import op
 import sqlalchemy as sa
@@ -237,6 +237,7 @@ def upgrade() -> None:
     sa.Column('coupon_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('consent_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('landing_referrer', sa.String(length=255), nullable=True),
+    sa.Column('locale', sa.String(length=8), nullable=True),
     sa.Column('clicked_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', plugin.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
