@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from sqlalchemy import select
 
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.program.models import ProgramSettings
 from plugin.referrals.models import Advocate, LedgerEntry, OrderRecord, Referral
-from tests.flows import advocate_code
+from tests.flows import advocate_code, coupons_for, order_record, referral_for
 
 _street = itertools.count(1)
 
@@ -67,22 +68,10 @@ def friend_order(saleor, email, *, code=None, voucher_code=None, total="40.00", 
     return order
 
 
-def referral_of(order_id: str) -> Referral | None:
-    with session_scope() as session:
-        return session.scalar(select(Referral).where(Referral.saleor_order_id == order_id))
-
-
-def record_of(order_id: str) -> OrderRecord | None:
-    with session_scope() as session:
-        return session.scalar(select(OrderRecord).where(OrderRecord.saleor_order_id == order_id))
-
-
-def coupons_of(order_id: str) -> list[Coupon]:
-    with session_scope() as session:
-        referral = session.scalar(select(Referral).where(Referral.saleor_order_id == order_id))
-        if referral is None:
-            return []
-        return list(session.scalars(select(Coupon).where(Coupon.referral_id == referral.id).order_by(Coupon.purpose)))
+# The same look-ups the other flow tests use, under the names these tests read best with.
+referral_of = referral_for
+record_of = order_record
+coupons_of = coupons_for
 
 
 def ledger_of(order_id: str) -> list[tuple[str | None, str, str, str]]:
@@ -111,3 +100,12 @@ def advocate_row(email: str) -> Advocate | None:
 
     with session_scope() as session:
         return session.scalar(select(Advocate).where(Advocate.email == normalize_email(email)))
+
+
+@pytest.fixture
+def shop(saleor, make_live_server, smtp):
+    """The app (eager tasks, real SMTP sink) installed into the emulated Saleor; the test runs
+    inside the app's context so it can call services directly too."""
+    server = install(saleor, make_live_server, smtp_url=smtp.url)
+    with server.app.app_context():
+        yield saleor
