@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from plugin.config import Config
@@ -96,6 +97,16 @@ def _register_error_handlers(app: Flask) -> None:
         from plugin.ui.pages import error_page
 
         return error_page(exc.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def storage_unavailable(exc: OperationalError):
+        # The database is down or restarting: 503 tells Saleor (and browsers) to come back later.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
+        if _wants_json():
+            return json_error(503, "STORAGE_UNAVAILABLE", "Temporarily unavailable; try again shortly.")
+        from plugin.ui.pages import error_page
+
+        return error_page(503)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -12,6 +12,7 @@ main{max-width:28rem;padding:2rem;text-align:center}h1{font-size:1.4rem}</style>
 MESSAGES = {
     404: ("Page not found", "This link does not lead anywhere. Check it, or ask your friend for a new one."),
     429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+    503: ("Back in a moment", "We are briefly unavailable. Please try again in a minute."),
     500: ("Something went wrong", "We have been told and are looking into it. Please try again later."),
 }
 

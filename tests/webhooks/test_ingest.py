@@ -139,3 +139,18 @@ def test_get_is_not_allowed(client, captured_shop):
     response = client.get("/api/webhooks/saleor")
     assert response.status_code == 405
     assert response.is_json
+
+
+def test_database_down_answers_503_so_saleor_retries(client, captured_shop, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import plugin.tenants.service as tenants
+
+    def database_down(_url):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database is restarting"))
+
+    monkeypatch.setattr(tenants, "find_tenant", database_down)
+    response = replay(client, load("order_fully_paid__A__3.json"))
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "STORAGE_UNAVAILABLE"
+    assert "Traceback" not in response.get_data(as_text=True)
