@@ -189,11 +189,17 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
         report["throughput_ratio"] = round(app_rate / base_rate, 3) if app_rate and base_rate else None
 
         if scale_rows:
+            # Below saturation, so that what changes with the data is the app's latency, not a queue.
+            half = report["runs"].get("app", {}).get("half_of_max")
+            scale_rate = half["target_rate"] if half else rate
+            report["scale_rate"] = scale_rate
             with env.Gunicorn("plugin:create_app()", environment, port=port):
                 for rows in scale_rows:
                     seconds = seed_webhook_events(database_url, rows)
-                    payloads = deliveries.make(target, int(rate * scale_seconds))
-                    paced = load.open_loop(target, payloads, rate, f"app at {rate:.0f} req/s, {rows:,} stored events")
+                    payloads = deliveries.make(target, int(scale_rate * scale_seconds))
+                    load.warm_up(target, deliveries.make(target, 20))
+                    paced = load.open_loop(target, payloads, scale_rate,
+                                           f"app at {scale_rate:.0f} req/s, {rows:,} stored events")
                     log(f"  ingest with {rows:>9,} stored events (seeded in {seconds:.1f} s): {paced.summary()}")
                     report["scaling"].append({"stored_events": rows, **paced.summary()})
     return report

@@ -42,6 +42,7 @@ class Coupon(TenantScoped, Base):
     saleor_code_id: Mapped[str | None] = mapped_column(String(255))
     issue_attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    redriven_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last time the sweeper re-queued it
     redeemed_value: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,7 +70,7 @@ def send_email(tenant_id: int, email_id: int) -> str:
             return "skipped"
         sender, reply_to = _sender(session, tenant_id, cfg)
         message = build_message(sender, email.to_email, email.subject, email.text_body, email.html_body,
-                                reply_to=reply_to)
+                                reply_to=reply_to, message_id=f"<outbox-{tenant_id}-{email.id}@referrals.local>")
         email.attempts += 1
         try:
             transport_from_config(cfg).send(message)

@@ -6,6 +6,7 @@ SMTP_URL forms: `smtp://host:25` (plain, STARTTLS if the server offers it and
 """
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 import time
@@ -14,6 +15,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs tens of milliseconds: once per process, and only for TLS."""
+    return ssl.create_default_context()
 
 
 class MailTransport:
@@ -48,14 +55,13 @@ class SMTPTransport(MailTransport):
         self.starttls = parts.scheme == "smtp+starttls" or query.get("starttls", ["0"])[0] in {"1", "true"}
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
         if self.scheme == "smtps":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=_tls_context())
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         with smtp:
             if self.scheme != "smtps" and self.starttls:
-                smtp.starttls(context=context)
+                smtp.starttls(context=_tls_context())
             if self.username:
                 smtp.login(self.username, self.password or "")
             smtp.send_message(message)
@@ -67,13 +73,16 @@ def transport_from_config(cfg) -> MailTransport:
     return FileOutbox(cfg.mail_outbox_dir)
 
 
-def build_message(sender: str, to: str, subject: str, text: str, html: str, reply_to: str = "") -> EmailMessage:
+def build_message(sender: str, to: str, subject: str, text: str, html: str, reply_to: str = "",
+                  message_id: str | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="referrals.local")
+    # A stable id per outbox row lets mail servers and clients collapse the rare second copy
+    # (sending is at least once: a crash after the server accepted, before we recorded it).
+    message["Message-ID"] = message_id or make_msgid(domain="referrals.local")
     if reply_to:
         message["Reply-To"] = reply_to
     message.set_content(text)

@@ -10,7 +10,7 @@ import logging
 import os
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 
 from plugin import tasks
 from plugin.coupons.models import Coupon
@@ -35,12 +35,22 @@ def sweep() -> dict:
     installed = select(Tenant.id).where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None))
     counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0}
     with session_scope() as session:
+        # A row re-queued by an earlier sweep waits one more grace period before the next copy,
+        # so a backlog in the broker is not flooded with duplicates of work already queued.
         events = session.execute(select(WebhookEvent.tenant_id, WebhookEvent.id).where(
             WebhookEvent.status == WebhookEvent.PENDING, WebhookEvent.received_at < cutoff,
+            or_(WebhookEvent.redriven_at.is_(None), WebhookEvent.redriven_at < cutoff),
         ).order_by(WebhookEvent.id).limit(1000)).all()
         coupons = session.execute(select(Coupon.tenant_id, Coupon.id).where(
             Coupon.state == Coupon.RESERVED, Coupon.created_at < cutoff, Coupon.tenant_id.in_(installed),
+            or_(Coupon.redriven_at.is_(None), Coupon.redriven_at < cutoff),
         ).order_by(Coupon.id).limit(1000)).all()
+        now = utcnow()
+        if events:
+            session.execute(update(WebhookEvent).where(WebhookEvent.id.in_([e.id for e in events]))
+                            .values(redriven_at=now))
+        if coupons:
+            session.execute(update(Coupon).where(Coupon.id.in_([c.id for c in coupons])).values(redriven_at=now))
         revocations = session.execute(select(Referral.tenant_id, Referral.id).where(
             Referral.state.in_([Referral.REVOKED, Referral.REJECTED]), Referral.tenant_id.in_(installed),
             exists().where(and_(Coupon.referral_id == Referral.id,

@@ -34,3 +34,4 @@ class WebhookEvent(TenantScoped, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    redriven_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last time the sweeper re-queued it

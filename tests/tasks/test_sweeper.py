@@ -84,3 +84,24 @@ def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(installed):
         assert sweep()["coupons"] == 2
     assert [c.state for c in coupons_for(order["id"])] == [Coupon.ISSUED, Coupon.ISSUED]
     assert len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
+
+
+def test_a_sweep_does_not_requeue_what_it_queued_moments_ago(installed, monkeypatch):
+    """A backlog in the broker is not multiplied: each row waits a grace period between copies."""
+    monkeypatch.setenv("SWEEP_GRACE", "30")
+    saleor, app = installed.saleor, installed.flask_app
+    code = make_advocate(saleor)
+    app.extensions["task_runner"] = BrokerDown()
+    referred_order(saleor, code)
+    recorder = app.extensions["task_runner"] = Recorder()
+    from plugin.tasks.sweeper import sweep
+
+    start = utcnow()
+    with app.app_context():
+        with time_machine.travel(start + timedelta(minutes=2)):
+            first = sweep()["events"]
+        with time_machine.travel(start + timedelta(minutes=2, seconds=10)):
+            assert sweep()["events"] == 0
+        with time_machine.travel(start + timedelta(minutes=3)):
+            assert sweep()["events"] == first
+    assert first > 0 and len(recorder.take("process_event")) == 2 * first

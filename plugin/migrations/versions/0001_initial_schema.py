@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:19:55.158500
+Create Date: 2026-11-23 06:57:35.265544
 """
 from alembic import op
 import sqlalchemy as sa
@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('processed_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('redriven_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -213,6 +214,7 @@ def upgrade() -> None:
     sa.Column('saleor_code_id', sa.String(length=255), nullable=True),
     sa.Column('issue_attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('redriven_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('redeemed_value', sa.Numeric(precision=18, scale=4), nullable=False),
     sa.Column('created_at', plugin.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('issued_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
