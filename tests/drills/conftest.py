@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import ROOT, SMTPSink, free_port, wait_until
 from tests.workers import CeleryWorker, RedisServer, worker_env
 
 ARTIFACTS = ROOT / "test-artifacts" / "drills"
@@ -31,23 +31,8 @@ TASK_RETRY = re.compile(r"Task (\w+)\[[^\]]+\] retry")
 _street = itertools.count(1)
 
 
-class RestartableSMTP:
-    """aiosmtpd on a fixed loopback port that can be taken down and brought back."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.messages: list = []
-        self._lock = threading.Lock()
-        self.controller = None
-
-    async def handle_DATA(self, server, session, envelope):
-        import email
-        from email import policy
-
-        message = email.message_from_bytes(envelope.content, policy=policy.default)
-        with self._lock:
-            self.messages.append(message)
-        return "250 OK"
+class RestartableSMTP(SMTPSink):
+    """The suite's aiosmtpd sink on a fixed loopback port that can be taken down and brought back."""
 
     @property
     def url(self) -> str:
@@ -65,16 +50,18 @@ class RestartableSMTP:
             self.controller.stop()
             self.controller = None
 
-    def codes(self) -> Counter:
-        """How many accepted e-mails carry each reward code."""
+    def codes(self) -> tuple[Counter, dict[str, set]]:
+        """How many accepted e-mails carry each reward code, and under which Message-IDs."""
         seen: Counter = Counter()
+        message_ids: dict[str, set] = {}
         with self._lock:
             messages = list(self.messages)
         for message in messages:
             body = message.get_body(preferencelist=("plain",))
             for code in set(REWARD_CODE.findall(body.get_content() if body else "")):
                 seen[code] += 1
-        return seen
+                message_ids.setdefault(code, set()).add(message["Message-ID"])
+        return seen, message_ids
 
 
 def own_address(first_name: str) -> dict:
@@ -99,6 +86,7 @@ class Account:
     saleor_codes_unknown_to_app: int = 0
     emails_missing: int = 0
     emails_duplicated: int = 0
+    codes_mailed_as_different_messages: int = 0
     webhook_events_stored: int = 0
     referral_states: dict = field(default_factory=dict)
 
@@ -240,9 +228,11 @@ class Drill:
         acc.codes_in_saleor = len(in_saleor & set(codes))
         acc.codes_missing_in_saleor = sum(1 for c in issued if c.code not in in_saleor)
         acc.saleor_codes_unknown_to_app = len(in_saleor - set(codes))
-        mailed = self.smtp.codes()
+        mailed, message_ids = self.smtp.codes()
         acc.emails_missing = sum(1 for c in issued if mailed[c.code] == 0)
         acc.emails_duplicated = sum(mailed[c.code] - 1 for c in issued if mailed[c.code] > 1)
+        # A repeated send must be the same message (same Message-ID), so mail clients collapse it.
+        acc.codes_mailed_as_different_messages = sum(1 for c in issued if len(message_ids.get(c.code, ())) > 1)
         return acc
 
     def wait_for_everything(self, timeout: float) -> Account:
@@ -293,6 +283,7 @@ def assert_nothing_lost_or_doubled(drill: Drill, account: Account) -> None:
     assert account.codes_missing_in_saleor == 0, detail
     assert account.saleor_codes_unknown_to_app == 0, detail
     assert account.emails_missing == 0, detail
+    assert account.codes_mailed_as_different_messages == 0, detail
 
 
 @pytest.fixture
