@@ -47,5 +47,6 @@ def test_postgres_restarted_mid_burst(drill):
     assert set(drill.statuses) == {"200"}, f"every delivery was finally acknowledged: {drill.statuses}"
     assert_nothing_lost_or_doubled(drill, account)
     # E-mail is at least once: a crash after the SMTP server accepted a message but before the row
-    # was marked sent repeats that one message (see RELIABILITY.md, F10). Codes are never repeated.
+    # was marked sent repeats that message, with the same Message-ID, so mail clients show it once
+    # (checked in assert_nothing_lost_or_doubled; RELIABILITY.md, F10). Codes are never repeated.
     assert account.emails_duplicated <= 4, "at most the sends in flight (4 worker processes) when PostgreSQL went away"

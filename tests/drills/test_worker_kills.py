@@ -43,5 +43,6 @@ def test_a_worker_killed_every_5_seconds_during_a_burst(drill):
     drill.report(account)
     assert_nothing_lost_or_doubled(drill, account)
     # E-mail is at least once: a crash after the SMTP server accepted a message but before the row
-    # was marked sent repeats that one message (see RELIABILITY.md, F10). Codes are never repeated.
+    # was marked sent repeats that message, with the same Message-ID, so mail clients show it once
+    # (checked in assert_nothing_lost_or_doubled; RELIABILITY.md, F10). Codes are never repeated.
     assert account.emails_duplicated <= 2 * len(kills), "at most the sends in flight in each killed worker"
