@@ -69,7 +69,7 @@ def markdown(results: dict) -> str:
                              f"{_fmt(s['throughput_rps'], '/s')} | {_fmt(s['p50_ms'], ' ms')} | "
                              f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |")
         lines += ["", f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}**."]
-        lines += [f"{label}: {runs['acknowledged']:,} deliveries acknowledged, {runs['enqueued']:,} tasks found in Redis."
+        lines += [f"{label}: {runs['acknowledged']:,} deliveries acknowledged, {runs['stored']:,} stored in PostgreSQL."
                   for label, runs in r["runs"].items() if "acknowledged" in runs]
         if r.get("scaling"):
             lines += ["", "Ingest as stored data grows (steady open-loop load):", "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from flask.sessions import SessionInterface
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -28,6 +29,9 @@ def create_app(config: Config | None = None, *, runner: str | None = None) -> Fl
     # Larger bodies are refused with 413 before anything reads them.
     app.config["MAX_CONTENT_LENGTH"] = max(cfg.max_webhook_bytes, 64 * 1024)
     app.url_map.strict_slashes = False  # never 308 a Saleor call to a trailing-slash variant
+    # No state lives in Flask's cookie session (CSRF tokens and portal links are signed on their
+    # own), so no request pays for opening one; a write to `flask.session` fails loudly.
+    app.session_interface = _NoCookieSession()
 
     init_engine(cfg.database_url)
     from plugin.migrations import upgrade
@@ -45,6 +49,14 @@ def create_app(config: Config | None = None, *, runner: str | None = None) -> Fl
         return jsonify({"ok": ok, **status}), 200 if ok else 503
 
     return app
+
+
+class _NoCookieSession(SessionInterface):
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def _install_runner(app: Flask, cfg: Config, runner: str | None) -> None:

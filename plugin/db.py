@@ -68,16 +68,20 @@ class CrossTenantWrite(RuntimeError):
 
 
 _engine: Engine | None = None
+_autocommit_engine: Engine | None = None
 _Session: sessionmaker | None = None
 _sqlite_write_lock = threading.RLock()
 
 
 def init_engine(database_url: str) -> Engine:
-    global _engine, _Session
+    global _engine, _autocommit_engine, _Session
     if _engine is not None and str(_engine.url) == database_url:
         return _engine
     if _engine is not None:
         _engine.dispose()
+    if _autocommit_engine is not None:
+        _autocommit_engine.dispose()
+        _autocommit_engine = None
     kwargs: dict = {"future": True, "pool_pre_ping": True}
     if database_url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -94,6 +98,20 @@ def init_engine(database_url: str) -> Engine:
             cur.close()
     _Session = sessionmaker(bind=_engine, expire_on_commit=False, future=True)
     return _engine
+
+
+def autocommit_engine() -> Engine:
+    """For single-statement writes on the hottest path (webhook ingest): every statement is its own
+    durable transaction and a checkout costs no pre-ping round trip, so a caller must retry once
+    when `DBAPIError.connection_invalidated` says the server had dropped the pooled connection."""
+    global _autocommit_engine
+    if _autocommit_engine is None:
+        main = engine()
+        if main.dialect.name == "sqlite":
+            return main
+        _autocommit_engine = create_engine(main.url, future=True, isolation_level="AUTOCOMMIT",
+                                           pool_size=5, max_overflow=10)
+    return _autocommit_engine
 
 
 def engine() -> Engine:

@@ -32,6 +32,9 @@ def render(context: dict) -> tuple[str, str]:
     return _env.get_template("base.txt").render(**context), _env.get_template("base.html").render(**context)
 
 
+EMAILS_QUEUED = "emails_queued"  # session.info flag: this transaction queued mail, send it after the commit
+
+
 def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, to: str, context: dict,
                 coupon_id: int | None = None) -> OutboundEmail | None:
     """Insert the message unless one with this key exists; returns the new row or None."""
@@ -49,6 +52,7 @@ def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, 
             session.add(email)
     except IntegrityError:
         return None
+    session.info[EMAILS_QUEUED] = True
     return email
 
 

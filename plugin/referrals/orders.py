@@ -44,6 +44,7 @@ class Outcome:
 
     coupon_ids: list[int] = field(default_factory=list)
     revoked_referral_ids: list[int] = field(default_factory=list)
+    emails_queued: bool = False
 
 
 def _money(value) -> Decimal:

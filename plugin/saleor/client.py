@@ -8,7 +8,9 @@ arrays become typed exceptions carrying Saleor's `code`.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 import requests
 from gql import Client, gql
+from gql.client import SyncClientSession
 from gql.transport.exceptions import (
     TransportProtocolError,
     TransportQueryError,
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 GRAPHQL_DIR = Path(__file__).with_name("graphql")
 USER_AGENT = "saleor-referrals"
+MAX_CACHED_SESSIONS = 32  # per thread: one per shop this worker talks to, closed when it overflows
+_SESSIONS = threading.local()
 
 
 class SaleorError(Exception):
@@ -105,21 +110,33 @@ class SaleorClient:
         self.retries = retries
         self.backoff = backoff
 
-    def _client(self) -> Client:
-        headers = {"User-Agent": USER_AGENT}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        transport = _Transport(
-            url=self.api_url, headers=headers, timeout=self.timeout, retries=0, verify=True
-        )
-        return Client(transport=transport, fetch_schema_from_transport=False)
+    def _session(self) -> SyncClientSession:
+        """A connected gql session for this URL and token, kept per thread (and process) so calls
+        reuse one HTTP keep-alive connection instead of opening a new one each time."""
+        cache = getattr(_SESSIONS, "by_key", None)
+        if cache is None or _SESSIONS.pid != os.getpid():  # a forked child must not share sockets
+            cache = _SESSIONS.by_key = {}
+            _SESSIONS.pid = os.getpid()
+        key = (self.api_url, self.token, self.timeout)
+        session = cache.get(key)
+        if session is None:
+            if len(cache) >= MAX_CACHED_SESSIONS:
+                _close_all(cache)
+            headers = {"User-Agent": USER_AGENT}
+            if self.token:
+                headers["Authorization"] = f"Bearer {self.token}"
+            transport = _Transport(
+                url=self.api_url, headers=headers, timeout=self.timeout, retries=0, verify=True
+            )
+            session = cache[key] = Client(transport=transport, fetch_schema_from_transport=False).connect_sync()
+        return session
 
     def execute(self, name: str, variables: dict | None = None) -> dict[str, Any]:
         doc = document(name)
         attempt = 0
         while True:
             try:
-                return self._client().execute(doc, variable_values=variables or {})
+                return self._session().execute(doc, variable_values=variables or {})
             except TransportQueryError as exc:
                 raise _query_error(exc) from None
             except (TransportServerError, requests.ConnectionError, requests.Timeout) as exc:
@@ -177,6 +194,15 @@ class SaleorClient:
 
     def customer_orders(self, email: str) -> list[dict]:
         return [e["node"] for e in self.execute("customer_orders", {"email": email})["orders"]["edges"]]
+
+
+def _close_all(sessions: dict) -> None:
+    for session in sessions.values():
+        try:
+            session.client.close_sync()
+        except Exception:  # noqa: BLE001 - closing a dead connection is not an error worth raising
+            pass
+    sessions.clear()
 
 
 def _query_error(exc: TransportQueryError) -> SaleorError:

@@ -30,6 +30,10 @@ def task(name: str):
 
 
 class Runner:
+    # True where a relay publishes stored webhook events (plugin.webhooks.relay), so ingest
+    # only writes the row; runners inside the web process are handed the event directly.
+    relays_stored_events = False
+
     def enqueue(self, name: str, *args, countdown: float = 0) -> None:
         raise NotImplementedError
 
@@ -95,6 +99,8 @@ class EagerRunner(Runner):
 
 
 class CeleryRunner(Runner):
+    relays_stored_events = True
+
     def __init__(self, celery):
         self.celery = celery
 

@@ -5,6 +5,10 @@ re-queued if the worker dies mid-task; tasks are idempotent, so that is safe.
 """
 from __future__ import annotations
 
+from celery import bootsteps
+from celery.signals import worker_process_init
+
+from plugin import db
 from plugin.app import create_app
 from plugin.tasks import REGISTRY, RETRY_DELAYS, load_task_modules
 
@@ -31,7 +35,52 @@ def _bind(name, fn):
     return run
 
 
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs):
+    # A prefork child must not reuse database connections its parent may have opened.
+    db.engine().dispose(close=False)
+    if db._autocommit_engine is not None:
+        db._autocommit_engine.dispose(close=False)
+
+
 for _name, _fn in list(REGISTRY.items()):
     _bind(_name, _fn)
+
+
+class _RelayPublisher:
+    """Publishes on a broker connection of its own: the worker's pooled connections belong to its
+    event loop and must not be used from the relay thread."""
+
+    def __init__(self):
+        self.connection = None
+
+    def __call__(self, tenant_id: int, event_id: int) -> None:
+        if self.connection is None:
+            self.connection = celery.connection_for_write()
+        try:
+            celery.send_task("process_event", args=(tenant_id, event_id), retry=False, connection=self.connection)
+        except Exception:
+            self.connection.release()
+            self.connection = None
+            raise
+
+
+class EventRelayStep(bootsteps.StartStopStep):
+    """Runs the webhook event relay in the worker's main process, after the pool has forked."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def start(self, worker):
+        from plugin.webhooks.relay import EventRelay
+
+        self.relay = EventRelay(flask_app, _RelayPublisher()).start()
+
+    def stop(self, worker):
+        relay = getattr(self, "relay", None)
+        if relay is not None:
+            relay.stop()
+
+
+celery.steps["worker"].add(EventRelayStep)
 
 app = celery

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from plugin.db import session_scope, utcnow
 from plugin.saleor.client import SaleorClient, SaleorError, SaleorUnavailable
 from plugin.tenants.crypto import TokenBox
+from plugin.tenants.directory import shop_directory
 from plugin.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
         tenant.jwks_fetched_at = None  # last *refetch*; a fresh install may refetch at once
         tenant.installed_at = utcnow()
         tenant.uninstalled_at = None
+    shop_directory().forget(saleor_api_url)
     log.info("installed tenant %s (app %s)", saleor_api_url, app_id)
     return tenant
 

@@ -7,6 +7,7 @@ python-jose's RSA key. Always pass the raw request bytes, never a re-serialised 
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from jose import jwk
 from jose.exceptions import JOSEError
@@ -46,20 +47,27 @@ def parse_header(signature: str) -> tuple[str, dict, bytes]:
     return header_b64, header, _b64decode(sig_b64)
 
 
+@lru_cache(maxsize=64)
+def _public_key(kid: str | None, n: str, e: str):
+    # Building an RSA key from n/e costs more than the verification itself; Saleor keys rarely change.
+    return jwk.construct({"kty": "RSA", "kid": kid, "n": n, "e": e, "alg": "RS256"}, "RS256")
+
+
 def verify_webhook_signature(signature: str, raw_body: bytes, jwks: dict) -> dict:
     """Return the JWS header if `signature` signs `raw_body` with a key of `jwks`."""
     header_b64, header, sig = parse_header(signature)
     kid = header.get("kid")
     keys = [
         k for k in (jwks or {}).get("keys", [])
-        if k.get("kty") == "RSA" and (kid is None or k.get("kid") == kid)
+        if isinstance(k, dict) and k.get("kty") == "RSA" and (kid is None or k.get("kid") == kid)
+        and isinstance(k.get("n"), str) and isinstance(k.get("e"), str) and isinstance(k.get("kid"), (str, type(None)))
     ]
     if not keys:
         raise UnknownKey(f"no key {kid!r} in JWKS")
     signing_input = header_b64.encode("ascii") + b"." + raw_body
     for key in keys:
         try:
-            if jwk.construct(key, "RS256").verify(signing_input, sig):
+            if _public_key(key.get("kid"), key.get("n"), key.get("e")).verify(signing_input, sig):
                 return header
         except JOSEError:
             continue

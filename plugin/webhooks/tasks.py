@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from plugin import tasks
 from plugin.db import serialized, session_scope, utcnow
+from plugin.mail.outbox import EMAILS_QUEUED
 from plugin.program.settings import load_program
 from plugin.referrals.friend_check import friend_checker
 from plugin.referrals.orders import apply_order_event
@@ -32,7 +33,8 @@ def process_event(tenant_id: int, event_id: int) -> str:
         tasks.enqueue("issue_coupon", tenant_id, coupon_id)
     for referral_id in outcome.revoked_referral_ids:
         tasks.enqueue("revoke_referral", tenant_id, referral_id)
-    tasks.enqueue("send_pending_emails", tenant_id)
+    if outcome.emails_queued:
+        tasks.enqueue("send_pending_emails", tenant_id)
     return "done"
 
 
@@ -50,6 +52,7 @@ def _apply(tenant_id: int, event_id: int):
         payload = json.loads(event.body)
         program = load_program(session, tenant_id)
         outcome = apply_order_event(session, tenant, program, payload["order"], friend_check=friend_checker(tenant))
+        outcome.emails_queued = bool(session.info.get(EMAILS_QUEUED))
         event.status = WebhookEvent.DONE
         event.processed_at = utcnow()
         event.last_error = None

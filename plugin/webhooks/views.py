@@ -10,13 +10,14 @@ import json
 import logging
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import bindparam, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from plugin import tasks
-from plugin.db import session_scope
+from plugin import db, tasks
+from plugin.db import UTCDateTime, utcnow
 from plugin.http import json_error
 from plugin.tenants import service as tenants
+from plugin.tenants.directory import KnownShop, shop_directory
 from plugin.webhooks.models import WebhookEvent
 from plugin.webhooks.signature import SignatureError, UnknownKey, verify_webhook_signature
 
@@ -29,23 +30,31 @@ ORDER_EVENTS = {
 }
 
 
-def _verify(tenant, signature: str, raw: bytes) -> bool:
-    """Check against the stored JWKS; on failure refetch it once (rate-limited) and retry."""
+def _signed_by(jwks: dict | None, signature: str, raw: bytes) -> bool:
     try:
-        verify_webhook_signature(signature, raw, json.loads(tenant.jwks or "{}"))
+        verify_webhook_signature(signature, raw, jwks or {})
         return True
-    except UnknownKey:
-        pass
-    except SignatureError:
-        pass
+    except SignatureError:  # UnknownKey included
+        return False
+
+
+def _verify(shop: KnownShop, signature: str, raw: bytes) -> KnownShop | None:
+    """The shop whose key signed `raw`: the cached JWKS first, then the stored row (the cache may
+    predate a reinstall), then one rate-limited refetch from Saleor (a key rotation)."""
+    if _signed_by(shop.jwks, signature, raw):
+        return shop
+    directory = shop_directory()
+    directory.forget(shop.saleor_api_url)
+    tenant = tenants.find_tenant(shop.saleor_api_url)
+    if tenant is None or tenant.jwks is None:
+        return None
+    stored = directory.remember(tenant)
+    if stored is not None and _signed_by(stored.jwks, signature, raw):
+        return stored
     fresh = tenants.refresh_jwks(tenant)
-    if fresh is None:
-        return False
-    try:
-        verify_webhook_signature(signature, raw, fresh)
-        return True
-    except SignatureError:
-        return False
+    if fresh is not None and _signed_by(fresh, signature, raw):
+        return directory.remember(tenant)
+    return None
 
 
 def _verified_delivery(expected_events: set[str]):
@@ -60,10 +69,11 @@ def _verified_delivery(expected_events: set[str]):
         return None, json_error(400, "MISSING_HEADERS", "Saleor-Api-Url, Saleor-Event and Saleor-Signature are required.")
     if event not in expected_events:
         return None, json_error(400, "UNEXPECTED_EVENT", f"Event {event[:64]!r} is not handled here.")
-    tenant = tenants.find_tenant(api_url)
-    if tenant is None or tenant.jwks is None:
+    shop = shop_directory().get(api_url)
+    if shop is None:
         return None, json_error(401, "UNKNOWN_TENANT", "This Saleor instance has not installed the app.")
-    if not _verify(tenant, signature, raw):
+    shop = _verify(shop, signature, raw)
+    if shop is None:
         return None, json_error(401, "INVALID_SIGNATURE", "The Saleor-Signature does not match the body.")
     try:
         payload = json.loads(raw)
@@ -71,7 +81,7 @@ def _verified_delivery(expected_events: set[str]):
         return None, json_error(400, "INVALID_JSON", "Body is not valid JSON.")
     if not isinstance(payload, dict):
         return None, json_error(400, "INVALID_PAYLOAD", "Body must be a JSON object.")
-    return (tenant, event, raw, payload), None
+    return (shop, event, raw, payload), None
 
 
 def _has_nul(value) -> bool:
@@ -84,7 +94,7 @@ def _has_nul(value) -> bool:
     return False
 
 
-def _order_payload_problem(payload: dict) -> str | None:
+def _order_payload_problem(payload: dict, raw: bytes) -> str | None:
     """Refuse only what cannot be stored or keyed; everything else is Saleor's word."""
     order = payload.get("order")
     if not isinstance(order, dict):
@@ -92,28 +102,40 @@ def _order_payload_problem(payload: dict) -> str | None:
     order_id = order.get("id")
     if not isinstance(order_id, str) or not order_id or len(order_id) > 255:
         return "The order needs a string `id` of at most 255 characters."
-    if _has_nul(payload):
+    # JSON can only carry NUL escaped; skip the walk over the payload when no escape is there.
+    if b"\\u0000" in raw and _has_nul(payload):
         return "NUL characters are not allowed."
     return None
 
 
-def store_event(tenant_id: int, event: str, raw: bytes, payload: dict) -> tuple[int | None, bool]:
-    """Persist the delivery; (event id, is_new). A redelivery of the same bytes is recognised."""
-    digest = hashlib.sha256(raw).hexdigest()
+_STORE_EVENT = text(
+    "INSERT INTO webhook_events (tenant_id, event_type, order_id, body_sha256, body, issued_at, received_at,"
+    " queued_at, status, attempts) VALUES (:tenant_id, :event_type, :order_id, :body_sha256, :body, :issued_at,"
+    " :received_at, :queued_at, :status, 0)"
+    " ON CONFLICT (tenant_id, event_type, body_sha256) DO NOTHING RETURNING id"
+).bindparams(bindparam("received_at", type_=UTCDateTime()), bindparam("queued_at", type_=UTCDateTime()))
+
+
+def store_event(tenant_id: int, event: str, raw: bytes, payload: dict, *, relayed: bool = False) -> int | None:
+    """Persist the delivery in one statement; its id, or None when these exact bytes were stored
+    before (Saleor re-sends the same body on retry). `relayed`: leave the row for the relay to
+    queue instead of the caller."""
     order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
-    row = WebhookEvent(
-        tenant_id=tenant_id, event_type=event, order_id=order.get("id"),
-        body_sha256=digest, body=raw.decode("utf-8"), issued_at=str(payload.get("issuedAt") or "")[:64] or None,
-    )
-    try:
-        with session_scope(tenant_id) as session:
-            session.add(row)
-        return row.id, True
-    except IntegrityError:
-        with session_scope(tenant_id) as session:
-            existing = session.scalar(select(WebhookEvent).where(
-                WebhookEvent.event_type == event, WebhookEvent.body_sha256 == digest))
-            return (existing.id if existing else None), False
+    now = utcnow()
+    params = {
+        "tenant_id": tenant_id, "event_type": event, "order_id": order.get("id"),
+        "body_sha256": hashlib.sha256(raw).hexdigest(), "body": raw.decode("utf-8"),
+        "issued_at": str(payload.get("issuedAt") or "")[:64] or None,
+        "received_at": now, "queued_at": None if relayed else now, "status": WebhookEvent.PENDING,
+    }
+    for attempt in (1, 2):
+        try:
+            with db.autocommit_engine().begin() as conn:
+                return conn.execute(_STORE_EVENT, params).scalar()
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    return None
 
 
 @bp.post("/api/webhooks/saleor")
@@ -122,19 +144,23 @@ def order_events():
     delivery, error = _verified_delivery(ORDER_EVENTS)
     if error:
         return error
-    tenant, event, raw, payload = delivery
-    problem = _order_payload_problem(payload)
+    shop, event, raw, payload = delivery
+    problem = _order_payload_problem(payload, raw)
     if problem:
         return json_error(400, "INVALID_PAYLOAD", problem)
+    relayed = tasks.runner().relays_stored_events
     try:
-        event_id, is_new = store_event(tenant.id, event, raw, payload)
+        event_id = store_event(shop.id, event, raw, payload, relayed=relayed)
     except OperationalError:
         log.exception("database unavailable while storing %s", event)
         # 503 → Saleor retries the delivery later; nothing was acknowledged.
         return json_error(503, "STORAGE_UNAVAILABLE", "Try again later.")
-    if is_new:
-        tasks.enqueue("process_event", tenant.id, event_id)
-    return jsonify({"ok": True, "duplicate": not is_new}), 200
+    except IntegrityError:  # the tenant row went away under a cached entry
+        shop_directory().forget(shop.saleor_api_url)
+        return json_error(401, "UNKNOWN_TENANT", "This Saleor instance has not installed the app.")
+    if event_id is not None and not relayed:
+        tasks.enqueue("process_event", shop.id, event_id)
+    return jsonify({"ok": True, "duplicate": event_id is None}), 200
 
 
 @bp.post("/api/webhooks/app-deleted")
@@ -143,7 +169,8 @@ def app_deleted():
     delivery, error = _verified_delivery({"app_deleted"})
     if error:
         return error
-    tenant, _event, _raw, payload = delivery
+    shop, _event, _raw, payload = delivery
     app_id = (payload.get("app") or {}).get("id") if isinstance(payload.get("app"), dict) else None
-    removed = tenants.uninstall(tenant.id, app_id)
+    removed = tenants.uninstall(shop.id, app_id)
+    shop_directory().forget(shop.saleor_api_url)
     return jsonify({"ok": True, "uninstalled": removed}), 200

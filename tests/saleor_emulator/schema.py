@@ -22,7 +22,7 @@ import re
 import threading
 import traceback
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import lru_cache, reduce
 from operator import mul
 from pathlib import Path
 from typing import Any, Callable
@@ -336,6 +336,14 @@ class RequestOutcome:
     operation: str | None = None
 
 
+@lru_cache(maxsize=512)
+def _parsed_and_validated(schema, query: str) -> tuple[Any, tuple]:
+    """Every request is validated, but parsing and validating are pure functions of the text, and
+    an app sends the same few documents over and over: the work is done once per distinct text."""
+    document = parse(query)
+    return document, tuple(validate(schema, document))
+
+
 def execute_request(ctx: ExecContext, query: Any, variables: Any, operation_name: str | None,
                     server_errors: list | None = None) -> RequestOutcome:
     """One GraphQL request, answered like core ``GraphQLView.get_response``."""
@@ -343,13 +351,12 @@ def execute_request(ctx: ExecContext, query: Any, variables: Any, operation_name
     if not query or not isinstance(query, str):
         return RequestOutcome(400, {"errors": [format_error(GraphQLError("Must provide a query string."))]}, True)
     try:
-        document = parse(query)
+        document, errors = _parsed_and_validated(schema, query)
     except GraphQLSyntaxError as exc:
         return RequestOutcome(400, {"errors": [format_error(exc, code="GraphQLSyntaxError")]}, True, True)
     if variables is not None and not isinstance(variables, dict):
         variables = None
     cost = query_cost(schema, document, variables)
-    errors = validate(schema, document)
     if errors:
         return RequestOutcome(
             400, {"errors": [format_error(e) for e in errors], "extensions": cost_extensions(cost)}, True, True

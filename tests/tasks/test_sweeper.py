@@ -8,11 +8,12 @@ from sqlalchemy import select
 
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
+from plugin.tasks import Runner
 from plugin.webhooks.models import WebhookEvent
 from tests.flows import coupons_for, make_advocate, referred_order
 
 
-class BrokerDown:
+class BrokerDown(Runner):
     def enqueue(self, name, *args, countdown=0):
         raise ConnectionError("broker unreachable")
 
@@ -42,7 +43,7 @@ def test_events_stored_while_the_broker_was_down_are_processed_by_the_sweep(inst
                    for e in session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order["id"])))
 
 
-class Recorder:
+class Recorder(Runner):
     def __init__(self):
         self.calls = []
 

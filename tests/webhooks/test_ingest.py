@@ -7,13 +7,14 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.db import session_scope
+from plugin.tasks import Runner
 from plugin.tenants.crypto import TokenBox
 from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
 from tests.fixtures import CAPTURED_API_URL, CAPTURED_APP_ID, captured_jwks, load, post_headers, signed_deliveries
 
 
-class RecordingRunner:
+class RecordingRunner(Runner):
     def __init__(self):
         self.calls = []
 
@@ -154,3 +155,14 @@ def test_database_down_answers_503_so_saleor_retries(client, captured_shop, monk
     assert response.status_code == 503
     assert response.json["error"]["code"] == "STORAGE_UNAVAILABLE"
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_shop_removed_while_cached_is_refused_not_crashed(client, captured_shop):
+    first, second = [d for d in signed_deliveries() if d.event == "order_created"][:2]
+    assert replay(client, first).status_code == 200  # the shop is now cached in this process
+    with session_scope() as session:
+        session.delete(session.scalar(select(Tenant)))
+    response = replay(client, second)
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "UNKNOWN_TENANT"
+    assert stored_events() == 0

@@ -1,0 +1,80 @@
+"""Hands stored webhook events to the task queue: the outbox relay of a Celery deployment.
+
+Ingest only writes the event row (one durable INSERT), so answering Saleor never waits for the
+broker and a broker outage cannot fail a delivery. The relay, a thread in every Celery worker's
+main process, polls a partial index of unqueued rows every POLL_INTERVAL, claims them with
+FOR UPDATE SKIP LOCKED (two workers never publish the same row), publishes `process_event` for
+each, and commits the claim only after the broker took them all. If the broker is down the claim
+rolls back and the rows go out once it is back. A message lost after that (a broker that forgot
+it) is the sweeper's business, as before.
+
+Polling, not LISTEN/NOTIFY: a NOTIFY holds a database-wide lock through its transaction's commit,
+which would serialise every ingest commit; an indexed poll of an almost empty index costs nothing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from sqlalchemy import select, update
+
+from plugin.db import serialized, session_scope, utcnow
+from plugin.webhooks.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+POLL_INTERVAL = 0.05  # seconds; adds at most this much to a reward's latency
+
+
+def publish_unqueued(publish: Callable[[int, int], None], limit: int = BATCH) -> int:
+    """Claim up to `limit` unqueued events, publish each, then commit the claim; how many went out."""
+    with session_scope() as session, serialized(session):
+        rows = session.execute(
+            select(WebhookEvent.tenant_id, WebhookEvent.id)
+            .where(WebhookEvent.queued_at.is_(None))
+            .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return 0
+        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_([row.id for row in rows]))
+                        .values(queued_at=utcnow()))
+        for tenant_id, event_id in rows:
+            publish(tenant_id, event_id)  # raises if the broker is down: the claim rolls back
+    return len(rows)
+
+
+class EventRelay:
+    """Runs `publish_unqueued` in a loop: at once again while there is a backlog, else after a pause."""
+
+    def __init__(self, flask_app, publish: Callable[[int, int], None], poll_interval: float = POLL_INTERVAL):
+        self.app = flask_app
+        self.publish = publish
+        self.poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "EventRelay":
+        self._thread = threading.Thread(target=self._run, name="event-relay", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        with self.app.app_context():
+            while not self._stop.is_set():
+                try:
+                    if publish_unqueued(self.publish) == BATCH:
+                        continue  # a backlog: keep draining
+                    backoff = 0.5
+                    self._stop.wait(self.poll_interval)
+                except Exception as exc:  # noqa: BLE001 - database or broker away: retry, never die
+                    log.warning("event relay: %s; retrying in %.1fs", exc, backoff)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
