@@ -53,3 +53,30 @@ class FunnelDaily(TenantScoped, Base):
     kind: Mapped[str] = mapped_column(String(16))
     share_channel: Mapped[str] = mapped_column(String(32), default="")
     count: Mapped[int] = mapped_column(default=0)
+
+
+class AdvocateLastShare(TenantScoped, Base):
+    """The last closed UTC day on which an advocate shared, folded from FunnelEvent by the A/B report.
+
+    Like FunnelDaily it relies on events never changing once written: "shared since day D" is
+    "last share day >= D" for every day folded (RollupProgress says how far that is), and the
+    days after it are read from FunnelEvent.
+    """
+
+    __tablename__ = "advocate_last_share"
+    __table_args__ = (UniqueConstraint("tenant_id", "advocate_id", name="uq_advocate_last_share"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    advocate_id: Mapped[int]
+    day: Mapped[date] = mapped_column(Date)
+
+
+class RollupProgress(TenantScoped, Base):
+    """The last closed day a roll-up has folded in, per shop."""
+
+    __tablename__ = "rollup_progress"
+    __table_args__ = (UniqueConstraint("tenant_id", "rollup", name="uq_rollup_progress"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rollup: Mapped[str] = mapped_column(String(32))
+    through: Mapped[date] = mapped_column(Date)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.db import Base, BigId, TenantScoped, UTCDateTime, utcnow
@@ -19,6 +19,8 @@ class Advocate(TenantScoped, Base):
         UniqueConstraint("tenant_id", "email", name="uq_advocate_email"),
         # Unique across shops: /r/<code> names no shop, so a code must name one advocate.
         UniqueConstraint("code", name="uq_advocate_code"),
+        # The A/B report's cohort: advocates who joined in a date range.
+        Index("ix_advocates_tenant_created", "tenant_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -64,6 +66,11 @@ class OrderRecord(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "saleor_order_id", name="uq_order"),
         Index("ix_orders_tenant_email", "tenant_id", "email"),
+        # The analytics report counts the referred orders of a date range.
+        Index("ix_orders_tenant_created", "tenant_id", "created_at"),
+        # Only refunded orders, for the report's refunds: stays small however many orders there are.
+        Index("ix_orders_tenant_refunded", "tenant_id", "id", postgresql_include=["total_refunded"],
+              postgresql_where=text("total_refunded <> 0"), sqlite_where=text("total_refunded <> 0")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

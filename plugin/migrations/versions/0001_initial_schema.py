@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:57:35.265544
+Create Date: 2026-11-23 08:26:46.404063
 """
 from alembic import op
 import sqlalchemy as sa
@@ -32,6 +32,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('saleor_api_url')
     )
+    op.create_table('advocate_last_share',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('advocate_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('tenant_id', 'advocate_id', name='uq_advocate_last_share')
+    )
+    op.create_index(op.f('ix_advocate_last_share_tenant_id'), 'advocate_last_share', ['tenant_id'], unique=False)
     op.create_table('advocates',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
@@ -54,6 +64,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'email', name='uq_advocate_email')
     )
     op.create_index(op.f('ix_advocates_saleor_user_id'), 'advocates', ['saleor_user_id'], unique=False)
+    op.create_index('ix_advocates_tenant_created', 'advocates', ['tenant_id', 'created_at'], unique=False)
     op.create_index(op.f('ix_advocates_tenant_id'), 'advocates', ['tenant_id'], unique=False)
     op.create_table('funnel_daily',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -119,8 +130,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('tenant_id', 'saleor_order_id', name='uq_order')
     )
+    op.create_index('ix_orders_tenant_created', 'orders', ['tenant_id', 'created_at'], unique=False)
     op.create_index('ix_orders_tenant_email', 'orders', ['tenant_id', 'email'], unique=False)
     op.create_index(op.f('ix_orders_tenant_id'), 'orders', ['tenant_id'], unique=False)
+    op.create_index('ix_orders_tenant_refunded', 'orders', ['tenant_id', 'id'], unique=False, postgresql_include=['total_refunded'], postgresql_where=sa.text('total_refunded <> 0'), sqlite_where=sa.text('total_refunded <> 0'))
     op.create_index(op.f('ix_orders_voucher_code'), 'orders', ['voucher_code'], unique=False)
     op.create_table('program_settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -132,6 +145,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index(op.f('ix_program_settings_tenant_id'), 'program_settings', ['tenant_id'], unique=False)
+    op.create_table('rollup_progress',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('rollup', sa.String(length=32), nullable=False),
+    sa.Column('through', sa.Date(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('tenant_id', 'rollup', name='uq_rollup_progress')
+    )
+    op.create_index(op.f('ix_rollup_progress_tenant_id'), 'rollup_progress', ['tenant_id'], unique=False)
     op.create_table('settings_changes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('actor', sa.String(length=255), nullable=False),
@@ -154,6 +177,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('processed_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('queued_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('redriven_at', plugin.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
@@ -163,6 +187,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_webhook_events_order_id'), 'webhook_events', ['order_id'], unique=False)
     op.create_index('ix_webhook_events_pending', 'webhook_events', ['status', 'received_at'], unique=False)
     op.create_index(op.f('ix_webhook_events_tenant_id'), 'webhook_events', ['tenant_id'], unique=False)
+    op.create_index('ix_webhook_events_unqueued', 'webhook_events', ['id'], unique=False, postgresql_where=sa.text('queued_at IS NULL'), sqlite_where=sa.text('queued_at IS NULL'))
     op.create_table('referrals',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('advocate_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -317,17 +342,22 @@ def downgrade() -> None:
     op.drop_index('ix_referrals_tenant_created', table_name='referrals')
     op.drop_index(op.f('ix_referrals_advocate_id'), table_name='referrals')
     op.drop_table('referrals')
+    op.drop_index('ix_webhook_events_unqueued', table_name='webhook_events', postgresql_where=sa.text('queued_at IS NULL'), sqlite_where=sa.text('queued_at IS NULL'))
     op.drop_index(op.f('ix_webhook_events_tenant_id'), table_name='webhook_events')
     op.drop_index('ix_webhook_events_pending', table_name='webhook_events')
     op.drop_index(op.f('ix_webhook_events_order_id'), table_name='webhook_events')
     op.drop_table('webhook_events')
     op.drop_index(op.f('ix_settings_changes_tenant_id'), table_name='settings_changes')
     op.drop_table('settings_changes')
+    op.drop_index(op.f('ix_rollup_progress_tenant_id'), table_name='rollup_progress')
+    op.drop_table('rollup_progress')
     op.drop_index(op.f('ix_program_settings_tenant_id'), table_name='program_settings')
     op.drop_table('program_settings')
     op.drop_index(op.f('ix_orders_voucher_code'), table_name='orders')
+    op.drop_index('ix_orders_tenant_refunded', table_name='orders', postgresql_include=['total_refunded'], postgresql_where=sa.text('total_refunded <> 0'), sqlite_where=sa.text('total_refunded <> 0'))
     op.drop_index(op.f('ix_orders_tenant_id'), table_name='orders')
     op.drop_index('ix_orders_tenant_email', table_name='orders')
+    op.drop_index('ix_orders_tenant_created', table_name='orders')
     op.drop_table('orders')
     op.drop_index('ix_funnel_tenant_kind_at', table_name='funnel_events', postgresql_include=['advocate_id'])
     op.drop_index('ix_funnel_tenant_at_cover', table_name='funnel_events', postgresql_include=['kind', 'channel_slug', 'share_channel'])
@@ -338,7 +368,10 @@ def downgrade() -> None:
     op.drop_index('ix_funnel_daily_tenant_day', table_name='funnel_daily')
     op.drop_table('funnel_daily')
     op.drop_index(op.f('ix_advocates_tenant_id'), table_name='advocates')
+    op.drop_index('ix_advocates_tenant_created', table_name='advocates')
     op.drop_index(op.f('ix_advocates_saleor_user_id'), table_name='advocates')
     op.drop_table('advocates')
+    op.drop_index(op.f('ix_advocate_last_share_tenant_id'), table_name='advocate_last_share')
+    op.drop_table('advocate_last_share')
     op.drop_table('tenants')
     # ### end Alembic commands ###
