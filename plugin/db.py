@@ -110,8 +110,9 @@ def autocommit_engine() -> Engine:
         main = engine()
         if main.dialect.name == "sqlite":
             return main
+        # Nothing to roll back on check-in: every statement committed itself.
         _autocommit_engine = create_engine(main.url, future=True, isolation_level="AUTOCOMMIT",
-                                           pool_size=5, max_overflow=10)
+                                           pool_size=5, max_overflow=10, pool_reset_on_return=None)
     return _autocommit_engine
 
 

@@ -5,21 +5,17 @@ Thin on purpose: everything slow or fallible after the signature check runs in
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import bindparam, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from plugin import db, tasks
-from plugin.db import UTCDateTime, utcnow
+from plugin import tasks
 from plugin.http import json_error
 from plugin.tenants import service as tenants
 from plugin.tenants.directory import KnownShop, shop_directory
-from plugin.webhooks.models import WebhookEvent
-from plugin.webhooks.signature import SignatureError, UnknownKey, verify_webhook_signature
+from plugin.webhooks.signature import SignatureError, verify_webhook_signature
+from plugin.webhooks.store import StorageUnavailable, UnknownShop, store_event
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -28,6 +24,11 @@ ORDER_EVENTS = {
     "order_created", "order_paid", "order_fully_paid", "order_updated", "order_cancelled",
     "order_refunded", "order_fully_refunded", "order_fulfilled",
 }
+
+
+# The two answers Saleor gets most, encoded once.
+_STORED = json.dumps({"ok": True, "duplicate": False}).encode()
+_DUPLICATE = json.dumps({"ok": True, "duplicate": True}).encode()
 
 
 def _signed_by(jwks: dict | None, signature: str, raw: bytes) -> bool:
@@ -108,36 +109,6 @@ def _order_payload_problem(payload: dict, raw: bytes) -> str | None:
     return None
 
 
-_STORE_EVENT = text(
-    "INSERT INTO webhook_events (tenant_id, event_type, order_id, body_sha256, body, issued_at, received_at,"
-    " queued_at, status, attempts) VALUES (:tenant_id, :event_type, :order_id, :body_sha256, :body, :issued_at,"
-    " :received_at, :queued_at, :status, 0)"
-    " ON CONFLICT (tenant_id, event_type, body_sha256) DO NOTHING RETURNING id"
-).bindparams(bindparam("received_at", type_=UTCDateTime()), bindparam("queued_at", type_=UTCDateTime()))
-
-
-def store_event(tenant_id: int, event: str, raw: bytes, payload: dict, *, relayed: bool = False) -> int | None:
-    """Persist the delivery in one statement; its id, or None when these exact bytes were stored
-    before (Saleor re-sends the same body on retry). `relayed`: leave the row for the relay to
-    queue instead of the caller."""
-    order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
-    now = utcnow()
-    params = {
-        "tenant_id": tenant_id, "event_type": event, "order_id": order.get("id"),
-        "body_sha256": hashlib.sha256(raw).hexdigest(), "body": raw.decode("utf-8"),
-        "issued_at": str(payload.get("issuedAt") or "")[:64] or None,
-        "received_at": now, "queued_at": None if relayed else now, "status": WebhookEvent.PENDING,
-    }
-    for attempt in (1, 2):
-        try:
-            with db.autocommit_engine().begin() as conn:
-                return conn.execute(_STORE_EVENT, params).scalar()
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    return None
-
-
 @bp.post("/api/webhooks/saleor")
 @bp.post("/api/webhooks/saleor/")
 def order_events():
@@ -151,16 +122,16 @@ def order_events():
     relayed = tasks.runner().relays_stored_events
     try:
         event_id = store_event(shop.id, event, raw, payload, relayed=relayed)
-    except OperationalError:
-        log.exception("database unavailable while storing %s", event)
+    except StorageUnavailable as exc:
+        log.warning("database unavailable while storing %s: %s", event, exc)
         # 503 → Saleor retries the delivery later; nothing was acknowledged.
         return json_error(503, "STORAGE_UNAVAILABLE", "Try again later.")
-    except IntegrityError:  # the tenant row went away under a cached entry
+    except UnknownShop:  # the tenant row went away under a cached entry
         shop_directory().forget(shop.saleor_api_url)
         return json_error(401, "UNKNOWN_TENANT", "This Saleor instance has not installed the app.")
     if event_id is not None and not relayed:
         tasks.enqueue("process_event", shop.id, event_id)
-    return jsonify({"ok": True, "duplicate": event_id is None}), 200
+    return Response(_DUPLICATE if event_id is None else _STORED, 200, mimetype="application/json")
 
 
 @bp.post("/api/webhooks/app-deleted")
