@@ -137,7 +137,8 @@ VARIANTS = {
     # label: (gunicorn app, extra gunicorn arguments)
     "app": ("plugin:create_app()", []),
     "baseline": ("bench.baseline_app:app", []),
-    "app, gthread (2 workers × 8 threads)": ("plugin:create_app()", ["-k", "gthread", "--threads", "8"]),
+    "app, gthread (2 workers × 4 threads)": ("plugin:create_app()", ["-k", "gthread", "--threads", "4"]),
+    "baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:app", ["-k", "gthread", "--threads", "4"]),
 }
 
 
@@ -192,6 +193,10 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
         app_rate = report["runs"].get("app", {}).get("saturated", {}).get("throughput_rps")
         base_rate = report["runs"].get("baseline", {}).get("saturated", {}).get("throughput_rps")
         report["throughput_ratio"] = round(app_rate / base_rate, 3) if app_rate and base_rate else None
+        threaded = report["runs"].get("app, gthread (2 workers × 4 threads)", {}).get("saturated", {}).get("throughput_rps")
+        threaded_base = report["runs"].get("baseline, gthread (2 workers × 4 threads)", {}).get("saturated", {}).get(
+            "throughput_rps")
+        report["gthread_throughput_ratio"] = round(threaded / threaded_base, 3) if threaded and threaded_base else None
 
         if scale_rows:
             # Below saturation, so that what changes with the data is the app's latency, not a queue.

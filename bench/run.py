@@ -68,7 +68,8 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {s['label']} | {_fmt(s['sent'])} | {_fmt(s['ok'])} | {other or '–'} | "
                              f"{_fmt(s['throughput_rps'], '/s')} | {_fmt(s['p50_ms'], ' ms')} | "
                              f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |")
-        lines += ["", f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}**."]
+        lines += ["", f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}** (sync workers), "
+                      f"**{r.get('gthread_throughput_ratio')}** (gthread, each against the baseline in the same setup)."]
         lines += [f"{label}: {runs['acknowledged']:,} deliveries acknowledged, {runs['stored']:,} stored in PostgreSQL."
                   for label, runs in r["runs"].items() if "acknowledged" in runs]
         if r.get("scaling"):

@@ -35,10 +35,12 @@ def sweep() -> dict:
     installed = select(Tenant.id).where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None))
     counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0}
     with session_scope() as session:
-        # A row re-queued by an earlier sweep waits one more grace period before the next copy,
-        # so a backlog in the broker is not flooded with duplicates of work already queued.
+        # Only events handed to the broker a grace period ago: rows not queued yet are the relay's
+        # (plugin/webhooks/relay.py), which sends each once when the broker is back. A row
+        # re-queued by an earlier sweep waits one more grace period before the next copy, so a
+        # backlog in the broker is not flooded with duplicates of work already queued.
         events = session.execute(select(WebhookEvent.tenant_id, WebhookEvent.id).where(
-            WebhookEvent.status == WebhookEvent.PENDING, WebhookEvent.received_at < cutoff,
+            WebhookEvent.status == WebhookEvent.PENDING, WebhookEvent.queued_at < cutoff,
             or_(WebhookEvent.redriven_at.is_(None), WebhookEvent.redriven_at < cutoff),
         ).order_by(WebhookEvent.id).limit(1000)).all()
         coupons = session.execute(select(Coupon.tenant_id, Coupon.id).where(

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
-from plugin.db import session_scope
+from plugin.db import session_scope, utcnow
 from plugin.tasks import Runner
 from plugin.webhooks.models import WebhookEvent
 from plugin.webhooks.relay import EventRelay, publish_unqueued
@@ -110,3 +112,16 @@ def test_in_process_runner_gets_the_event_directly(app, client, captured_shop): 
     assert client.post(delivery.path, data=delivery.body, headers=post_headers(delivery)).status_code == 200
     assert captured_shop.calls and captured_shop.calls[0][0] == "process_event"
     assert _unqueued() == 0, "nothing is left for a relay that does not run"
+
+
+def test_sweeper_leaves_unqueued_rows_to_the_relay(app, client, captured_shop):  # noqa: F811
+    from plugin.tasks.sweeper import sweep
+
+    stored = _ingest_all(app, client)
+    later = utcnow() + timedelta(minutes=5)
+    with app.app_context(), time_machine.travel(later):
+        assert sweep()["events"] == 0, "the relay sends these once; copies from the sweeper would only add work"
+    with app.app_context():
+        publish_unqueued(Broker())  # handed to a broker that then forgets them
+    with app.app_context(), time_machine.travel(later):
+        assert sweep()["events"] == len(stored)
