@@ -148,7 +148,7 @@ class Process:
 
 
 class Gunicorn(Process):
-    """`gunicorn -w 2` with sync workers (the README's production command), on a free port."""
+    """`gunicorn -w 2` (sync workers unless `extra_args` choose another class), on a free port."""
 
     def __init__(self, app_spec: str, env: dict[str, str], workers: int = 2, port: int | None = None,
                  extra_args: list[str] | None = None):

@@ -17,8 +17,9 @@ import logging
 import threading
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
+from plugin import db
 from plugin.db import serialized, session_scope, utcnow
 from plugin.webhooks.models import WebhookEvent
 
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 POLL_INTERVAL = 0.05  # seconds; adds at most this much to a reward's latency
+
+
+_ANY_UNQUEUED = text("SELECT 1 FROM webhook_events WHERE queued_at IS NULL LIMIT 1")
+
+
+def anything_unqueued() -> bool:
+    """The idle poll: one index probe, no transaction to open and commit."""
+    with db.autocommit_engine().connect() as conn:
+        return conn.execute(_ANY_UNQUEUED).first() is not None
 
 
 def publish_unqueued(publish: Callable[[int, int], None], limit: int = BATCH) -> int:
@@ -70,7 +80,7 @@ class EventRelay:
         with self.app.app_context():
             while not self._stop.is_set():
                 try:
-                    if publish_unqueued(self.publish) == BATCH:
+                    if anything_unqueued() and publish_unqueued(self.publish) == BATCH:
                         continue  # a backlog: keep draining
                     backoff = 0.5
                     self._stop.wait(self.poll_interval)
