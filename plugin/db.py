@@ -102,9 +102,9 @@ def init_engine(database_url: str) -> Engine:
 
 
 def autocommit_engine() -> Engine:
-    """For single-statement writes on the hottest path (webhook ingest): every statement is its own
-    durable transaction and a checkout costs no pre-ping round trip, so a caller must retry once
-    when `DBAPIError.connection_invalidated` says the server had dropped the pooled connection."""
+    """For single statements on hot paths (webhook ingest, the relay's poll): every statement is its
+    own durable transaction and a checkout costs no pre-ping round trip, so a caller must expect one
+    failure on a pooled connection the server dropped (a restart) and try again on a fresh one."""
     global _autocommit_engine
     if _autocommit_engine is None:
         main = engine()

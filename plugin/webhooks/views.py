@@ -45,9 +45,9 @@ def _verify(shop: KnownShop, signature: str, raw: bytes) -> KnownShop | None:
     if _signed_by(shop.jwks, signature, raw):
         return shop
     directory = shop_directory()
-    directory.forget(shop.saleor_api_url)
     tenant = tenants.find_tenant(shop.saleor_api_url)
     if tenant is None or tenant.jwks is None:
+        directory.forget(shop.saleor_api_url)
         return None
     stored = directory.remember(tenant)
     if stored is not None and _signed_by(stored.jwks, signature, raw):
@@ -59,7 +59,7 @@ def _verify(shop: KnownShop, signature: str, raw: bytes) -> KnownShop | None:
 
 
 def _verified_delivery(expected_events: set[str]):
-    """(tenant, event, raw body, payload) or an error response."""
+    """(shop, event, raw body, payload) or an error response."""
     raw = request.get_data(cache=True)
     if request.content_length is not None and request.content_length > current_app.config["SETTINGS"].max_webhook_bytes:
         return None, json_error(413, "PAYLOAD_TOO_LARGE", "Body exceeds the size limit.")
