@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 3000
 
-.PHONY: run test drills bench worker lint clean browser
+.PHONY: run test drills bench worker lint clean browser schemas
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ browser:
 	      || echo "chromium could not be installed: browser tests will skip"; \
 	  else echo "chromium not found: browser tests will skip (install the Debian package 'chromium')"; fi; }
 
-test: $(STAMP) browser
+# Saleor's GraphQL schemas (pinned by sha256 in tests/saleor_schemas.py): found via SALEOR_SCHEMA,
+# SALEOR_SCHEMAS_DIR or ../shared, else downloaded once into .cache/saleor-schemas/.
+schemas:
+	$(PYTHON) tests/saleor_schemas.py fetch
+
+test: $(STAMP) browser schemas
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 drills: $(STAMP)

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from bench import env, load
 
-PAYLOADS = env.ROOT.parent / "shared" / "saleor" / "payloads"
+PAYLOADS = env.ROOT / "tests" / "fixtures" / "saleor"
 TEMPLATE = PAYLOADS / "order_fully_paid__A__3.json"
 API_URL = "http://127.0.0.1:9/graphql/"  # never called: the stored JWKS verifies every signature
 WEBHOOK_PATH = "/api/webhooks/saleor"

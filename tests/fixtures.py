@@ -1,11 +1,11 @@
-"""The real Saleor 3.23.28 deliveries in ../shared/saleor/payloads, as test data."""
+"""The real Saleor 3.23.28 deliveries captured in tests/fixtures/saleor/, as test data."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "saleor" / "payloads"
+PAYLOADS = Path(__file__).resolve().parent / "fixtures" / "saleor"
 CAPTURED_API_URL = "http://localhost:8000/graphql/"
 CAPTURED_APP_ID = "QXBwOjI="
 

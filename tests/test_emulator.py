@@ -1,5 +1,5 @@
 """Tests of the Saleor emulator itself (tests/saleor_emulator), checked against the fixtures captured
-from a real Saleor 3.23.28 in shared/saleor/payloads/."""
+from a real Saleor 3.23.28 in tests/fixtures/saleor/."""
 from __future__ import annotations
 
 import importlib.util
@@ -20,7 +20,7 @@ from tests.saleor_emulator import (
     SaleorEmulator, SigningKey, decode_jwt_unverified, from_global_id, verify_detached_jws,
 )
 
-PAYLOADS = Path(__file__).resolve().parents[1].parent / "shared/saleor/payloads"
+PAYLOADS = Path(__file__).resolve().parent / "fixtures" / "saleor"
 
 
 def fixture(name: str):

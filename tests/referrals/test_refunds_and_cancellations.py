@@ -2,7 +2,7 @@
 
 Driven through the emulator: it sends the deliveries real Saleor 3.23 sends (full refund:
 ORDER_REFUNDED, ORDER_UPDATED, ORDER_FULLY_REFUNDED; cancel: ORDER_CANCELLED, ORDER_UPDATED;
-payloads shaped like shared/saleor/payloads C and E).
+payloads shaped like tests/fixtures/saleor C and E).
 """
 from __future__ import annotations
 

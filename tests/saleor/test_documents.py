@@ -1,5 +1,5 @@
 """Every GraphQL document the app sends, and the manifest's subscriptions, validate
-against the real Saleor 3.23.28 schema (read from ../shared, never copied)."""
+against the real Saleor 3.23.28 schema (found by tests/saleor_schemas.py, never copied)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -10,13 +10,13 @@ from graphql import build_schema, parse, validate
 
 from plugin.saleor.client import GRAPHQL_DIR
 from plugin.tenants.manifest import build_manifest
+from tests.saleor_schemas import schema_file
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "saleor" / "schema.graphql"
 
 
 @lru_cache(maxsize=1)
 def schema():
-    return build_schema(SCHEMA_PATH.read_text())
+    return build_schema(schema_file().read_text())
 
 
 DOCUMENTS = sorted(GRAPHQL_DIR.glob("*.graphql"))

@@ -12,8 +12,8 @@ Usage::
 
 What is emulated
 ----------------
-* ``POST /graphql/`` executes against the *real* 3.23 SDL (``shared/saleor/schema.graphql``, or env
-  ``SALEOR_SCHEMA_PATH``). Every document is parsed and validated; invalid ones get HTTP 400 with
+* ``POST /graphql/`` executes against the *real* 3.23 SDL (found by
+  ``tests/saleor_schemas.py``). Every document is parsed and validated; invalid ones get HTTP 400 with
   ``{"errors": [{"message", "locations", "extensions": {"exception": {"code": "GraphQLError"}}}],
   "extensions": {"cost": ...}}``. Note: core formats errors with ``code = type(exception).__name__``,
   so validation errors carry ``"GraphQLError"`` (not ``GRAPHQL_VALIDATION_FAILED``, which is an Apollo

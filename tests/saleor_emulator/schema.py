@@ -1,7 +1,8 @@
 """The real Saleor 3.23 SDL made executable, plus Saleor-like request handling.
 
-* The SDL is read at runtime from ``shared/saleor/schema.graphql`` (sibling of the repo; override
-  with env ``SALEOR_SCHEMA_PATH``) and built once per process (``get_schema()``, ~1.6 s).
+* The SDL is Saleor 3.23.28's ``schema.graphql``, found by ``tests/saleor_schemas.py`` (env
+  ``SALEOR_SCHEMA``, ``../shared`` or the cache ``make schemas`` fills), and built once per process
+  (``get_schema()``, ~1.6 s).
 * No resolver is attached to the shared schema object: execution passes a ``field_resolver``
   (dispatching Query/Mutation fields to ``resolvers.py`` and reading dict "views" elsewhere) and a
   ``type_resolver`` (abstract types are resolved from the ``__typename`` key of the dict).
@@ -17,7 +18,6 @@
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import traceback
@@ -34,6 +34,8 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
+from tests.saleor_schemas import TARGET_VERSION, schema_file
+
 MAX_QUERY_COST = 50000
 
 _schema: GraphQLSchema | None = None
@@ -41,11 +43,7 @@ _schema_lock = threading.Lock()
 
 
 def schema_path() -> Path:
-    env = os.environ.get("SALEOR_SCHEMA_PATH")
-    if env:
-        return Path(env)
-    # tests/saleor_emulator/schema.py -> parents[2] is the repo; shared/ is its sibling.
-    return Path(__file__).resolve().parents[2].parent / "shared/saleor/schema.graphql"
+    return schema_file(TARGET_VERSION)
 
 
 def get_schema() -> GraphQLSchema:

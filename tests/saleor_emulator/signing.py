@@ -126,7 +126,7 @@ def _public_keys_from_jwks(jwks: dict[str, Any]) -> dict[str, rsa.RSAPublicKey]:
 
 
 def verify_detached_jws(signature: str, body: bytes, jwks: dict[str, Any]) -> dict[str, Any]:
-    """Verify like ``shared/saleor/payloads/verify_signatures.py``; returns the header or raises.
+    """Verify like ``tests/fixtures/saleor/verify_signatures.py``; returns the header or raises.
 
     Raises ``InvalidSignature`` (bad signature), ``KeyError`` (unknown kid) or ``ValueError``
     (malformed value / header).
