@@ -26,8 +26,8 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
     sample_link = links.share_link("ANNA7K2", "email")
     portal = f"{links.app_url()}/portal/example"
     if kind == "invite":
-        params = dict(shop=shop, first_name="Anna", friend_offer=program.friend_offer.describe(currency),
-                      referrer_reward=rewards.referrer.describe(currency))
+        params = dict(shop=shop, first_name="Anna", friend_offer=program.friend_offer.describe(currency, locale),
+                      referrer_reward=rewards.referrer.describe(currency, locale))
         context = {
             "locale": locale,
             "subject": compose._subject(program, "invite", locale, **params),
@@ -47,7 +47,7 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
         coupon = Coupon(purpose=purpose, code=SAMPLE_CODE[purpose], value_type=spec.type, value=Decimal(spec.value),
                         currency=currency, min_order=rewards.min_order, expires_at=utcnow() + timedelta(days=int(expiry)))
         first_name = {Coupon.REFERRER_REWARD: "Anna", Coupon.FRIEND_REWARD: "Ben", Coupon.FRIEND_OFFER: ""}[purpose]
-        params = dict(shop=shop, value=compose.coupon_value(coupon), first_name=first_name, advocate="Anna")
+        params = dict(shop=shop, value=compose.coupon_value(coupon, locale), first_name=first_name, advocate="Anna")
         email_links = []
         store = links.storefront_link(program, code=coupon.code, referral_code="ANNA7K2")
         if store:

@@ -4,11 +4,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
-from plugin.i18n import pick_locale, t
+from plugin.i18n import money, pick_locale, t
 from plugin.mail.outbox import queue_email
-from plugin.program.settings import Program
+from plugin.program.settings import Program, RewardSpec
 from plugin.referrals import links
 from plugin.referrals.models import Advocate
+from plugin.referrals.offers import offer_texts
 from plugin.tenants.models import Tenant
 
 
@@ -42,19 +43,18 @@ def _coupon_details(coupon: Coupon, locale: str) -> list[str]:
     if coupon.expires_at:
         details.append(t(locale, "email.expires", date=coupon.expires_at.date().isoformat()))
     if coupon.min_order and coupon.min_order > 0:
-        details.append(t(locale, "email.min_order", amount=f"{coupon.min_order.normalize():f} {coupon.currency}"))
+        details.append(t(locale, "email.min_order", amount=money(coupon.min_order, coupon.currency, locale)))
     return details
 
 
-def coupon_value(coupon: Coupon) -> str:
-    value = f"{coupon.value.normalize():f}"
-    return f"{value} %" if coupon.value_type == "PERCENTAGE" else f"{value} {coupon.currency}"
+def coupon_value(coupon: Coupon, locale: str) -> str:
+    return RewardSpec(coupon.value_type, coupon.value).describe(coupon.currency, locale)
 
 
-def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: Program, offer_text: dict) -> None:
+def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: Program) -> None:
     locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
     shop = shop_name(tenant)
-    params = dict(shop=shop, first_name=advocate.first_name or "", **offer_text)
+    params = dict(shop=shop, first_name=advocate.first_name or "", **offer_texts(program, advocate, locale))
     context = {
         "locale": locale,
         "subject": _subject(program, "invite", locale, **params),
@@ -78,7 +78,7 @@ def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program
                        locale: str | None = None) -> None:
     locale = pick_locale(locale, allowed=program["languages"], default=program["default_locale"])
     shop = shop_name(tenant)
-    value = coupon_value(coupon)
+    value = coupon_value(coupon, locale)
     key = {
         Coupon.REFERRER_REWARD: "reward.referrer",
         Coupon.FRIEND_REWARD: "reward.friend",

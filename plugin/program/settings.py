@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin.i18n import money, percent
 from plugin.program.models import ProgramSettings
 
 TRIGGER_STATUSES = ("FULLY_PAID", "PAID", "FULFILLED")
@@ -57,10 +58,9 @@ class RewardSpec:
     type: str  # FIXED | PERCENTAGE
     value: Decimal
 
-    def describe(self, currency: str) -> str:
-        value = self.value.normalize()
-        value_text = f"{value:f}"
-        return f"{value_text} %" if self.type == "PERCENTAGE" else f"{value_text} {currency}"
+    def describe(self, currency: str, locale: str) -> str:
+        """The reward's value as people reading `locale` write it: "$10", "10 zł", "10%"."""
+        return percent(self.value, locale) if self.type == "PERCENTAGE" else money(self.value, currency, locale)
 
 
 @dataclass(frozen=True)

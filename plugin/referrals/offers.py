@@ -6,11 +6,11 @@ from plugin.referrals.experiments import variant_friend_offer, variant_rewards
 from plugin.referrals.models import Advocate
 
 
-def offer_texts(program: Program, advocate: Advocate) -> dict[str, str]:
+def offer_texts(program: Program, advocate: Advocate, locale: str) -> dict[str, str]:
     rewards = program.rewards_for(advocate.channel_slug)
     referrer, _friend = variant_rewards(program, advocate.variant, rewards)
     friend_offer = variant_friend_offer(program, advocate.variant)
     return {
-        "friend_offer": friend_offer.describe(advocate.currency),
-        "referrer_reward": referrer.describe(advocate.currency),
+        "friend_offer": friend_offer.describe(advocate.currency, locale),
+        "referrer_reward": referrer.describe(advocate.currency, locale),
     }

@@ -25,7 +25,7 @@ from plugin.db import utcnow
 from plugin.fraud import rules as fraud
 from plugin.fraud.context import build_context
 from plugin.fraud.explain import attribution_note, decision_summary
-from plugin.i18n import pick_locale
+from plugin.i18n import money, pick_locale
 from plugin.mail.compose import queue_invite
 from plugin.program.settings import Program
 from plugin.referrals.identity import canonical_code, fingerprint, new_code, normalize_email
@@ -184,8 +184,8 @@ def revocation_reason(record: OrderRecord, program: Program) -> str | None:
         return "The friend's order was fully refunded."
     min_order = program.rewards_for(record.channel_slug).min_order
     if record.total_refunded > 0 and net_paid < min_order:
-        return (f"Partial refund: the order's net paid {net_paid:f} {record.currency} fell below "
-                f"the minimum order value {min_order:f}.")
+        return (f"Partial refund: the order's net paid {money(net_paid, record.currency, 'en')} fell below "
+                f"the minimum order value {money(min_order, record.currency, 'en')}.")
     return None
 
 
@@ -230,9 +230,7 @@ def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record:
         else:
             raise RuntimeError("could not allocate a referral code")
         if advocate is candidate and advocate.variant != "holdout":
-            from plugin.referrals.offers import offer_texts
-
-            queue_invite(session, tenant, advocate, program, offer_texts(program, advocate))
+            queue_invite(session, tenant, advocate, program)
     if not advocate.saleor_user_id and record.saleor_user_id:
         advocate.saleor_user_id = record.saleor_user_id
     if not advocate.first_name and record.first_name:

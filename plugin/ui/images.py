@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,8 @@ from PIL import Image, ImageDraw, ImageFont
 from plugin import config
 
 OG_SIZE = (1200, 630)
-CARD_VERSION = "1"  # bump when the drawing changes, so cached cards are redrawn
+CARD_VERSION = "2"  # bump when the drawing changes, so cached cards are redrawn
+_BREAKS = re.compile(r"[ \t\r\n\f\v]+")
 BACKGROUND, ACCENT, INK, MUTED = (248, 246, 241), (31, 111, 84), (31, 35, 40), (87, 96, 106)
 
 
@@ -51,7 +53,8 @@ def card_key(*parts: str) -> str:
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, max_width: int, max_lines: int) -> list[str]:
     lines: list[str] = []
     current = ""
-    for word in text.split():
+    # Break at ASCII whitespace only: "10 zł" and "10 %" hold their no-break space together.
+    for word in _BREAKS.split(text.strip(" \t\r\n\f\v")):
         candidate = f"{current} {word}".strip()
         if draw.textlength(candidate, font=font) <= max_width or not current:
             current = candidate

@@ -63,6 +63,7 @@ class PortalPage:
     offer: dict
     clicks: int
     claims: int
+    joined: int  # friends whose order came through the link (all of them; `friends` lists the latest)
     friends: list[FriendRow]
     rewards: list[RewardRow]
 
@@ -84,6 +85,7 @@ def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) 
         clicks = session.scalar(select(func.count(FunnelEvent.id)).where(
             FunnelEvent.advocate_id == advocate.id, FunnelEvent.kind == FunnelEvent.CLICK)) or 0
         claims = session.scalar(select(func.count(FriendClaim.id)).where(FriendClaim.advocate_id == advocate.id)) or 0
+        joined = session.scalar(select(func.count(Referral.id)).where(Referral.advocate_id == advocate.id)) or 0
         referrals = session.scalars(select(Referral).where(Referral.advocate_id == advocate.id)
                                     .order_by(Referral.created_at.desc()).limit(MAX_ROWS)).all()
         coupons = session.scalars(select(Coupon).where(
@@ -93,14 +95,14 @@ def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) 
         for coupon in coupons:
             status = REWARD_STATUS.get(coupon.state, "pending")
             rewards.append(RewardRow(
-                value=coupon_value(coupon), status=t(locale, f"portal.reward.{status}"), status_key=status,
+                value=coupon_value(coupon, locale), status=t(locale, f"portal.reward.{status}"), status_key=status,
                 code=coupon.code if status in ("issued", "used") else None,
                 valid_until=coupon.expires_at if status == "issued" else None, date=coupon.created_at,
             ))
         return PortalPage(
             locale=locale, shop=shop_name(tenant), first_name=advocate.first_name or "", code=advocate.code,
             link=links.share_link(advocate.code), qr=f"{links.app_url()}/r/{advocate.code}/qr.svg",
-            offer=offer_texts(program, advocate), clicks=clicks, claims=claims,
+            offer=offer_texts(program, advocate, locale), clicks=clicks, claims=claims, joined=joined,
             friends=[_friend_row(r, locale) for r in referrals], rewards=rewards,
         )
 

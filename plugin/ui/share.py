@@ -137,7 +137,7 @@ def widget_payload(sharer: Sharer, locale: str) -> dict:
     advocate, program = sharer.advocate, sharer.program
     shop = shop_name(sharer.tenant)
     first_name = (advocate.first_name or "").strip()
-    params = dict(shop=shop, first_name=first_name, **offer_texts(program, advocate))
+    params = dict(shop=shop, first_name=first_name, **offer_texts(program, advocate, locale))
     title, overrides = _merchant_texts(program, locale)
     texts = {key.removeprefix("widget."): value for key, value in messages(locale, "widget.").items()}
     texts.update(overrides)

@@ -16,7 +16,7 @@ from plugin.analytics.models import FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.http import json_error
-from plugin.i18n import pick_locale, t
+from plugin.i18n import pick_locale, t, tn, tn_html
 from plugin.mail.compose import shop_name
 from plugin.program.settings import Program, load_program
 from plugin.ratelimit import client_ip, hit
@@ -140,11 +140,11 @@ class Landing:
     def __init__(self, tenant: Tenant, program: Program, advocate: Advocate):
         self.tenant, self.program, self.advocate = tenant, program, advocate
         self.shop = shop_name(tenant)
-        self.offer = offer_texts(program, advocate)
         self.locale = pick_locale(
             request.args.get("lang") or request.form.get("lang"),
             request.accept_languages.best_match(program["languages"]) if request.accept_languages else None,
             advocate.locale, allowed=program["languages"], default=program["default_locale"])
+        self.offer = offer_texts(program, advocate, self.locale)
 
     @classmethod
     def load(cls, code: str) -> "Landing | None":
@@ -184,7 +184,7 @@ class Landing:
             locale=self.locale, t=self.t, page_title=self.title, shop=self.shop,
             friend_offer=self.offer["friend_offer"],
             description=self.t("landing.description", shop=self.shop, **self.offer),
-            expiry=self.t("landing.expiry", days=int(self.program["friend_offer"].get("expiry_days") or 14)),
+            expiry=tn(self.locale, "landing.expiry", int(self.program["friend_offer"].get("expiry_days") or 14)),
             share_url=links.share_link(code),
             og_image=f"{links.app_url()}/r/{code}/og.png?lang={self.locale}&v={self.card_key[:12]}",
             og_locale=OG_LOCALES.get(self.locale, "en_US"), languages=languages,
@@ -330,11 +330,15 @@ def portal_home(token: str):
     page = portal.portal_page(*found, request.args.get("lang")) if found else None
     if page is None:
         return _link_form(visitor.read_visit(), _requested_locale())
+    return _page(portal_html(page), referrer_policy="no-referrer")
+
+
+def portal_html(page: portal.PortalPage) -> str:
     locale = page.locale
     languages = [(c, LANGUAGE_NAMES[c]) for c in LANGUAGE_NAMES]
-    html = render_template("ui/portal.html", page=page, locale=locale, t=lambda key, **p: t(locale, key, **p),
+    return render_template("ui/portal.html", page=page, locale=locale, t=lambda key, **p: t(locale, key, **p),
+                           tn_html=lambda key, n, **p: tn_html(locale, key, n, **p),
                            page_title=t(locale, "portal.title", shop=page.shop), languages=languages)
-    return _page(html, referrer_policy="no-referrer")
 
 
 @portal_bp.post("/portal/link")

@@ -20,7 +20,7 @@ def test_hostile_names_and_shop_texts_are_escaped_on_the_landing_page_and_its_ta
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;Al&#39;" in html
     tags = parse(html).meta
-    assert tags["og:title"] == f"{EVIL_NAME} sends you 10 % off at {EVIL_SHOP}"
+    assert tags["og:title"] == f"{EVIL_NAME} sends you 10% off at {EVIL_SHOP}"
     assert tags["twitter:title"] == tags["og:title"] and tags["og:site_name"] == EVIL_SHOP
 
 

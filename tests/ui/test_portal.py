@@ -53,7 +53,9 @@ def test_portal_shows_the_advocates_own_rewards_and_nothing_of_others(shop):
     html = page.text
     assert f"{shop.server.url}/r/{alice.code}" in html and f"/r/{alice.code}/qr.svg" in html
     rewards = re.findall(r'<tr class="reward" data-status="(\w+)"><td>([^<]+)</td><td><span class="code-inline">([^<]+)</span>', html)
-    assert rewards == [("issued", "10 USD", alice_reward)]
+    assert rewards == [("issued", "$10", alice_reward)]
+    assert '<div class="stat-joined"><strong>1</strong> friend ordered</div>' in html
+    assert '<div class="stat-claims"><strong>1</strong> friend claimed a code</div>' in html
     assert "b***@e***.com" in html
     assert "bob.builder" not in html and "Bob" not in html
     for other in (carol_reward, carol.code, "d***@e***.org", "carol@example.com", "Carol"):
@@ -85,6 +87,7 @@ def test_portal_speaks_the_advocates_language(shop):
     _o, olga = paid_advocate(shop, "olga@example.com", "Olga", language="RU")
     html = requests.get(portal_url(shop, olga), timeout=10).text
     assert "Здравствуйте, Olga!" in html
+    assert '<div class="stat-joined"><strong>0</strong> друзей сделали заказ</div>' in html
     assert 'lang="ru"' in html
     assert "Cześć, Olga!" in requests.get(portal_url(shop, olga), params={"lang": "pl"}, timeout=10).text
 

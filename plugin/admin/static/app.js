@@ -159,10 +159,10 @@ async function loadOverview() {
     return h("section", { class: "card group", dataset: { channel: group.channel, currency: group.currency } },
       h("h2", {}, `${group.channel_name}`, h("span", { class: "muted" }, ` · ${group.currency || "no currency"}`)),
       h("div", { class: "metrics" },
-        metric("Referred revenue", money(m.net_revenue, group.currency), m.refunded !== "0.00" ? `after ${m.refunded} refunded` : null),
-        metric("Program cost", money(m.total_cost, group.currency), `rewards ${m.reward_cost} + friend discounts ${m.friend_discounts}`),
+        metric("Referred revenue", money(m.net_revenue, group.currency), m.refunded !== "0.00" ? `after ${money(m.refunded, group.currency)} refunded` : null),
+        metric("Program cost", money(m.total_cost, group.currency), `rewards ${money(m.reward_cost, group.currency)} + friend discounts ${money(m.friend_discounts, group.currency)}`),
         metric("Net ROI", m.roi === null ? "—" : percent(m.roi), "(revenue − cost) / cost"),
-        metric("New customers", String(m.new_customers), m.cost_per_customer ? `${m.cost_per_customer} ${group.currency} each` : null),
+        metric("New customers", String(m.new_customers), m.cost_per_customer ? `${money(m.cost_per_customer, group.currency)} each` : null),
         metric("Link clicks → paid", percent(group.rates.click_to_paid), `${f.clicks} clicks, ${f.paid_referrals} paid`),
         metric("Rewards used", `${f.rewards_used} / ${f.rewards_issued}`, f.rewards_revoked ? `${f.rewards_revoked} revoked` : null)),
       h("div", { class: "charts" },
@@ -292,7 +292,7 @@ async function loadAdvocates() {
       { label: "Clicks", key: "clicks", numeric: true },
       { label: "Friends", key: "friends", numeric: true },
       { label: "Revenue", render: (a) => money(a.revenue, a.currency), numeric: true },
-      { label: "Rewards", render: (a) => `${a.rewards} (${a.reward_value} ${a.currency})`, numeric: true },
+      { label: "Rewards", render: (a) => `${a.rewards} (${money(a.reward_value, a.currency)})`, numeric: true },
     ], data.items, { empty: "No advocate brought a friend in this range yet." }));
   } catch (error) {
     failure(target, error);

@@ -40,13 +40,20 @@ export function table(columns, rows, { empty = "Nothing here yet." } = {}) {
         h("td", { class: c.numeric ? "num" : "" }, c.render ? c.render(row) : row[c.key] ?? "—")))))));
 }
 
+// The Dashboard page is English: "12.5%", "$170.00", "PLN 20.00" (Intl applies CLDR, as plugin/i18n does).
+const PERCENT = new Intl.NumberFormat("en", { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
 export function percent(value) {
-  return value === null || value === undefined ? "—" : `${(value * 100).toFixed(1)} %`;
+  return value === null || value === undefined ? "—" : PERCENT.format(value);
 }
 
 export function money(value, currency) {
   if (value === null || value === undefined) return "—";
-  return `${value} ${currency || ""}`.trim();
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency }).format(Number(value));
+  } catch {  // no or unknown currency code
+    return `${value} ${currency || ""}`.trim();
+  }
 }
 
 export function when(iso) {
