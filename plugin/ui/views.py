@@ -16,7 +16,7 @@ from plugin.analytics.models import FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.http import json_error
-from plugin.i18n import pick_locale, t, tn, tn_html
+from plugin.i18n import LOCALES, pick_locale, t, tn, tn_html
 from plugin.mail.compose import shop_name
 from plugin.program.settings import Program, load_program
 from plugin.ratelimit import client_ip, hit
@@ -321,7 +321,7 @@ def _link_form(visit: visitor.Visit, locale: str, *, sent: bool = False, status:
 
 def _requested_locale() -> str:
     return pick_locale(request.values.get("lang"),
-                       request.accept_languages.best_match(("en", "ru", "pl", "lv")) if request.accept_languages else None)
+                       request.accept_languages.best_match(LOCALES) if request.accept_languages else None)
 
 
 @portal_bp.get("/portal/<token>")
