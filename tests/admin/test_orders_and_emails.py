@@ -1,6 +1,8 @@
 """The order-details widget and the e-mail resend: what a merchant checks when a customer asks."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -44,6 +46,8 @@ def test_order_widget_shows_who_referred_and_the_rewards(server, saleor):
     assert "Referred" in html and f"code {code}" in html
     for coupon in coupons_for(order["id"]):
         assert coupon.code in html
+    values = re.findall(r'<td class="num">([^<]*)</td>', html)
+    assert sorted(values) == ["$10", "10%"]  # the advocate's fixed reward, the friend's percentage
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
