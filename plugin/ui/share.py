@@ -139,6 +139,8 @@ def widget_payload(sharer: Sharer, locale: str) -> dict:
     first_name = (advocate.first_name or "").strip()
     params = dict(shop=shop, first_name=first_name, **offer_texts(program, advocate, locale))
     title, overrides = _merchant_texts(program, locale)
+    # Singular catalog texts, which a merchant may replace; a text about a count belongs here already
+    # rendered with tn(locale, key, n), so the widget never chooses a plural form itself.
     texts = {key.removeprefix("widget."): value for key, value in messages(locale, "widget.").items()}
     texts.update(overrides)
     texts = {key: _format(value, **params) for key, value in texts.items()}
