@@ -17,7 +17,7 @@ from jose.exceptions import JWTError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.saleor_emulator import (
-    SaleorEmulator, SigningKey, decode_jwt_unverified, from_global_id, verify_detached_jws,
+    SaleorEmulator, SigningKey, b64url_decode, decode_jwt_unverified, from_global_id, verify_detached_jws,
 )
 
 PAYLOADS = Path(__file__).resolve().parent / "fixtures" / "saleor"
@@ -554,3 +554,76 @@ def test_graphql_mutations_fire_subscribed_events(saleor, receiver):
     assert len(got) == 1
     assert json.loads(got[0]["body"]) == {"__typename": "OrderMetadataUpdated", "order": {
         "id": order["id"], "metadata": [{"key": "rewarded", "value": "yes"}]}}
+
+
+# ------------------------------------------------------------------------------------ several apps
+
+SECOND_APP_QUERY = """
+subscription {
+  event {
+    __typename
+    recipient { id }
+    ... on OrderCreated { order { id isPaid: isShippingRequired realIsPaid: isPaid userEmail } }
+    ... on OrderUpdated { order { id isPaid: isShippingRequired realIsPaid: isPaid userEmail } }
+  }
+}
+"""
+
+
+def test_a_second_app_gets_its_own_aliased_payload_signed_with_the_one_instance_key(saleor, installed, receiver):
+    other = saleor.create_app("other-app", permissions=["MANAGE_ORDERS"], webhooks=[{
+        "name": "orders", "targetUrl": receiver.base + "/api/webhooks/saleor", "query": SECOND_APP_QUERY,
+        "asyncEvents": ["ORDER_CREATED", "ORDER_UPDATED"]}])
+    assert other.token != installed.token
+    order = saleor.create_order("unpaid@example.com")
+    deliveries = saleor.checkout_complete(order)
+    assert sorted((d.app.identifier, d.event) for d in deliveries) == [
+        ("other-app", "ORDER_CREATED"), (installed.identifier, "ORDER_CREATED")]
+    theirs = next(d for d in deliveries if d.app.pk == other.pk)
+    assert json.loads(theirs.body) == {"__typename": "OrderCreated", "recipient": {"id": other.id}, "order": {
+        "id": order["id"], "isPaid": True, "realIsPaid": False, "userEmail": "unpaid@example.com"}}
+    ours = next(d for d in deliveries if d.app.pk == installed.pk)
+    header = lambda d: json.loads(b64url_decode(d.signature.split(".")[0]))  # noqa: E731
+    assert header(theirs)["kid"] == header(ours)["kid"] == saleor.key.kid
+    assert verify_detached_jws(theirs.signature, theirs.body, saleor.jwks), "valid for every app of this Saleor"
+
+
+def test_an_app_without_order_events_permission_gets_no_order_deliveries(saleor, installed, receiver):
+    saleor.create_app("no-orders", permissions=[], webhooks=[{
+        "name": "orders", "targetUrl": receiver.base + "/api/webhooks/saleor", "query": SECOND_APP_QUERY,
+        "asyncEvents": ["ORDER_CREATED"]}])
+    deliveries = saleor.checkout_complete(saleor.create_order("x@example.com"))
+    assert [d.app.identifier for d in deliveries] == [installed.identifier]
+
+
+ORDER_READ = """query($id: ID!) { app { id } order(id: $id) { id isPaid userEmail
+  user { email } totalGrantedRefund { amount } } }"""
+
+
+def test_order_by_id_answers_per_the_requesting_apps_permissions(saleor):
+    manager = saleor.create_app("manager", permissions=["MANAGE_ORDERS"])
+    bystander = saleor.create_app("bystander", permissions=[])
+    order = saleor.create_order("bob@example.com", user={"id": "VXNlcjo3", "email": "bob@example.com"}, paid=True)
+
+    full = saleor.execute(ORDER_READ, {"id": order["id"]}, app=manager)
+    assert "errors" not in full
+    assert full["data"] == {"app": {"id": manager.id}, "order": {
+        "id": order["id"], "isPaid": True, "userEmail": "bob@example.com", "user": {"email": "bob@example.com"},
+        "totalGrantedRefund": {"amount": 0.0}}}
+
+    # core resolve_order: the order by ID for anyone; its fields then check the requestor.
+    limited = saleor.execute(ORDER_READ, {"id": order["id"]}, app=bystander)
+    assert limited["data"] == {"app": {"id": bystander.id}, "order": None}, "a denied non-null field nulls the order"
+    denied = sorted((tuple(e["path"]), e["extensions"]["exception"]["code"]) for e in limited["errors"])
+    assert denied == [(("order", "totalGrantedRefund"), "PermissionDenied"), (("order", "user"), "PermissionDenied")]
+    user_error = next(e for e in limited["errors"] if e["path"] == ["order", "user"])
+    assert user_error["message"] == ("To access this path, you need one of the following permissions: "
+                                     "MANAGE_USERS, MANAGE_ORDERS, HANDLE_PAYMENTS, HANDLE_TAXES, OWNER")
+
+    anonymous = saleor.execute("query($id: ID!) { order(id: $id) { id isPaid } }", {"id": order["id"]}, token="")
+    assert anonymous == {"data": {"order": {"id": order["id"], "isPaid": True}}, "extensions": anonymous["extensions"]}
+    by_reference = saleor.execute('{ order(externalReference: "x") { id } }', app=bystander)
+    assert by_reference["data"] == {"order": None}
+    assert by_reference["errors"][0]["extensions"]["exception"]["code"] == "PermissionDenied"
+    unknown = saleor.execute(ORDER_READ, {"id": "T3JkZXI6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"}, app=manager)
+    assert unknown["data"] == {"app": {"id": manager.id}, "order": None} and "errors" not in unknown

@@ -138,7 +138,11 @@ def q_channel(ctx: ExecContext, info, id: str | None = None, slug: str | None = 
 
 @root_resolver("Query", "order")
 def q_order(ctx: ExecContext, info, id: str | None = None, externalReference: str | None = None):
+    """core ``resolve_order``: by ID anyone gets the order (its UUID is the secret) and each field
+    then answers per the requestor's permissions; by external reference only with MANAGE_ORDERS."""
     st = _state(ctx)
+    if not id and externalReference:
+        _require(ctx, "MANAGE_ORDERS")
     if id:
         pk = _node_pk(id, "Order")
         if pk is None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from .views import Views
 from .webhooks import DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT, Delivery, DeliveryAttempt
 
 DEFAULT_USER_PERMISSIONS = list(ALL_PERMISSIONS)
+_OPERATION_NAME = re.compile(r"\b(?:query|mutation)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -64,6 +66,14 @@ class RecordedRequest:
     @property
     def errors(self) -> Any:
         return self.response.get("errors") if isinstance(self.response, dict) else None
+
+    @property
+    def operation(self) -> str | None:
+        """The operation's name: ``operationName`` if sent, else the first named operation in the text."""
+        if self.operation_name:
+            return self.operation_name
+        match = _OPERATION_NAME.search(self.query) if isinstance(self.query, str) else None
+        return match.group(1) if match else None
 
 
 def _extract_token(request: Request) -> tuple[str | None, str | None]:
