@@ -20,10 +20,13 @@ from plugin.program.settings import load_program
 from plugin.referrals import orders as pipeline
 from plugin.referrals.ledger import move_referral
 from plugin.referrals.models import Advocate, LedgerEntry, OrderRecord, Referral
+from plugin.saleor.client import SaleorError, SaleorUnavailable
 from plugin.tenants.models import Tenant
 
 QUEUES = ("held", "flagged")
 MAX_BULK = 200
+# HTTP status of a single decision's error; every other refusal is a 409.
+ERROR_STATUSES = {"NOT_FOUND": 404, "SALEOR_UNAVAILABLE": 503, "SALEOR_REFUSED": 502}
 
 
 class ReviewError(Exception):
@@ -98,8 +101,14 @@ def describe(session: Session, referral: Referral, advocate: Advocate, order: Or
     }
 
 
-def _approve(session: Session, tenant: Tenant, referral: Referral, actor: str, note: str) -> Decision:
-    if referral.state in (Referral.HELD, Referral.FLAGGED, Referral.PENDING):
+AWAITING_APPROVAL = (Referral.HELD, Referral.FLAGGED, Referral.PENDING)
+
+
+def _approve(session: Session, tenant: Tenant, referral: Referral, actor: str, note: str,
+             saleor_order: dict | None) -> Decision:
+    if referral.state in AWAITING_APPROVAL:
+        if saleor_order is None or saleor_order["id"] != referral.saleor_order_id:
+            raise ReviewError(409, "REFERRAL_CHANGED", "The referral changed meanwhile; reload and try again.")
         order = session.get(OrderRecord, referral.order_record_id)
         program = load_program(session, tenant.id)
         why_not = pipeline.revocation_reason(order, program)
@@ -147,11 +156,40 @@ def decide(tenant_id: int, referral_ids: list[int], action: str, *, actor: str, 
 
 
 def _decide_one(tenant_id: int, referral_id: int, action: str, *, actor: str, note: str) -> Decision:
+    saleor_order = _order_from_saleor(tenant_id, referral_id) if action == "approve" else None
     with session_scope(tenant_id) as session, serialized(session):
+        if saleor_order is not None:
+            # Saleor's answer replaces what we had (a refund whose webhook we missed shows here);
+            # the order's lock is taken before the referral's, as the event pipeline takes them.
+            pipeline.upsert_order(session, tenant_id, saleor_order)
         referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
         if referral is None:
             raise ReviewError(404, "NOT_FOUND", "No such referral in this shop.")
         tenant = session.get(Tenant, tenant_id)
         if action == "approve":
-            return _approve(session, tenant, referral, actor, note)
+            return _approve(session, tenant, referral, actor, note, saleor_order)
         return _reject(session, tenant, referral, actor, note)
+
+
+def _order_from_saleor(tenant_id: int, referral_id: int) -> dict | None:
+    """The friend's order as Saleor shows it now, for a referral awaiting approval (read outside
+    any lock); None when approving would not move money (nothing to confirm)."""
+    with session_scope(tenant_id) as session:
+        referral = session.get(Referral, referral_id)
+        if referral is None or referral.state not in AWAITING_APPROVAL:
+            return None
+        tenant = session.get(Tenant, tenant_id)
+    if not tenant.is_installed:
+        raise ReviewError(409, "NOT_INSTALLED", "The app is not installed in this shop; nothing can be issued.")
+    try:
+        order = pipeline.read_order(tenant, referral.saleor_order_id)
+    except SaleorUnavailable:
+        raise ReviewError(503, "SALEOR_UNAVAILABLE",
+                          "Saleor did not answer, so the order could not be confirmed; try again later.") from None
+    except SaleorError:
+        raise ReviewError(502, "SALEOR_REFUSED",
+                          "Saleor refused to show the order to the app, so it could not be confirmed.") from None
+    if order is None:
+        raise ReviewError(409, "ORDER_NOT_IN_SALEOR", "Saleor does not show this order to the app; "
+                                                      "no reward can be issued for it.")
+    return order

@@ -361,7 +361,7 @@ def decide_one(referral_id: int, action: str):
         return problem
     result = _decide([referral_id], action, note)[0]
     if not result["ok"]:
-        status = 404 if result["error"]["code"] == "NOT_FOUND" else 409
+        status = review.ERROR_STATUSES.get(result["error"]["code"], 409)
         return json_error(status, result["error"]["code"], result["error"]["message"])
     return jsonify(result)
 

@@ -14,7 +14,8 @@ from plugin.mail.compose import queue_coupon_email
 from plugin.program.settings import load_program
 from plugin.privacy.pseudonyms import is_pseudonym
 from plugin.referrals.ledger import move_referral
-from plugin.referrals.models import Advocate, FriendClaim, Referral
+from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
+from plugin.saleor.client import SaleorError
 from plugin.tenants.models import Tenant
 from plugin.tenants.service import saleor_client
 
@@ -98,8 +99,6 @@ def _queue_email(session, tenant, program, coupon: Coupon, referral: Referral | 
 def _friend_locale(session, referral: Referral | None) -> str | None:
     if referral is None:
         return None
-    from plugin.referrals.models import OrderRecord
-
     order = session.get(OrderRecord, referral.order_record_id)
     return order.locale if order else None
 
@@ -141,21 +140,41 @@ def _last_reason(session, referral: Referral) -> str:
 
 @tasks.task("release_holds")
 def release_holds(tenant_id: int) -> int:
-    """Approve referrals whose hold period ended, unless the order was cancelled or refunded meanwhile."""
-    from plugin.referrals.orders import Outcome, approve, revocation_reason
-    from plugin.referrals.models import OrderRecord
+    """Approve referrals whose hold period ended, unless Saleor now shows the order cancelled or
+    refunded: each order is read from Saleor first (outside the locks), so a refund whose webhook
+    we missed still stops the rewards. An order Saleor cannot confirm now stays held for the next sweep."""
+    from plugin.referrals.orders import Outcome, approve, read_order, revocation_reason, upsert_order
+
+    with session_scope(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id)
+        due = session.execute(select(Referral.id, Referral.saleor_order_id).where(
+            Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
+        ).order_by(Referral.id)).all()
+    if not due or tenant is None or not tenant.is_installed:
+        return 0
+    saleor_says: dict[int, dict | None] = {}
+    for referral_id, order_id in due:
+        try:
+            saleor_says[referral_id] = read_order(tenant, order_id)
+        except SaleorError as exc:
+            log.warning("release_holds for tenant %s paused: %s", tenant_id, exc)
+            break  # the rest stay held; the sweeper comes back
 
     released = []
+    outcome = Outcome()
     with session_scope(tenant_id) as session, serialized(session):
         tenant = session.get(Tenant, tenant_id)
         program = load_program(session, tenant_id)
-        due = session.scalars(select(Referral).where(
-            Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
-        ).with_for_update()).all()
-        outcome = Outcome()
-        for referral in due:
-            order = session.get(OrderRecord, referral.order_record_id)
-            reason = revocation_reason(order, program)
+        for referral_id, order in saleor_says.items():
+            if order is not None:
+                upsert_order(session, tenant_id, order)  # the order's lock first, as the event pipeline takes them
+            referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+            if referral.state != Referral.HELD or referral.hold_until is None or referral.hold_until > utcnow():
+                continue
+            if order is None:
+                reason = "Saleor no longer shows the friend's order to the app."
+            else:
+                reason = revocation_reason(session.get(OrderRecord, referral.order_record_id), program)
             if reason:
                 move_referral(session, referral, Referral.REVOKED, reason)
                 outcome.revoked_referral_ids.append(referral.id)

@@ -1,7 +1,7 @@
 """What happens when Saleor tells us about an order.
 
-    webhook stored → apply_order_event():
-        1. remember the order's latest state (payloads arrive out of order)
+    webhook stored → read_order() from Saleor with the shop's token → apply_order_event():
+        1. remember the order's latest state (reads and payloads arrive out of order)
         2. order reached the trigger status → its buyer becomes an advocate
         3. order carries a friend code or referral_code → attribute it (or say why not)
         4. fraud rules decide: approve (reserve both coupons) / hold / reject
@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +33,9 @@ from plugin.program.settings import Program
 from plugin.referrals.identity import canonical_code, fingerprint, new_code, normalize_email
 from plugin.referrals.ledger import move_referral
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
+from plugin.saleor.client import SaleorPermissionDenied
 from plugin.tenants.models import Tenant
+from plugin.tenants.service import saleor_client
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +79,14 @@ def _gross(order: dict) -> dict:
     return gross if isinstance(gross, dict) else {}
 
 
-def _is_fully_paid(order: dict) -> bool:
-    return bool(order.get("isPaid")) or order.get("chargeStatus") in PAID_CHARGE_STATUSES
+def _was_fully_paid(order: dict) -> bool:
+    """Saleor's numbers say the order was paid in full at some point: it is now, or what is still
+    charged plus what was refunded covers the total (a refund takes back what was charged, so an
+    order refunded before we first read it still shows it was paid)."""
+    if order.get("isPaid") or order.get("chargeStatus") in PAID_CHARGE_STATUSES:
+        return True
+    total = _money(_gross(order))
+    return total > 0 and _money(order.get("totalCharged")) + _money(order.get("totalRefunded")) >= total
 
 
 def reached_trigger(record: OrderRecord, trigger: str) -> bool:
@@ -92,12 +102,37 @@ def _metadata(order: dict, key: str) -> str | None:
     return None
 
 
-def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
-    """Lock the order's row (creating it if new) and merge the payload into it.
+def names_an_order(order_id: str) -> bool:
+    """Whether `order_id` is a Saleor global id of an Order (base64 of "Order:<key>")."""
+    try:
+        kind, _, key = base64.b64decode(order_id, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return kind == "Order" and bool(key)
 
-    Payloads show the order when Saleor rendered them, and arrive in any order;
-    only a payload at least as new (`updatedAt`) replaces the state, while facts
-    that never un-happen (was paid, was cancelled, amount refunded) are sticky.
+
+def read_order(tenant: Tenant, order_id: str) -> dict | None:
+    """The order as Saleor shows it to this shop's app now, in the webhook payload's shape; None
+    when Saleor has no such order for our token. Every decision about money rests on this answer.
+
+    Raises `SaleorUnavailable` when Saleor cannot be reached and `SaleorPermissionDenied` when
+    Saleor no longer takes our token for our app: the caller retries later, it never guesses.
+    Call it outside row locks: a slow Saleor must not hold them.
+    """
+    if not names_an_order(order_id):
+        return None
+    answered_as, order = saleor_client(tenant).order(order_id)
+    if answered_as is None or answered_as != tenant.app_id:
+        raise SaleorPermissionDenied("Saleor did not answer the order read as this shop's app.")
+    return order if isinstance(order, dict) and isinstance(order.get("id"), str) else None
+
+
+def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
+    """Lock the order's row (creating it if new) and merge Saleor's answer into it.
+
+    Answers show the order when Saleor gave them, and concurrent tasks apply them in any
+    order; only one at least as new (`updatedAt`) replaces the state, while facts that
+    never un-happen (was paid, was cancelled, amount refunded) are sticky.
     """
     order_id = order["id"]
     query = select(OrderRecord).where(OrderRecord.tenant_id == tenant_id, OrderRecord.saleor_order_id == order_id)
@@ -141,7 +176,7 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
         record.status = _text(order.get("status"), 32) or record.status
         record.charge_status = _text(order.get("chargeStatus"), 32) or record.charge_status
         record.total_charged = _money(order.get("totalCharged"))
-    record.is_paid = record.is_paid or _is_fully_paid(order)
+    record.is_paid = record.is_paid or _was_fully_paid(order)
     record.cancelled = record.cancelled or order.get("status") == "CANCELED"
     record.total_refunded = max(record.total_refunded or Decimal(0), _money(order.get("totalRefunded")))
     return record
@@ -149,6 +184,7 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
 
 def apply_order_event(session: Session, tenant: Tenant, program: Program, order: dict, *,
                       friend_check=None) -> Outcome:
+    """Decide on `order` as `read_order` returned it (Saleor's word, never a webhook payload)."""
     outcome = Outcome()
     record = upsert_order(session, tenant.id, order)
     _note_coupon_redemption(session, record)

@@ -164,6 +164,11 @@ class SaleorClient:
         data = self.execute("app_id")
         return (data.get("app") or {}).get("id")
 
+    def order(self, order_id: str) -> tuple[str | None, dict | None]:
+        """(the app Saleor took our token for, the order as Saleor shows it to that app or None)."""
+        data = self.execute("order_for_referral", {"id": order_id})
+        return (data.get("app") or {}).get("id"), data.get("order")
+
     def shop_info(self) -> dict:
         return self.execute("shop_info")
 
