@@ -11,7 +11,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from plugin.db import session_scope, utcnow
-from plugin.saleor.client import SaleorClient, SaleorError, SaleorUnavailable
+from plugin.saleor.client import (
+    SaleorClient, SaleorError, SaleorGraphQLError, SaleorPermissionDenied, SaleorUnavailable,
+)
 from plugin.tenants.crypto import TokenBox
 from plugin.tenants.directory import shop_directory
 from plugin.tenants.models import Tenant
@@ -48,7 +50,12 @@ def token_box() -> TokenBox:
 
 
 def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
-    """PROTOCOL §2.2: allow-list, prove the token, fetch the JWKS, persist encrypted."""
+    """PROTOCOL §2.2: allow-list, prove the token, fetch the JWKS, persist encrypted.
+
+    An installed shop is replaced only by the same app (a reinstall) or when Saleor no longer
+    takes its stored token (the app was deleted, then installed again): any other app of that
+    Saleor holds a working token too, and must not take the shop over.
+    """
     cfg = current_app.config["SETTINGS"]
     if not cfg.saleor_api_url_allowed(saleor_api_url):
         raise RegisterError(403, "SALEOR_URL_PROHIBITED", "This Saleor instance is not allowed to install the app.")
@@ -65,6 +72,8 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
         app_id = None
     if not app_id:
         raise RegisterError(401, "UNKNOWN_APP_ID", "Saleor did not accept the app token (no app id).")
+    installed = find_tenant(saleor_api_url)
+    _refuse_takeover(installed, app_id)
     try:
         jwks = fetch_jwks(saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0))
     except (requests.RequestException, ValueError) as exc:
@@ -72,7 +81,11 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
         raise RegisterError(401, "JWKS_NOT_AVAILABLE", "Could not fetch the JWKS of this Saleor instance.") from None
     encrypted = token_box().encrypt(auth_token)
     with session_scope() as session:
-        tenant = session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url))
+        tenant = session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url).with_for_update())
+        if _credentials(tenant) != _credentials(installed):
+            # Another registration or an uninstall landed while we asked Saleor: decide again.
+            raise RegisterError(409, "REGISTRATION_CONFLICT",
+                                "The shop's installation changed while registering; try installing again.")
         if tenant is None:
             tenant = Tenant(saleor_api_url=saleor_api_url)
             session.add(tenant)
@@ -88,15 +101,81 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
     return tenant
 
 
-def uninstall(tenant_id: int, app_id: str | None) -> bool:
-    """APP_DELETED: forget the credentials. Referral data stays (see README, "Uninstall")."""
-    with session_scope() as session:
-        tenant = session.get(Tenant, tenant_id, with_for_update=True)
-        if tenant is None or (app_id and tenant.app_id and app_id != tenant.app_id):
+def _credentials(tenant: Tenant | None) -> tuple | None:
+    return None if tenant is None else (tenant.app_id, tenant.token_encrypted and bytes(tenant.token_encrypted))
+
+
+def _refuse_takeover(installed: Tenant | None, app_id: str) -> None:
+    if installed is None or not installed.is_installed or installed.app_id == app_id:
+        return
+    try:
+        still_works = stored_token_works(installed)
+    except SaleorUnavailable:
+        raise RegisterError(503, "SALEOR_UNREACHABLE", "Saleor did not answer while checking the installed "
+                                                       "app's token; try installing again.") from None
+    if still_works:
+        log.warning("register refused for tenant %s: app %s is installed and Saleor still takes its token "
+                    "(the new token is app %.64r)", installed.id, installed.app_id, app_id)
+        raise RegisterError(409, "APP_ALREADY_INSTALLED",
+                            "This Saleor instance already has the app installed, and that installation still "
+                            "works. Remove it in the Saleor Dashboard before installing again.")
+
+
+def stored_token_works(tenant: Tenant) -> bool:
+    """Whether Saleor still takes the shop's stored token for the shop's stored app.
+
+    False when Saleor answers that the token is unknown (no app, PermissionDenied, HTTP 401/403);
+    raises `SaleorUnavailable` when Saleor cannot be reached or gives no such clear answer.
+    """
+    if tenant.token_encrypted is None:
+        return False
+    try:
+        token = token_box().decrypt(tenant.token_encrypted)
+    except RuntimeError:  # SECRET_KEY changed: the token is of no use to us any more
+        return False
+    cfg = current_app.config["SETTINGS"]
+    client = SaleorClient(tenant.saleor_api_url, token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2)
+    try:
+        answered_as = client.app_id()
+    except SaleorPermissionDenied:
+        return False
+    except SaleorGraphQLError as exc:
+        if exc.code in ("401", "403"):
             return False
-        tenant.token_encrypted = None
-        tenant.uninstalled_at = utcnow()
-        return True
+        raise SaleorUnavailable(f"Saleor gave no clear answer about the stored token: {exc}") from None
+    return answered_as is not None and answered_as == tenant.app_id
+
+
+def handle_app_deleted(tenant_id: int, payload: dict) -> bool:
+    """APP_DELETED: forget the shop's credentials (referral data stays, see README "Uninstall"),
+    but only for an `AppDeleted` body naming the installed app *and* once Saleor confirms that
+    the stored token no longer works. A valid signature alone proves nothing: Saleor signs every
+    app's deliveries with one key. Returns whether the shop is uninstalled; raises
+    `SaleorUnavailable` when Saleor cannot confirm (answer 5xx so that Saleor delivers again).
+    """
+    app = payload.get("app")
+    named = app.get("id") if isinstance(app, dict) else None
+    tenant = get_tenant(tenant_id)
+    if tenant is None:
+        return False
+    if payload.get("__typename") != "AppDeleted" or not isinstance(named, str) or named != tenant.app_id:
+        log.warning("app_deleted for tenant %s ignored: the body (%.40r) names app %.64r, the installed app is %s",
+                    tenant_id, payload.get("__typename"), named, tenant.app_id)
+        return False
+    if tenant.token_encrypted is None:
+        return True  # Saleor delivering again what we already did
+    if stored_token_works(tenant):
+        log.warning("app_deleted for tenant %s (app %s) ignored: Saleor still takes the stored token",
+                    tenant_id, tenant.app_id)
+        return False
+    with session_scope() as session:
+        row = session.get(Tenant, tenant_id, with_for_update=True)
+        if row is None or _credentials(row) != _credentials(tenant):
+            return False  # re-registered meanwhile: that installation is not the deleted one
+        row.token_encrypted = None
+        row.uninstalled_at = utcnow()
+    log.info("tenant %s uninstalled: app %s was deleted in Saleor", tenant_id, named)
+    return True
 
 
 def find_tenant(saleor_api_url: str | None) -> Tenant | None:

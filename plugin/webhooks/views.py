@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from plugin import tasks
 from plugin.http import json_error
+from plugin.saleor.client import SaleorUnavailable
 from plugin.tenants import service as tenants
 from plugin.tenants.directory import KnownShop, shop_directory
 from plugin.webhooks.signature import SignatureError, verify_webhook_signature
@@ -141,7 +142,11 @@ def app_deleted():
     if error:
         return error
     shop, _event, _raw, payload = delivery
-    app_id = (payload.get("app") or {}).get("id") if isinstance(payload.get("app"), dict) else None
-    removed = tenants.uninstall(shop.id, app_id)
-    shop_directory().forget(shop.saleor_api_url)
+    try:
+        removed = tenants.handle_app_deleted(shop.id, payload)
+    except SaleorUnavailable:
+        # Nothing changed; 503 makes Saleor deliver again, when we can ask it about our token.
+        return json_error(503, "SALEOR_UNREACHABLE", "Could not confirm the uninstall with Saleor; try again later.")
+    if removed:
+        shop_directory().forget(shop.saleor_api_url)
     return jsonify({"ok": True, "uninstalled": removed}), 200

@@ -46,9 +46,11 @@ def test_both_url_forms_answer_directly_never_a_redirect(client, saleor, path):
 
 
 def test_reinstall_replaces_the_old_credentials(client, app, saleor):
+    """Saleor's reinstall: the old app is deleted (its token dies), then the new one registers."""
     first = saleor.create_app("referrals-1")
     second = saleor.create_app("referrals-2")
     assert register(client, saleor, first.token).status_code == 200
+    saleor.delete_app(first, deliver=False)
     assert register(client, saleor, second.token).status_code == 200
     assert tenants() == 1
     with session_scope() as session:

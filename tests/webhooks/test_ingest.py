@@ -125,15 +125,49 @@ def test_trailing_slash_is_served_without_redirect(client, captured_shop):
     assert response.status_code == 200
 
 
-def test_real_app_deleted_removes_credentials(client, captured_shop):
-    delivery = load("app_deleted__I__1.json")
-    response = replay(client, delivery)
-    assert response.status_code == 200 and response.json["uninstalled"] is True
+def _captured_tenant_at(app, saleor, token: str) -> None:
+    """The captured shop (app id, JWKS), but living at the emulator's URL, so Saleor can be asked."""
+    with session_scope() as session:
+        tenant = session.scalar(select(Tenant))
+        tenant.saleor_api_url = saleor.api_url
+        tenant.token_encrypted = TokenBox(app.config["SETTINGS"].secret_key).encrypt(token)
+
+
+def _replay_at(client, saleor, delivery):
+    return client.post(delivery.path, data=delivery.body, headers={**post_headers(delivery), "Saleor-Api-Url": saleor.api_url})
+
+
+def test_real_app_deleted_removes_credentials_once_saleor_refuses_the_token(app, client, captured_shop, saleor):
+    _captured_tenant_at(app, saleor, "a-token-saleor-no-longer-knows")
+    response = _replay_at(client, saleor, load("app_deleted__I__1.json"))
+    assert response.status_code == 200 and response.json == {"ok": True, "uninstalled": True}
     with session_scope() as session:
         tenant = session.scalar(select(Tenant))
         assert tenant.token_encrypted is None and tenant.uninstalled_at is not None
+    assert [r.operation for r in saleor.requests] == ["AppId"], "Saleor was asked about our token"
     # After uninstall the deliveries still verify (JWKS kept) but nothing can call Saleor.
-    assert replay(client, load("order_fully_paid__A__3.json")).status_code == 200
+    assert _replay_at(client, saleor, load("order_fully_paid__A__3.json")).status_code == 200
+
+
+def test_real_app_deleted_changes_nothing_while_saleor_still_takes_the_token(app, client, captured_shop, saleor):
+    saleor.create_app("another-app")
+    ours = saleor.create_app("referrals")
+    assert ours.id == CAPTURED_APP_ID
+    _captured_tenant_at(app, saleor, ours.token)
+    response = _replay_at(client, saleor, load("app_deleted__I__1.json"))
+    assert response.status_code == 200 and response.json == {"ok": True, "uninstalled": False}
+    with session_scope() as session:
+        assert session.scalar(select(Tenant)).is_installed
+
+
+def test_app_deleted_answers_503_when_saleor_cannot_confirm(app, client, captured_shop, saleor):
+    _captured_tenant_at(app, saleor, "a-token-saleor-no-longer-knows")
+    saleor.faults.fail_next(10, status=503)
+    response = _replay_at(client, saleor, load("app_deleted__I__1.json"))
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "SALEOR_UNREACHABLE"
+    with session_scope() as session:
+        assert session.scalar(select(Tenant)).is_installed
 
 
 def test_get_is_not_allowed(client, captured_shop):
