@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
 
@@ -152,6 +153,7 @@ def run(*, rate: float = 20, seconds: float = 15, advocates: int = 20, saleor_la
                 "bench process (emulator, SMTP server, driver)": lambda: [os.getpid()],
             }).start()
             load_before = env.load_average()
+            calls_before = len(saleor.requests)
             started = time.monotonic()
             with ThreadPoolExecutor(max_workers=64) as pool:
                 for i in range(orders_total):
@@ -170,6 +172,7 @@ def run(*, rate: float = 20, seconds: float = 15, advocates: int = 20, saleor_la
 
             _wait(rewards_sent, drain_timeout or max(180.0, orders_total * 1.0))
             report["cpu_seconds"] = meter.stop()
+            report["saleor_calls_per_order"] = _calls_per_order(saleor.requests[calls_before:], orders_total)
             report["load_average"] = {"before": load_before, "after": env.load_average()}
             time.sleep(1)
             arrivals = smtp.first_arrival_of_codes()
@@ -201,6 +204,13 @@ def run(*, rate: float = 20, seconds: float = 15, advocates: int = 20, saleor_la
             report["worker_log"] = str(worker.log_path)
         engine.dispose()
     return report
+
+
+def _calls_per_order(requests, orders: int) -> dict[str, float]:
+    """Saleor calls the app made while the referred orders were processed, per order and by
+    operation name (the order read, the friend check, voucher creation, ...)."""
+    counts = Counter(r.operation or "(unnamed)" for r in requests)
+    return {name: round(count / max(orders, 1), 2) for name, count in counts.most_common()}
 
 
 def _seconds(value: float | None) -> float | None:

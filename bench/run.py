@@ -87,6 +87,13 @@ def markdown(results: dict) -> str:
                          f"{_fmt(r['p50_s'], ' s')} | {_fmt(r['p95_s'], ' s')} | {_fmt(r['p99_s'], ' s')} | "
                          f"{_fmt(r['max_s'], ' s')} | {r['saleor_calls']} |")
         for r in results["e2e"]:
+            per_order = r.get("saleor_calls_per_order")
+            if per_order:
+                lines += ["", f"Saleor calls per referred order during the {_fmt(r['rate'])}/s run, by operation:", "",
+                          "| operation | calls per order |", "|---|---|"]
+                lines += [f"| {name} | {count} |" for name, count in per_order.items()]
+                lines.append(f"| all | {round(sum(per_order.values()), 2)} |")
+        for r in results["e2e"]:
             cpu = r.get("cpu_seconds", {})
             if cpu:
                 lines += ["", f"CPU seconds during the {_fmt(r['rate'])}/s run ({r['orders']} orders):", "",

@@ -166,9 +166,13 @@ def _decide_one(tenant_id: int, referral_id: int, action: str, *, actor: str, no
         if referral is None:
             raise ReviewError(404, "NOT_FOUND", "No such referral in this shop.")
         tenant = session.get(Tenant, tenant_id)
-        if action == "approve":
+        if action != "approve":
+            return _reject(session, tenant, referral, actor, note)
+        try:
             return _approve(session, tenant, referral, actor, note, saleor_order)
-        return _reject(session, tenant, referral, actor, note)
+        except ReviewError as exc:
+            refusal = exc  # raised after the commit: Saleor's fresh state of the order is kept
+    raise refusal
 
 
 def _order_from_saleor(tenant_id: int, referral_id: int) -> dict | None:

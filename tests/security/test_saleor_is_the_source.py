@@ -22,8 +22,9 @@ from plugin.db import session_scope, utcnow
 from plugin.referrals.models import OrderRecord, Referral
 from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
+from tests.admin.helpers import Admin
 from tests.flows import coupons_for, make_advocate, mails_with, order_record, referral_for, referred_order
-from tests.referrals.shop import install, live_codes
+from tests.referrals.shop import install, ledger_of, live_codes, set_program
 from tests.saleor_emulator.signing import sign_detached_jws
 
 # What another app may subscribe to: its own query, with aliases that make an unpaid order look
@@ -312,3 +313,56 @@ def test_saleor_down_while_processing_leaves_the_event_pending_then_processes_it
     coupons = coupons_for(order["id"])
     assert [c.state for c in coupons] == [Coupon.ISSUED, Coupon.ISSUED]
     assert len([c for c in shop.saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
+
+
+# -- money approved later: hold release and the merchant's approval read Saleor too -------------------
+
+def _held_referral(shop: Shop):
+    set_program(hold_days=14)
+    code = make_advocate(shop.saleor)
+    order = referred_order(shop.saleor, code)
+    referral = referral_for(order["id"])
+    assert referral.state == Referral.HELD and coupons_for(order["id"]) == []
+    return order, referral
+
+
+def test_hold_release_reads_the_order_a_refund_whose_webhook_was_missed_stops_it(shop):
+    order, referral = _held_referral(shop)
+    shop.saleor.refund(order, deliver=False)  # Saleor knows; its webhook never reached us
+    assert order_record(order["id"]).total_refunded == 0
+    from plugin.coupons.tasks import release_holds
+
+    with time_machine.travel(referral.hold_until + timedelta(minutes=5), tick=True):
+        assert release_holds(shop.tenant().id) == 0
+    assert referral_for(order["id"]).state == Referral.REVOKED
+    assert ledger_of(order["id"])[-1][1:3] == (Referral.REVOKED, "The friend's order was fully refunded.")
+    assert coupons_for(order["id"]) == []
+
+
+def test_hold_release_waits_while_saleor_is_down(shop):
+    order, referral = _held_referral(shop)
+    from plugin.coupons.tasks import release_holds
+
+    shop.saleor.faults.failure_rate, shop.saleor.faults.failure_status = 1.0, 503
+    with time_machine.travel(referral.hold_until + timedelta(minutes=5), tick=True):
+        assert release_holds(shop.tenant().id) == 0
+        assert referral_for(order["id"]).state == Referral.HELD
+        shop.saleor.faults.reset()
+        assert release_holds(shop.tenant().id) == 1
+    assert [c.state for c in coupons_for(order["id"])] == [Coupon.ISSUED, Coupon.ISSUED]
+
+
+def test_the_merchants_approval_reads_the_order_from_saleor(shop):
+    order, referral = _held_referral(shop)
+    admin = Admin(shop.server.app.test_client(), shop.saleor, shop.app, email="owner@shop.example")
+    shop.saleor.faults.failure_rate, shop.saleor.faults.failure_status = 1.0, 503
+    response = admin.post(f"/api/admin/referrals/{referral.id}/approve")
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "SALEOR_UNAVAILABLE"
+    assert referral_for(order["id"]).state == Referral.HELD
+    shop.saleor.faults.reset()
+
+    shop.saleor.refund(order, deliver=False)  # Saleor knows; its webhook never reached us
+    response = admin.post(f"/api/admin/referrals/{referral.id}/approve")
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "ORDER_NO_LONGER_QUALIFIES"
+    assert referral_for(order["id"]).state == Referral.HELD and coupons_for(order["id"]) == []
+    assert order_record(order["id"]).total_refunded == 40
