@@ -22,6 +22,7 @@ from plugin.tenants.service import saleor_client
 log = logging.getLogger(__name__)
 
 LIVE_REFERRAL_STATES = (Referral.APPROVED, Referral.ISSUED)
+RELEASE_BATCH = 200  # due holds per run (one Saleor read each); the sweeper comes back for the rest
 
 
 def _locked_coupon(session, coupon_id: int) -> Coupon | None:
@@ -149,7 +150,7 @@ def release_holds(tenant_id: int) -> int:
         tenant = session.get(Tenant, tenant_id)
         due = session.execute(select(Referral.id, Referral.saleor_order_id).where(
             Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
-        ).order_by(Referral.id)).all()
+        ).order_by(Referral.id).limit(RELEASE_BATCH)).all()
     if not due or tenant is None or not tenant.is_installed:
         return 0
     saleor_says: dict[int, dict | None] = {}
@@ -159,6 +160,8 @@ def release_holds(tenant_id: int) -> int:
         except SaleorError as exc:
             log.warning("release_holds for tenant %s paused: %s", tenant_id, exc)
             break  # the rest stay held; the sweeper comes back
+    if not saleor_says:
+        return 0
 
     released = []
     outcome = Outcome()
@@ -169,7 +172,8 @@ def release_holds(tenant_id: int) -> int:
             if order is not None:
                 upsert_order(session, tenant_id, order)  # the order's lock first, as the event pipeline takes them
             referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
-            if referral.state != Referral.HELD or referral.hold_until is None or referral.hold_until > utcnow():
+            if (referral is None or referral.state != Referral.HELD or referral.hold_until is None
+                    or referral.hold_until > utcnow()):
                 continue
             if order is None:
                 reason = "Saleor no longer shows the friend's order to the app."
