@@ -39,7 +39,7 @@ def test_every_document_the_client_can_send_is_a_file():
 
     source = Path(client_module.__file__).read_text()
     for name in ("app_id", "shop_info", "voucher_create", "voucher_channel_listing_update", "voucher_by_code",
-                 "voucher_code_bulk_delete", "customer_orders"):
+                 "voucher_code_bulk_delete", "customer_orders", "order_for_referral"):
         assert f'"{name}"' in source
         assert (GRAPHQL_DIR / f"{name}.graphql").exists()
 
@@ -79,3 +79,28 @@ def test_subscription_asks_for_every_field_the_pipeline_reads():
     for field in ("id", "number", "status", "chargeStatus", "isPaid", "userEmail", "voucherCode", "metadata",
                   "totalRefunded", "totalCharged", "languageCodeEnum", "shippingAddress", "updatedAt"):
         assert field in captured and field in query
+
+
+@pytest.mark.parametrize("version", ["3.21.69", "3.22.67"])
+def test_the_order_read_validates_against_older_saleor_releases(version):
+    """The order read decides every reward, so it asks only for fields Saleor 3.21 and 3.22 have too."""
+    older = build_schema(schema_file(version).read_text())
+    assert validate(older, parse((GRAPHQL_DIR / "order_for_referral.graphql").read_text())) == []
+
+
+def test_the_order_read_asks_for_every_field_the_pipeline_reads():
+    """Decisions rest on the order read, in the webhook payload's shape: it asks for what apply_order_event reads."""
+    from graphql import FieldNode, visit
+    from graphql.language import Visitor
+
+    asked: set[str] = set()
+
+    class Fields(Visitor):
+        def enter_field(self, node: FieldNode, *_args):
+            asked.add(node.name.value)
+
+    visit(parse((GRAPHQL_DIR / "order_for_referral.graphql").read_text()), Fields())
+    assert asked >= {"app", "order", "id", "number", "updatedAt", "status", "chargeStatus", "isPaid", "userEmail",
+                     "user", "firstName", "channel", "slug", "currencyCode", "total", "gross", "amount", "currency",
+                     "totalCharged", "totalRefunded", "voucherCode", "metadata", "key", "value", "shippingAddress",
+                     "billingAddress", "streetAddress1", "postalCode", "country", "code", "languageCodeEnum"}

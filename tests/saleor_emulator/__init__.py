@@ -54,6 +54,13 @@ What is emulated
   RS256 JWS exactly like core. Mutations made through GraphQL (voucher*, metadata) fire their
   events (VOUCHER_*, ORDER_METADATA_UPDATED) in a background thread to subscribed webhooks.
 * ``delete_app`` revokes the token and sends APP_DELETED to the app itself (3.23.5+ behaviour).
+* Several apps side by side, as in a real shop: ``create_app(identifier, permissions, webhooks=[...])``
+  adds one with its own token, permissions and subscription queries (aliases included, e.g.
+  ``isPaid: isShippingRequired``). Each app's payload is rendered with its own permissions and signed
+  with the one instance key, like every other app's. ``order(id:)`` answers anyone holding the id (core
+  ``resolve_order``); its fields then answer per the requester: ``Order.user`` needs MANAGE_USERS,
+  MANAGE_ORDERS, HANDLE_PAYMENTS, HANDLE_TAXES or ownership (core ``resolve_user``), ``totalGrantedRefund``
+  & co. MANAGE_ORDERS; ``order(externalReference:)`` needs MANAGE_ORDERS.
 * Fault injection: ``emulator.faults`` (see ``faults.py``).
 
 Design notes
