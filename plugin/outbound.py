@@ -76,6 +76,7 @@ class _Watchdog:
 
     def __init__(self, seconds: float):
         self.expired = False
+        self._done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(max(seconds, 0.0), self._expire)
@@ -88,6 +89,8 @@ class _Watchdog:
         return self
 
     def __exit__(self, *exc) -> None:
+        with self._lock:  # a call that finished right at its deadline keeps its pooled connection
+            self._done = True
         self._timer.cancel()
         _local.watchdog = self._outer
 
@@ -100,6 +103,8 @@ class _Watchdog:
 
     def _expire(self) -> None:
         with self._lock:
+            if self._done:
+                return
             self.expired = True
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
