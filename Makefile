@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	PORT=$(PORT) $(PY) -m plugin.cli run
+	PORT=$(PORT) SALEOR_ALLOW_LOOPBACK=$${SALEOR_ALLOW_LOOPBACK:-1} $(PY) -m plugin.cli run
 
 worker: $(STAMP)
 	$(VENV)/bin/celery -A plugin.tasks.celery_app worker --beat --loglevel=INFO

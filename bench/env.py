@@ -107,6 +107,7 @@ def app_env(database_url: str, redis_url: str, app_url: str, **extra: str) -> di
     env.update({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "APP_URL": app_url, "SECRET_KEY": SECRET_KEY,
         "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "DATA_DIR": tempfile.mkdtemp(prefix="bench-data-"),
+        "SALEOR_ALLOW_LOOPBACK": "1",  # the emulated Saleor is on loopback
     })
     env.update(extra)
     return env

@@ -8,12 +8,19 @@ from flask.sessions import SessionInterface
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from plugin import ratelimit
 from plugin.config import Config
 from plugin.db import init_engine, session_scope
 from plugin.http import json_error
 
 log = logging.getLogger(__name__)
+
+# Libraries that log request or response bodies (gql: every query and answer at INFO) or URLs with
+# personal data at INFO/DEBUG: our log carries ids, never codes, tokens or e-mail addresses.
+QUIET_LOGGERS = ("gql", "gql.transport.requests", "requests", "urllib3", "flask-limiter", "limits",
+                 "werkzeug")  # werkzeug: the dev server logs every path, portal links (bearer tokens) too
 
 # Endpoints Saleor, storefronts and scripts call: errors are JSON there, HTML elsewhere.
 JSON_PREFIXES = ("/api/", "/healthz", "/widget")
@@ -21,9 +28,19 @@ JSON_PREFIXES = ("/api/", "/healthz", "/widget")
 
 def create_app(config: Config | None = None, *, runner: str | None = None) -> Flask:
     cfg = config or Config.from_env()
-    logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(cfg.log_level)
+    if not cfg.allowed_saleor_api_urls:
+        log.warning(
+            "ALLOWED_SALEOR_API_URLS is empty: any Saleor may install this app (loopback %s, private networks %s). "
+            "Set it in production.", "allowed" if cfg.saleor_allow_loopback else "refused",
+            "allowed" if cfg.saleor_allow_private else "refused")
 
     app = Flask(__name__, static_folder=None)
+    if cfg.trusted_proxies > 0:
+        # Behind N reverse proxies, the client address and scheme come from their X-Forwarded-* headers
+        # (rate limits per visitor, `Secure` cookies); without the setting those headers are ignored.
+        n = cfg.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     app.config["SETTINGS"] = cfg
     app.config["SECRET_KEY"] = cfg.secret_key
     # Larger bodies are refused with 413 before anything reads them.
@@ -39,6 +56,7 @@ def create_app(config: Config | None = None, *, runner: str | None = None) -> Fl
     upgrade(cfg.database_url)
 
     _install_runner(app, cfg, runner)
+    ratelimit.init_app(app, cfg.redis_url)
     _register_blueprints(app)
     _register_error_handlers(app)
 
@@ -49,6 +67,12 @@ def create_app(config: Config | None = None, *, runner: str | None = None) -> Fl
         return jsonify({"ok": ok, **status}), 200 if ok else 503
 
     return app
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class _NoCookieSession(SessionInterface):
@@ -103,6 +127,8 @@ def _wants_json() -> bool:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.response is not None:  # an answer made for this case (e.g. a rate limit's own page)
+            return exc.response
         if _wants_json():
             code = (exc.name or "error").upper().replace(" ", "_")
             return json_error(exc.code or 500, code, exc.description or exc.name)
@@ -119,6 +145,16 @@ def _register_error_handlers(app: Flask) -> None:
         from plugin.ui.pages import error_page
 
         return error_page(503)
+
+    @app.errorhandler(RecursionError)
+    def nested_too_deep(exc: RecursionError):
+        # Only hostile input nests this deep (JSON, a JWT header); parsers that recurse give up here.
+        log.warning("input nested too deep on %s %s", request.method, request.path)
+        if _wants_json():
+            return json_error(400, "NESTED_TOO_DEEP", "The request is nested too deeply.")
+        from plugin.ui.pages import error_page
+
+        return error_page(400)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -10,6 +10,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import SplitResult
+
+from plugin.netpolicy import UrlRefused, parse_url
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", Path.cwd() / "var"))
 
@@ -18,6 +21,10 @@ def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def _secret_key() -> str:
@@ -45,8 +52,13 @@ class Config:
     smtp_url: str = ""
     mail_outbox_dir: str = ""
     mail_from: str = "Referrals <referrals@localhost>"
+    mail_sender_domains: list[str] = field(default_factory=list)
     secret_key: str = ""
     allowed_saleor_api_urls: list[str] = field(default_factory=list)
+    # Without an allow-list, a Saleor on loopback or a private network may install only when allowed.
+    saleor_allow_loopback: bool = False
+    saleor_allow_private: bool = False
+    trusted_proxies: int = 0
     saleor_timeout: float = 5.0
     max_webhook_bytes: int = 256 * 1024
     sweep_interval: float = 30.0
@@ -65,11 +77,13 @@ class Config:
             redis_url=env.get("REDIS_URL", ""),
             smtp_url=env.get("SMTP_URL", ""),
             mail_outbox_dir=env.get("MAIL_OUTBOX_DIR") or str(DATA_DIR / "outbox"),
-            mail_from=env.get("MAIL_FROM", cls.mail_from),
+            mail_from=env.get("MAIL_FROM") or cls.mail_from,
+            mail_sender_domains=[d.lower() for d in _list(env.get("MAIL_SENDER_DOMAINS"))],
             secret_key="",
-            allowed_saleor_api_urls=[
-                p.strip() for p in env.get("ALLOWED_SALEOR_API_URLS", "").split(",") if p.strip()
-            ],
+            allowed_saleor_api_urls=_list(env.get("ALLOWED_SALEOR_API_URLS")),
+            saleor_allow_loopback=_bool(env.get("SALEOR_ALLOW_LOOPBACK")),
+            saleor_allow_private=_bool(env.get("SALEOR_ALLOW_PRIVATE")),
+            trusted_proxies=int(env.get("TRUSTED_PROXIES") or 0),
             saleor_timeout=float(env.get("SALEOR_TIMEOUT", "5")),
             max_webhook_bytes=int(env.get("MAX_WEBHOOK_BYTES", str(256 * 1024))),
             sweep_interval=float(env.get("SWEEP_INTERVAL", "30")),
@@ -82,21 +96,58 @@ class Config:
         return cfg
 
     def saleor_api_url_allowed(self, url: str) -> bool:
-        """Exact URLs, or patterns: `*` matches within one host or path segment
-        (never across `/`, `?` or `#`), `re:` prefixes a full regex.
+        """Exact URLs, or patterns: `*` stands for DNS-label characters (letters, digits, `-`)
+        within one host label or path segment; `re:` prefixes a full regex.
 
-        An empty list allows every URL (development default; the README says to set it).
+        The URL is parsed first and compared part by part (scheme, host, port, path): a URL with
+        user-info, a backslash, whitespace, control characters, a query or a fragment never
+        matches. An empty list allows every clean URL (the network policy, `saleor_address_policy`,
+        then decides which addresses may be called).
         """
+        try:
+            parts = parse_url(url)
+        except UrlRefused:
+            return False
+        if parts.query or url.endswith("?"):
+            return False
         if not self.allowed_saleor_api_urls:
             return True
-        for pattern in self.allowed_saleor_api_urls:
-            if pattern.startswith("re:"):
-                if re.fullmatch(pattern[3:], url):
-                    return True
-            elif "*" in pattern:
-                regex = "[^/?#]*".join(re.escape(part) for part in pattern.split("*"))
-                if re.fullmatch(regex, url):
-                    return True
-            elif pattern == url:
-                return True
+        return any(_url_matches(pattern, url, parts) for pattern in self.allowed_saleor_api_urls)
+
+    def saleor_address_policy(self) -> dict | None:
+        """Which addresses calls to Saleor may reach: None (any) when an allow-list names the shops,
+        else the `allow_loopback`/`allow_private` keywords of `plugin.netpolicy.check_url`."""
+        if self.allowed_saleor_api_urls:
+            return None
+        return {"allow_loopback": self.saleor_allow_loopback, "allow_private": self.saleor_allow_private}
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_WILDCARD = "[A-Za-z0-9-]*"
+
+
+def _glob(pattern: str, value: str) -> bool:
+    regex = _WILDCARD.join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, value) is not None
+
+
+def _url_matches(pattern: str, url: str, parts: SplitResult) -> bool:
+    if pattern.startswith("re:"):
+        return re.fullmatch(pattern[3:], url) is not None
+    if "*" not in pattern:
+        return pattern == url
+    scheme, _, rest = pattern.partition("://")
+    authority, slash, path = rest.partition("/")
+    if any(ch in pattern for ch in "@?#\\") or scheme.lower() not in _DEFAULT_PORTS:
         return False
+    host, port = authority, ""
+    if ":" in authority and not authority.endswith("]"):
+        host, _, port = authority.rpartition(":")
+    actual_scheme = parts.scheme.lower()
+    default_port = _DEFAULT_PORTS[actual_scheme]
+    return (
+        scheme.lower() == actual_scheme
+        and _glob(host.lower(), parts.hostname.lower())
+        and (int(port) if port.isdigit() else default_port) == (parts.port or default_port)
+        and _glob(slash + path or "/", parts.path or "/")
+    )

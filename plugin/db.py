@@ -83,7 +83,8 @@ def init_engine(database_url: str) -> Engine:
     if _autocommit_engine is not None:
         _autocommit_engine.dispose()
         _autocommit_engine = None
-    kwargs: dict = {"future": True, "pool_pre_ping": True}
+    # hide_parameters: a database error's text (logged with its task) must not quote e-mails or codes.
+    kwargs: dict = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
     if database_url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
@@ -111,7 +112,7 @@ def autocommit_engine() -> Engine:
         if main.dialect.name == "sqlite":
             return main
         # Nothing to roll back on check-in: every statement committed itself.
-        _autocommit_engine = create_engine(main.url, future=True, isolation_level="AUTOCOMMIT",
+        _autocommit_engine = create_engine(main.url, future=True, isolation_level="AUTOCOMMIT", hide_parameters=True,
                                            pool_size=5, max_overflow=10, pool_reset_on_return=None)
     return _autocommit_engine
 

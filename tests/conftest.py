@@ -159,6 +159,7 @@ def make_config(database_url, tmp_path):
             app_url="http://127.0.0.1:3000", database_url=database_url, redis_url="", smtp_url="",
             mail_outbox_dir=str(tmp_path / "outbox"), secret_key="test-secret-key-" + "x" * 32,
             allowed_saleor_api_urls=[], saleor_timeout=3.0, sweep_interval=0,
+            saleor_allow_loopback=True,  # the emulator is on loopback, as a local Saleor is for `make run`
         )
         base.update(overrides)
         return Config(**base)
@@ -282,6 +283,7 @@ class SMTPSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
+        self.envelopes: list[tuple[str, list[str]]] = []  # (MAIL FROM, RCPT TOs) of each message
         self._lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -293,6 +295,7 @@ class SMTPSink:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
     @property

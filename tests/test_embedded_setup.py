@@ -20,7 +20,7 @@ def embedded_app(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL", "APP_URL", "SECRET_KEY", "MAIL_OUTBOX_DIR"}}
     env.update({"PORT": str(port), "DATA_DIR": str(tmp_path / "var"), "SWEEP_INTERVAL": "1", "SWEEP_GRACE": "1",
-                "PYTHONUNBUFFERED": "1"})
+                "PYTHONUNBUFFERED": "1", "SALEOR_ALLOW_LOOPBACK": "1"})  # as `make run` sets it
     log = open(tmp_path / "app.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "plugin.cli", "run"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)

@@ -60,6 +60,7 @@ def worker_env(cfg, **extra) -> dict[str, str]:
         "APP_URL": cfg.app_url, "SMTP_URL": cfg.smtp_url, "MAIL_OUTBOX_DIR": cfg.mail_outbox_dir,
         "SALEOR_TIMEOUT": str(cfg.saleor_timeout), "SWEEP_INTERVAL": "1", "SWEEP_GRACE": "2",
         "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+        "SALEOR_ALLOW_LOOPBACK": "1" if cfg.saleor_allow_loopback else "",
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env

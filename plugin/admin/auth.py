@@ -81,7 +81,7 @@ def verify_token(token: str, tenant: Tenant, *, permission: str | None = None, n
         raise DashboardAuthError("NOT_INSTALLED", "The app is not installed in this Saleor instance.")
     try:
         header = jwt.get_unverified_header(token)
-    except JWTError:
+    except (JWTError, RecursionError):  # a header nested thousands deep is just unreadable
         raise DashboardAuthError("INVALID_TOKEN", "The Dashboard token's header cannot be read.") from None
     if header.get("alg") != ALGORITHM:
         raise DashboardAuthError("INVALID_TOKEN", "The Dashboard token must be signed with RS256.")

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from plugin import tasks
 from plugin.coupons.models import Coupon
-from plugin.db import session_scope, utcnow
+from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
+from plugin.mail.outbox import requeue
 
 STATUSES = (OutboundEmail.FAILED, OutboundEmail.PENDING, OutboundEmail.SENT)
 
@@ -52,9 +53,7 @@ def resend(tenant_id: int, email_id: int) -> dict:
             if coupon is not None and coupon.state in (Coupon.REVOKED, Coupon.CANCELLED):
                 raise ResendError(409, "COUPON_REVOKED",
                                   f"The coupon in this e-mail was {coupon.state}; sending it would only confuse.")
-        email.status = OutboundEmail.PENDING
-        email.attempts = 0
-        email.next_attempt_at = utcnow()
+        requeue(email)
     tasks.enqueue("send_email", tenant_id, email_id)
     with session_scope(tenant_id) as session:
         email = session.get(OutboundEmail, email_id)

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from email.utils import formataddr
+
+from flask import current_app
 
 from plugin.coupons.models import Coupon
 from plugin.db import utcnow
 from plugin.i18n import pick_locale, t
 from plugin.mail import compose
-from plugin.mail.outbox import render
+from plugin.mail.outbox import render, sender_headers
+from plugin.mail.transport import header_text
 from plugin.program.settings import Program
 from plugin.referrals import links
 
@@ -68,5 +72,7 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
             "footer": t(locale, "email.footer", shop=shop),
         }
     text, html = render(context)
-    return {"kind": kind, "locale": locale, "subject": context["subject"], "text": text, "html": html,
-            "sender": program["email"].get("sender") or None}
+    (name, address), reply_to = sender_headers(current_app.config["SETTINGS"], program["email"].get("sender") or "",
+                                                program["email"].get("reply_to") or "")
+    return {"kind": kind, "locale": locale, "subject": header_text(context["subject"]), "text": text, "html": html,
+            "sender": formataddr((name, address)), "reply_to": reply_to or None}

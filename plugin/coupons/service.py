@@ -92,7 +92,7 @@ def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
         if found is None or not found[0]["name"].startswith(VOUCHER_NAME_PREFIX):
             raise
         voucher_id, code_id = found[0]["id"], found[1]["id"]
-        log.info("coupon %s already existed in Saleor (earlier attempt); reusing voucher %s", coupon.code, voucher_id)
+        log.info("coupon %s already existed in Saleor (earlier attempt); reusing voucher %s", coupon.id, voucher_id)
     min_amount = _amount(coupon.min_order) if coupon.min_order and coupon.min_order > 0 else None
     client.set_voucher_channel(voucher_id, coupon.saleor_channel_id, _amount(coupon.value), min_amount)
     coupon.saleor_voucher_id, coupon.saleor_code_id = voucher_id, code_id

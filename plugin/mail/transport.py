@@ -7,12 +7,15 @@ SMTP_URL forms: `smtp://host:25` (plain, STARTTLS if the server offers it and
 from __future__ import annotations
 
 import functools
+import re
 import smtplib
 import ssl
 import time
+import unicodedata
 import uuid
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -73,18 +76,36 @@ def transport_from_config(cfg) -> MailTransport:
     return FileOutbox(cfg.mail_outbox_dir)
 
 
-def build_message(sender: str, to: str, subject: str, text: str, html: str, reply_to: str = "",
+def header_text(value: str) -> str:
+    """A header value on one line: CR, LF, the Unicode line and paragraph separators and every other
+    control character (\v, \f, \x1c-\x1e, \x85, ...) become spaces; runs of spaces become one."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value or "")
+    return re.sub(r" {2,}", " ", cleaned).strip()
+
+
+def mailbox(value: str | tuple[str, str]) -> Address:
+    """`Name <address>`, a bare address or a (name, address) pair as one mailbox; ValueError (or
+    HeaderParseError) unless the address is exactly one valid address."""
+    name, address = value if isinstance(value, tuple) else parseaddr(header_text(value))
+    if not address or "@" not in address:
+        raise ValueError("not an e-mail address")
+    return Address(display_name=header_text(name), addr_spec=header_text(address))
+
+
+def build_message(sender: str | tuple[str, str], to: str, subject: str, text: str, html: str, reply_to: str = "",
                   message_id: str | None = None) -> EmailMessage:
+    """Raises ValueError (or email.errors.HeaderParseError, also a ValueError) for an address that is not
+    exactly one mailbox; every other header value is cleaned with `header_text` first."""
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
+    message["From"] = mailbox(sender)
+    message["To"] = Address(addr_spec=header_text(to))  # one recipient: a list in `to` cannot parse
+    message["Subject"] = header_text(subject)
     message["Date"] = formatdate(localtime=False)
     # A stable id per outbox row lets mail servers and clients collapse the rare second copy
     # (sending is at least once: a crash after the server accepted, before we recorded it).
     message["Message-ID"] = message_id or make_msgid(domain="referrals.local")
     if reply_to:
-        message["Reply-To"] = reply_to
+        message["Reply-To"] = mailbox(reply_to)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

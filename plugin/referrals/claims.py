@@ -2,9 +2,11 @@
 
 Each friend (by normalised e-mail) gets one single-use code per advocate,
 minted at claim time: nothing to leak to coupon sites, no code bank to run dry.
-Claiming again returns the same code. The code is reserved in our database and
-committed first, then created in Saleor; if Saleor is down the sweeper retries
-and the friend gets the code by e-mail.
+The code is reserved in our database and committed first, then created in
+Saleor; if Saleor is down the sweeper retries and the friend gets the code by
+e-mail. Claiming again with the same address answers exactly like a first claim
+and sends the e-mail with the code once more; the code itself shows only in
+the browser that made the claim (its signed cookie holds the claim's id).
 """
 from __future__ import annotations
 
@@ -17,13 +19,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin import tasks
 from plugin.analytics.models import FunnelEvent
 from plugin.coupons import service as coupons
 from plugin.coupons.models import Coupon
 from plugin.db import serialized, session_scope, utcnow
+from plugin.mail.models import OutboundEmail
+from plugin.mail.outbox import requeue
 from plugin.program.settings import Program
 from plugin.referrals.experiments import HOLDOUT, variant_friend_offer
-from plugin.referrals.identity import canonical_code, is_valid_email, normalize_email
+from plugin.referrals.identity import canonical_code, normalize_email, valid_email
 from plugin.referrals.models import Advocate, FriendClaim
 
 log = logging.getLogger(__name__)
@@ -47,11 +52,8 @@ class ClaimOutcome:
 
 
 def usable_email(value) -> str | None:
-    """The address as typed, trimmed; None unless it is a plausible e-mail without control characters."""
-    if not isinstance(value, str):
-        return None
-    value = value.strip()
-    return value if value.isprintable() and is_valid_email(value) else None
+    """One valid address, in the form we send to; None for anything else (lists, names, control characters)."""
+    return valid_email(value)
 
 
 def find_advocate(code: str | None) -> tuple[int, int] | None:
@@ -89,21 +91,22 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
     if contact is None:
         raise ClaimRefused(ClaimRefused.INVALID_EMAIL)
     normalized = normalize_email(contact)
+    if not consent:
+        raise ClaimRefused(ClaimRefused.NO_CONSENT)
     with serialized(session):
         # The advocate's row lock serialises claims per code, so the daily cap holds under concurrency.
         advocate = session.scalar(select(Advocate).where(Advocate.id == advocate_id).with_for_update())
         if normalized == advocate.email:
             raise ClaimRefused(ClaimRefused.OWN_EMAIL)
-        existing = _existing_claim(session, advocate.id, normalized)
-        if existing is not None:
-            return existing
-        if not consent:
-            raise ClaimRefused(ClaimRefused.NO_CONSENT)
+        # The cap answers the same for a known address as for a new one: no answer may tell them apart.
         cap = int(program["caps"].get("claims_per_code_per_day") or 0)
         claimed_today = session.scalar(select(func.count(FriendClaim.id)).where(
             FriendClaim.advocate_id == advocate.id, FriendClaim.created_at >= utcnow() - timedelta(days=1)))
         if cap and claimed_today >= cap:
             raise ClaimRefused(ClaimRefused.DAILY_CAP)
+        existing = _existing_claim(session, advocate.id, normalized)
+        if existing is not None:
+            return existing
         try:
             with session.begin_nested():
                 offer = program["friend_offer"]
@@ -138,6 +141,36 @@ def _existing_claim(session: Session, advocate_id: int, normalized_email: str) -
         return None
     claim, coupon = row
     return ClaimOutcome(claim.id, coupon.id, coupon.code, claim.contact_email, created=False)
+
+
+@dataclass
+class BrowserClaim:
+    contact_email: str
+    coupon: Coupon
+
+
+def claim_of_browser(tenant_id: int, advocate_id: int, claim_id: int | None) -> BrowserClaim | None:
+    """The claim a browser's cookie names, if it is a claim of this advocate's code."""
+    if claim_id is None:
+        return None
+    with session_scope(tenant_id) as session:
+        row = session.execute(
+            select(FriendClaim.contact_email, Coupon).join(Coupon, Coupon.id == FriendClaim.coupon_id)
+            .where(FriendClaim.id == claim_id, FriendClaim.advocate_id == advocate_id)).first()
+    return BrowserClaim(row[0], row[1]) if row else None
+
+
+def resend_offer_email(tenant_id: int, coupon_id: int) -> None:
+    """A repeat claim: send the friend's e-mail with their code once more (if it went out before and
+    the code is still live; a code not yet created in Saleor is e-mailed when it is)."""
+    with session_scope(tenant_id) as session:
+        coupon = session.get(Coupon, coupon_id)
+        email = session.scalar(select(OutboundEmail).where(OutboundEmail.coupon_id == coupon_id).with_for_update())
+        if coupon is None or coupon.state != Coupon.ISSUED or email is None or email.status == OutboundEmail.PENDING:
+            return
+        requeue(email)
+        email_id = email.id
+    tasks.enqueue("send_email", tenant_id, email_id)
 
 
 def issue_now(tenant_id: int, coupon_id: int) -> bool:

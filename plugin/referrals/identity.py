@@ -5,30 +5,49 @@ import hashlib
 import re
 import secrets
 
-# Providers that ignore dots and/or +tags in the local part.
+import idna
+from email_validator import EmailNotValidError, validate_email
+
+# Providers that ignore dots in the local part.
 _DOTLESS = {"gmail.com", "googlemail.com"}
-_PLUS_TAGS = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "icloud.com",
-              "me.com", "fastmail.com", "protonmail.com", "proton.me", "yahoo.com"}
 _DOMAIN_ALIASES = {"googlemail.com": "gmail.com"}
 
-EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+def valid_email(value: object) -> str | None:
+    """One deliverable-looking address in the form we send to (the domain lower-case and, for an
+    IDN, in its xn-- form), or None: no lists, no display names, no quoted or non-ASCII local parts."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 320:
+        return None
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return None
+    return checked.ascii_email
 
 
-def is_valid_email(value: str) -> bool:
-    return bool(value) and len(value) <= 320 and bool(EMAIL_RE.match(value.strip()))
+def is_valid_email(value: object) -> bool:
+    return valid_email(value) is not None
 
 
 def normalize_email(value: str | None) -> str:
-    """The identity of a mailbox: case-folded; dots and +tags removed where the provider ignores them."""
+    """The identity of a mailbox, for matching people only (e-mails go to the address as given):
+    case-folded, the domain in its xn-- form, a `+tag` dropped at every provider (most deliver
+    `name+tag@` to `name@`, and treating two addresses as one person only makes fraud rules stricter),
+    and dots dropped where the provider ignores them."""
     if not value:
         return ""
     value = value.strip().lower()
     if "@" not in value:
         return value
     local, _, domain = value.rpartition("@")
+    if not domain.isascii():
+        try:
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            pass
     domain = _DOMAIN_ALIASES.get(domain, domain)
-    if domain in _PLUS_TAGS:
-        local = local.split("+", 1)[0]
+    if "+" in local[1:]:
+        local = local[0] + local[1:].split("+", 1)[0]
     if domain in _DOTLESS:
         local = local.replace(".", "")
     return f"{local}@{domain}"

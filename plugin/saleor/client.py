@@ -27,11 +27,14 @@ from gql.transport.exceptions import (
 from gql.transport.requests import RequestsHTTPTransport
 from graphql import DocumentNode
 
+from plugin import outbound
+
 log = logging.getLogger(__name__)
 
 GRAPHQL_DIR = Path(__file__).with_name("graphql")
 USER_AGENT = "saleor-referrals"
 MAX_CACHED_SESSIONS = 32  # per thread: one per shop this worker talks to, closed when it overflows
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # our largest answer (a page of orders or vouchers) is a few KB
 _SESSIONS = threading.local()
 
 
@@ -50,6 +53,13 @@ class SaleorUnavailable(SaleorError):
     """5xx, timeout or connection error after all retries: try again later."""
 
     code = "UNAVAILABLE"
+
+
+class SaleorRefused(SaleorError):
+    """We refused the answer or the address: a redirect, an oversized body, or an address the network
+    policy forbids. Retrying changes nothing."""
+
+    code = "REFUSED"
 
 
 class SaleorPermissionDenied(SaleorError):
@@ -82,10 +92,19 @@ def document_text(name: str) -> str:
 
 
 class _Transport(RequestsHTTPTransport):
-    """gql's transport, but a 5xx is an error even when its body is JSON."""
+    """gql's transport, but a 5xx is an error even when its body is JSON, and every call goes
+    through `plugin.outbound`'s rules: no redirects, a capped answer, a total deadline and, where
+    the configuration asks for it, a check of the address reached."""
+
+    def __init__(self, *args, address_policy: dict | None = None, **kwargs):
+        self.address_policy = address_policy
+        super().__init__(*args, allow_redirects=False, **kwargs)
 
     def connect(self):
         super().connect()
+        adapter = outbound.GuardedAdapter(max_bytes=MAX_RESPONSE_BYTES, address_policy=self.address_policy)
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, adapter)
 
         def _raise_5xx(response, *args, **kwargs):
             if response.status_code >= 500:
@@ -103,12 +122,14 @@ class SaleorClient:
         timeout: float = 5.0,
         retries: int = 3,
         backoff: float = 0.2,
+        address_policy: dict | None = None,
     ):
         self.api_url = api_url
         self.token = token
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.address_policy = address_policy
 
     def _session(self) -> SyncClientSession:
         """A connected gql session for this URL and token, kept per thread (and process) so calls
@@ -117,7 +138,8 @@ class SaleorClient:
         if cache is None or _SESSIONS.pid != os.getpid():  # a forked child must not share sockets
             cache = _SESSIONS.by_key = {}
             _SESSIONS.pid = os.getpid()
-        key = (self.api_url, self.token, self.timeout)
+        policy = tuple(sorted(self.address_policy.items())) if self.address_policy is not None else None
+        key = (self.api_url, self.token, self.timeout, policy)
         session = cache.get(key)
         if session is None:
             if len(cache) >= MAX_CACHED_SESSIONS:
@@ -126,7 +148,8 @@ class SaleorClient:
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
             transport = _Transport(
-                url=self.api_url, headers=headers, timeout=self.timeout, retries=0, verify=True
+                url=self.api_url, headers=headers, timeout=self.timeout, retries=0, verify=True,
+                address_policy=self.address_policy,
             )
             session = cache[key] = Client(transport=transport, fetch_schema_from_transport=False).connect_sync()
         return session
@@ -139,18 +162,22 @@ class SaleorClient:
                 return self._session().execute(doc, variable_values=variables or {})
             except TransportQueryError as exc:
                 raise _query_error(exc) from None
+            except (outbound.RedirectRefused, outbound.ResponseTooLarge, outbound.AddressRefused) as exc:
+                raise SaleorRefused(f"Saleor call {name} refused: {exc}") from None
             except (TransportServerError, requests.ConnectionError, requests.Timeout) as exc:
                 status = getattr(exc, "code", None)
                 if isinstance(exc, TransportServerError) and status is not None and status < 500:
                     raise SaleorGraphQLError(f"Saleor answered HTTP {status}", code=str(status)) from None
                 attempt += 1
-                if attempt > self.retries:
-                    raise SaleorUnavailable(f"Saleor unavailable after {attempt} attempts: {exc}") from None
                 delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)
+                left = outbound.remaining()
+                if attempt > self.retries or (left is not None and left <= delay):
+                    raise SaleorUnavailable(f"Saleor unavailable after {attempt} attempts: {exc}") from None
                 log.warning("saleor call %s failed (%s); retry %d in %.2fs", name, exc, attempt, delay)
                 time.sleep(delay)
-            except TransportProtocolError as exc:
-                raise SaleorGraphQLError(f"Saleor did not answer GraphQL: {exc}") from None
+            except TransportProtocolError:
+                # gql's message quotes the whole answer; it is not ours to log.
+                raise SaleorGraphQLError(f"Saleor did not answer {name} with GraphQL") from None
 
     def mutate(self, name: str, field: str, variables: dict) -> dict[str, Any]:
         data = self.execute(name, variables)[field]

@@ -10,6 +10,7 @@ import requests
 from flask import current_app
 from sqlalchemy import select
 
+from plugin import netpolicy, outbound
 from plugin.db import session_scope, utcnow
 from plugin.saleor.client import (
     SaleorClient, SaleorError, SaleorGraphQLError, SaleorPermissionDenied, SaleorUnavailable,
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 # Refetching on a failed signature is how a key rotation is picked up; the interval stops
 # forged deliveries from turning us into a load generator against Saleor's JWKS endpoint.
 JWKS_REFETCH_INTERVAL = timedelta(seconds=10)
+MAX_JWKS_BYTES = 8 * 1024  # Saleor publishes one or two RSA keys (~500 bytes each)
 
 
 class RegisterError(Exception):
@@ -36,8 +38,11 @@ def jwks_url(saleor_api_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/.well-known/jwks.json"
 
 
-def fetch_jwks(saleor_api_url: str, timeout: float) -> str:
-    response = requests.get(jwks_url(saleor_api_url), timeout=timeout, allow_redirects=False)
+def fetch_jwks(saleor_api_url: str, timeout: float, address_policy: dict | None = None) -> str:
+    """The JWKS as JSON text: no redirects, at most MAX_JWKS_BYTES, `timeout` for the whole call."""
+    session = outbound.guarded_session(max_bytes=MAX_JWKS_BYTES, address_policy=address_policy)
+    with session:
+        response = session.get(jwks_url(saleor_api_url), timeout=timeout, allow_redirects=False)
     response.raise_for_status()
     data = response.json()
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
@@ -49,6 +54,26 @@ def token_box() -> TokenBox:
     return TokenBox(current_app.config["SETTINGS"].secret_key)
 
 
+def _refuse_unless_callable(cfg, saleor_api_url: str) -> dict | None:
+    """The allow-list, then (without one) the network policy: the same answer for every refused URL,
+    so the install endpoint cannot be used to probe which ports or hosts answer. Returns the address
+    policy the calls to this Saleor follow."""
+    prohibited = RegisterError(403, "SALEOR_URL_PROHIBITED", "This Saleor instance is not allowed to install the app.")
+    if not cfg.saleor_api_url_allowed(saleor_api_url):
+        raise prohibited
+    policy = cfg.saleor_address_policy()
+    if policy is None:
+        return None
+    try:
+        netpolicy.check_url(saleor_api_url, **policy)
+    except netpolicy.HostUnresolvable:
+        raise RegisterError(503, "SALEOR_UNREACHABLE", "The Saleor host name does not resolve.") from None
+    except netpolicy.UrlRefused as exc:
+        log.info("register: %s refused by the network policy: %s", saleor_api_url, exc.reason)
+        raise prohibited from None
+    return policy
+
+
 def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
     """PROTOCOL §2.2: allow-list, prove the token, fetch the JWKS, persist encrypted.
 
@@ -57,10 +82,10 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
     Saleor holds a working token too, and must not take the shop over.
     """
     cfg = current_app.config["SETTINGS"]
-    if not cfg.saleor_api_url_allowed(saleor_api_url):
-        raise RegisterError(403, "SALEOR_URL_PROHIBITED", "This Saleor instance is not allowed to install the app.")
-    # Each call gets a slice of Saleor's 18 s read timeout; the whole install stays under ~12 s.
-    client = SaleorClient(saleor_api_url, auth_token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2)
+    policy = _refuse_unless_callable(cfg, saleor_api_url)
+    # Each call gets a slice of Saleor's 18 s read timeout; the view bounds the whole install.
+    client = SaleorClient(saleor_api_url, auth_token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2,
+                          address_policy=policy)
     try:
         app_id = client.app_id()
     except SaleorUnavailable as exc:
@@ -75,7 +100,7 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
     installed = find_tenant(saleor_api_url)
     _refuse_takeover(installed, app_id)
     try:
-        jwks = fetch_jwks(saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0))
+        jwks = fetch_jwks(saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0), address_policy=policy)
     except (requests.RequestException, ValueError) as exc:
         log.info("register: JWKS unavailable for %s: %s", saleor_api_url, exc)
         raise RegisterError(401, "JWKS_NOT_AVAILABLE", "Could not fetch the JWKS of this Saleor instance.") from None
@@ -134,7 +159,8 @@ def stored_token_works(tenant: Tenant) -> bool:
     except RuntimeError:  # SECRET_KEY changed: the token is of no use to us any more
         return False
     cfg = current_app.config["SETTINGS"]
-    client = SaleorClient(tenant.saleor_api_url, token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2)
+    client = SaleorClient(tenant.saleor_api_url, token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2,
+                          address_policy=cfg.saleor_address_policy())
     try:
         answered_as = client.app_id()
     except SaleorPermissionDenied:
@@ -202,7 +228,8 @@ def refresh_jwks(tenant: Tenant, *, force: bool = False) -> dict | None:
             return None
         row.jwks_fetched_at = now  # counts as an attempt even when it fails
         try:
-            row.jwks = fetch_jwks(row.saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0))
+            row.jwks = fetch_jwks(row.saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0),
+                                  address_policy=cfg.saleor_address_policy())
         except (requests.RequestException, ValueError) as exc:
             log.warning("JWKS refetch failed for %s: %s", row.saleor_api_url, exc)
             return None
@@ -214,4 +241,5 @@ def saleor_client(tenant: Tenant) -> SaleorClient:
     if tenant.token_encrypted is None:
         raise SaleorError("tenant is uninstalled", code="UNINSTALLED")
     cfg = current_app.config["SETTINGS"]
-    return SaleorClient(tenant.saleor_api_url, token_box().decrypt(tenant.token_encrypted), timeout=cfg.saleor_timeout)
+    return SaleorClient(tenant.saleor_api_url, token_box().decrypt(tenant.token_encrypted), timeout=cfg.saleor_timeout,
+                        address_policy=cfg.saleor_address_policy())

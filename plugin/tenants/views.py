@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from plugin import outbound
 from plugin.http import json_error, read_json_body
+from plugin.ratelimit import limiter, retry_after
 from plugin.tenants import service
 from plugin.tenants.manifest import build_manifest
 
 bp = Blueprint("install", __name__)
+
+REGISTER_LIMIT = 10  # installs per client address per minute: Saleor installs once, attackers probe
+# The whole install (token check, JWKS) ends well within Saleor's 18 s wait for our answer.
+INSTALL_DEADLINE = 10.0
 
 
 @bp.get("/api/manifest")
@@ -20,8 +26,16 @@ def _register_error(status: int, code: str, message: str):
     return jsonify({"success": False, "error": {"code": code, "message": message}}), status
 
 
+def _register_too_many(limit):
+    response, status = _register_error(429, "TOO_MANY_REQUESTS", "Too many install attempts; retry later.")
+    response.status_code = status
+    response.headers["Retry-After"] = retry_after(limit)
+    return response
+
+
 @bp.route("/api/register", methods=["POST"])
 @bp.route("/api/register/", methods=["POST"])
+@limiter.limit(f"{REGISTER_LIMIT} per minute", on_breach=_register_too_many)
 def register():
     api_url = request.headers.get("Saleor-Api-Url", "").strip()
     if not api_url:
@@ -34,7 +48,8 @@ def register():
         return _register_error(400, "MISSING_AUTH_TOKEN", "Missing auth token.")
     domain = request.headers.get("Saleor-Domain") or request.headers.get("X-Saleor-Domain") or ""
     try:
-        service.register(api_url, domain, token.strip())
+        with outbound.deadline(INSTALL_DEADLINE):
+            service.register(api_url, domain, token.strip())
     except service.RegisterError as exc:
         return _register_error(exc.status, exc.code, exc.message)
     return jsonify({"success": True})

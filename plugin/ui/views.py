@@ -10,17 +10,18 @@ import json
 import re
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from plugin.analytics.models import FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
-from plugin.http import json_error
+from plugin.http import json_error, parse_json
 from plugin.i18n import LOCALES, pick_locale, t, tn, tn_html
 from plugin.mail.compose import shop_name
 from plugin.program.settings import Program, load_program
-from plugin.ratelimit import client_ip, hit
+from plugin.ratelimit import digest, limiter, retry_after
 from plugin.referrals import claims, links
+from plugin.referrals.identity import normalize_email
 from plugin.referrals.models import Advocate
 from plugin.referrals.offers import offer_texts
 from plugin.tenants.models import Tenant
@@ -35,9 +36,10 @@ BLUEPRINTS = [widget_bp, landing_bp, portal_bp]
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "pl": "Polski", "lv": "Latviešu"}
 OG_LOCALES = {"en": "en_US", "ru": "ru_RU", "pl": "pl_PL", "lv": "lv_LV"}
-STATE_LIMIT, SHARE_LIMIT, WINDOW = 120, 60, 60  # per client IP per minute
-CLAIM_LIMIT, LINK_LIMIT, LINK_PER_EMAIL = 10, 5, 3
-MISS_LIMIT, MISS_WINDOW = 60, 600  # unknown share codes per client IP per 10 minutes
+STATE_LIMIT, SHARE_LIMIT, CLAIM_LIMIT = 120, 60, 10  # per client address per minute
+LINK_LIMIT = 5  # portal links per client address per 10 minutes
+LINK_PER_EMAIL = CLAIM_RESENDS_PER_EMAIL = 3  # per e-mail address (and advocate) per hour
+MISS_LIMIT = 60  # unknown share codes per client address per 10 minutes
 CRAWLERS = re.compile(r"bot|crawl|spider|facebookexternalhit|whatsapp|telegram|slack|discord|embedly|preview",
                       re.IGNORECASE)
 
@@ -77,18 +79,16 @@ def widget_preflight():
     return _cors(response, request.headers.get("Origin") or "*")
 
 
-def _too_many(verdict) -> Response:
+def _too_many(limit) -> Response:
     response, status = json_error(429, "TOO_MANY_REQUESTS", "Too many requests; retry later.")
     response.status_code = status
-    response.headers.update(verdict.headers())
+    response.headers["Retry-After"] = retry_after(limit)
     return _cors(response, "*")
 
 
 @widget_bp.get("/api/widget/state")
+@limiter.limit(f"{STATE_LIMIT} per minute", on_breach=_too_many)
 def widget_state():
-    verdict = hit("widget_state", client_ip(), limit=STATE_LIMIT, window=WINDOW)
-    if not verdict.allowed:
-        return _too_many(verdict)
     program, sharer = share.find_sharer(request.args.get("saleorApiUrl"), request.args.get("orderId"))
     origin = request.headers.get("Origin")
     allowed = share.allowed_origin(program, origin)
@@ -109,13 +109,11 @@ def widget_state():
 
 
 @widget_bp.post("/api/widget/share")
+@limiter.limit(f"{SHARE_LIMIT} per minute", on_breach=_too_many)
 def widget_share():
     """Counts one share by channel. Answers the same for unknown orders."""
-    verdict = hit("widget_share", client_ip(), limit=SHARE_LIMIT, window=WINDOW)
-    if not verdict.allowed:
-        return _too_many(verdict)
     try:
-        body = json.loads(request.get_data(cache=False, as_text=False)[:4096] or b"null")
+        body = parse_json(request.get_data(cache=False, as_text=False)[:4096] or b"null")
     except ValueError:
         body = None
     channel = body.get("channel") if isinstance(body, dict) else None
@@ -208,16 +206,20 @@ def _slow_down_page(locale: str):
                       message=t(locale, "landing.error.slow_down"), locale=locale)
 
 
-def _landing_not_found(*, limited: bool = False):
-    """The friendly 404; misses are counted per client so the code space cannot be walked."""
+def _landing_not_found():
     locale = _requested_locale()
-    if limited or not hit("landing_miss", client_ip(), limit=MISS_LIMIT, window=MISS_WINDOW).allowed:
-        return _slow_down_page(locale)
     return error_page(404, title=t(locale, "landing.not_found.title"), message=t(locale, "landing.not_found.body"),
                       locale=locale)
 
 
+# Unknown share codes are counted per client (only the 404s), so the code space cannot be walked.
+landing_misses = limiter.shared_limit(
+    f"{MISS_LIMIT} per 10 minutes", scope="landing_miss", deduct_when=lambda response: response.status_code == 404,
+    on_breach=lambda _limit: _slow_down_page(_requested_locale()))
+
+
 @landing_bp.get("/r/<code>")
+@landing_misses
 def landing(code: str):
     page = Landing.load(code)
     if page is None:
@@ -241,12 +243,31 @@ CLAIM_ERRORS = {
 }
 
 
+def _claimed_redirect(page: Landing) -> Response:
+    """Every accepted claim gets this same answer, new e-mail or known: the page it leads to shows
+    the code only to the browser that made the claim."""
+    return redirect(url_for("landing.claimed", code=page.advocate.code, lang=page.locale), 303)
+
+
+def _claim_resend_key() -> str:
+    code = (request.view_args or {}).get("code") or ""
+    return digest("claim-resend", code.upper(), normalize_email((request.form.get("email") or "").strip()[:320]))
+
+
+def _claim_accepted_without_resend(_limit):
+    page = Landing.load((request.view_args or {}).get("code"))
+    return _claimed_redirect(page) if page is not None else _landing_not_found()
+
+
 @landing_bp.post("/r/<code>")
+@limiter.limit(f"{CLAIM_LIMIT} per minute", on_breach=lambda _limit: _slow_down_page(_requested_locale()))
+@limiter.limit(f"{CLAIM_RESENDS_PER_EMAIL} per hour", key_func=_claim_resend_key,
+               deduct_when=lambda _response: bool(g.get("claim_resent")), on_breach=_claim_accepted_without_resend)
+@landing_misses
 def claim(code: str):
-    within_limit = hit("claim", client_ip(), limit=CLAIM_LIMIT, window=WINDOW).allowed
     page = Landing.load(code)
     if page is None:
-        return _landing_not_found(limited=not within_limit)
+        return _landing_not_found()
     visit = visitor.read_visit()
     email = (request.form.get("email") or "").strip()[:320]
     consent = request.form.get("consent") == "yes"
@@ -256,8 +277,6 @@ def claim(code: str):
                                                                  error=page.t(message_key)))
         return visitor.save_visit(_page(html, status), visit)
 
-    if not within_limit:
-        return refuse("landing.error.slow_down", 429)
     if not visitor.form_token_valid(visit, f"claim:{page.advocate.code}", request.form.get("csrf")):
         return refuse("landing.error.form", 400)
     referrer, clicked_at = visit.click_of(page.advocate.code)
@@ -267,20 +286,38 @@ def claim(code: str):
                                          landing_referrer=referrer, clicked_at=clicked_at, locale=page.locale)
     except claims.ClaimRefused as refused:
         return refuse(*CLAIM_ERRORS[refused.reason])
-    issued = claims.issue_now(page.tenant.id, outcome.coupon_id)
-    with session_scope(page.tenant.id) as session:
-        coupon = session.get(Coupon, outcome.coupon_id)
-    html = render_template(
-        "ui/claimed.html", locale=page.locale, t=page.t, shop=page.shop,
-        page_title=page.t("landing.claimed.title", shop=page.shop), friend_offer=page.offer["friend_offer"],
-        issued=issued, again=not outcome.created, code=outcome.code, email=outcome.contact_email,
-        expires=coupon.expires_at.date().isoformat() if coupon.expires_at else None,
-        storefront_url=links.storefront_link(page.program, code=outcome.code, referral_code=page.advocate.code),
-    )
-    return visitor.save_visit(_page(html, 201 if outcome.created else 200), visit)
+    if outcome.created:
+        visit.remember_claim(page.advocate.code, outcome.claim_id)
+    else:  # a repeat claim, from any browser: the code goes to the address again, never to the page
+        g.claim_resent = True
+        claims.resend_offer_email(page.tenant.id, outcome.coupon_id)
+    claims.issue_now(page.tenant.id, outcome.coupon_id)
+    return visitor.save_visit(_claimed_redirect(page), visit)
+
+
+@landing_bp.get("/r/<code>/claimed")
+@landing_misses
+def claimed(code: str):
+    page = Landing.load(code)
+    if page is None:
+        return _landing_not_found()
+    visit = visitor.read_visit()
+    mine = claims.claim_of_browser(page.tenant.id, page.advocate.id, visit.claim_of(page.advocate.code))
+    context = dict(locale=page.locale, t=page.t, shop=page.shop, friend_offer=page.offer["friend_offer"],
+                   page_title=page.t("landing.claimed.title", shop=page.shop), mine=mine is not None)
+    if mine is not None:
+        coupon = mine.coupon
+        context.update(
+            issued=coupon.state in (Coupon.ISSUED, Coupon.USED), code=coupon.code, email=mine.contact_email,
+            expires=coupon.expires_at.date().isoformat() if coupon.expires_at else None,
+            storefront_url=links.storefront_link(page.program, code=coupon.code, referral_code=page.advocate.code),
+        )
+    html = render_template("ui/claimed.html", **context)
+    return visitor.save_visit(_page(html, referrer_policy="no-referrer"), visit)
 
 
 @landing_bp.get("/r/<code>/qr.svg")
+@landing_misses
 def landing_qr(code: str):
     page = Landing.load(code)
     if page is None:
@@ -293,6 +330,7 @@ def landing_qr(code: str):
 
 
 @landing_bp.get("/r/<code>/og.png")
+@landing_misses
 def landing_card(code: str):
     page = Landing.load(code)
     if page is None:
@@ -341,16 +379,29 @@ def portal_html(page: portal.PortalPage) -> str:
                            page_title=t(locale, "portal.title", shop=page.shop), languages=languages)
 
 
+def _portal_link_email_key() -> str:
+    return digest("portal-link", normalize_email((request.form.get("email") or "").strip()[:320]))
+
+
+def _link_slow_down(_limit):
+    locale = _requested_locale()
+    return _link_form(visitor.read_visit(), locale, status=429, error=t(locale, "landing.error.slow_down"))
+
+
+def _link_sent_anyway(_limit):
+    """Past the per-address limit nothing is sent, but the answer is the usual one."""
+    return _link_form(visitor.read_visit(), _requested_locale(), sent=True, status=200)
+
+
 @portal_bp.post("/portal/link")
+@limiter.limit(f"{LINK_LIMIT} per 10 minutes", on_breach=_link_slow_down)
+@limiter.limit(f"{LINK_PER_EMAIL} per hour", key_func=_portal_link_email_key, on_breach=_link_sent_anyway)
 def portal_new_link():
     visit = visitor.read_visit()
     locale = _requested_locale()
-    if not hit("portal_link", client_ip(), limit=LINK_LIMIT, window=600).allowed:
-        return _link_form(visit, locale, status=429, error=t(locale, "landing.error.slow_down"))
     if not visitor.form_token_valid(visit, "portal-link", request.form.get("csrf")):
         return _link_form(visit, locale, status=400, error=t(locale, "landing.error.form"))
     email = (request.form.get("email") or "").strip()[:320]
-    if hit("portal_link_email", email.lower(), limit=LINK_PER_EMAIL, window=3600).allowed:
-        hour = datetime.now(timezone.utc).strftime("%Y%m%d%H")
-        portal.send_new_links(email, hour)
+    hour = datetime.now(timezone.utc).strftime("%Y%m%d%H")
+    portal.send_new_links(email, hour)
     return _link_form(visit, locale, sent=True, status=200)

@@ -1,4 +1,5 @@
-"""The visitor's signed cookie on our pages: a CSRF secret, and where each share link was clicked from.
+"""The visitor's signed cookie on our pages: a CSRF secret, where each share link was clicked from,
+and which friend claims this browser made (only those show their code on the page).
 
 The cookie is signed (itsdangerous, SECRET_KEY), HttpOnly and SameSite=Lax. The
 form token is an HMAC of the cookie's secret and the form's purpose, so a page
@@ -19,7 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "rf_visit"
 MAX_AGE = 30 * 24 * 3600
-MAX_REMEMBERED_CLICKS = 5
+MAX_REMEMBERED_CLICKS = MAX_REMEMBERED_CLAIMS = 5
 HOST_RE = re.compile(r"[a-z0-9.-]{1,255}")  # IDNs arrive punycoded; anything else is not a host we keep
 
 
@@ -27,7 +28,18 @@ HOST_RE = re.compile(r"[a-z0-9.-]{1,255}")  # IDNs arrive punycoded; anything el
 class Visit:
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     clicks: dict[str, list] = field(default_factory=dict)  # code -> [referrer host or "", unix time]
+    claims: dict[str, int] = field(default_factory=dict)  # share code -> id of the claim made here
     changed: bool = True
+
+    def claim_of(self, code: str) -> int | None:
+        found = self.claims.get(code)
+        return found if isinstance(found, int) else None
+
+    def remember_claim(self, code: str, claim_id: int) -> None:
+        self.claims[code] = claim_id
+        while len(self.claims) > MAX_REMEMBERED_CLAIMS:
+            self.claims.pop(next(iter(self.claims)))
+        self.changed = True
 
     def click_of(self, code: str) -> tuple[str | None, datetime | None]:
         found = self.clicks.get(code)
@@ -57,8 +69,9 @@ def read_visit() -> Visit:
         try:
             data = _serializer().loads(raw, max_age=MAX_AGE)
             clicks = data.get("c") if isinstance(data.get("c"), dict) else {}
+            claims = data.get("k") if isinstance(data.get("k"), dict) else {}
             if isinstance(data.get("s"), str):
-                return Visit(secret=data["s"], clicks=clicks, changed=False)
+                return Visit(secret=data["s"], clicks=clicks, claims=claims, changed=False)
         except (BadSignature, AttributeError, ValueError, TypeError):
             pass
     return Visit()
@@ -67,7 +80,7 @@ def read_visit() -> Visit:
 def save_visit(response, visit: Visit):
     if visit.changed:
         response.set_cookie(
-            COOKIE, _serializer().dumps({"s": visit.secret, "c": visit.clicks}), max_age=MAX_AGE,
+            COOKIE, _serializer().dumps({"s": visit.secret, "c": visit.clicks, "k": visit.claims}), max_age=MAX_AGE,
             httponly=True, samesite="Lax", secure=request.is_secure, path="/",
         )
     return response

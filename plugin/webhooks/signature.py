@@ -36,7 +36,7 @@ def parse_header(signature: str) -> tuple[str, dict, bytes]:
     header_b64, _, sig_b64 = parts
     try:
         header = json.loads(_b64decode(header_b64))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SignatureError("malformed JWS header") from exc
     if not isinstance(header, dict):
         raise SignatureError("malformed JWS header")

@@ -11,7 +11,7 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from plugin import tasks
-from plugin.http import json_error
+from plugin.http import json_error, parse_json
 from plugin.saleor.client import SaleorUnavailable
 from plugin.tenants import service as tenants
 from plugin.tenants.directory import KnownShop, shop_directory
@@ -78,7 +78,7 @@ def _verified_delivery(expected_events: set[str]):
     if shop is None:
         return None, json_error(401, "INVALID_SIGNATURE", "The Saleor-Signature does not match the body.")
     try:
-        payload = json.loads(raw)
+        payload = parse_json(raw)
     except (ValueError, UnicodeDecodeError):
         return None, json_error(400, "INVALID_JSON", "Body is not valid JSON.")
     if not isinstance(payload, dict):

@@ -93,8 +93,10 @@ def test_the_claim_page_echoes_a_hostile_email_as_text(hostile_shop):
 def test_the_claimed_page_and_the_friend_offer_email_are_inert(hostile_shop):
     client = hostile_shop.client
     page = Form(client.get(f"/r/{hostile_shop.code}").get_data(as_text=True))
-    response = client.post(page.action, data={"email": "fiona@example.net", "consent": "yes", "csrf": page.inputs["csrf"]})
-    assert response.status_code == 201, response.get_data(as_text=True)[:500]
+    response = client.post(page.action, data={"email": "fiona@example.net", "consent": "yes", "csrf": page.inputs["csrf"]},
+                           follow_redirects=True)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert 'class="code"' in response.get_data(as_text=True), "the claimed page with the friend's code"
     assert_inert(response.get_data(as_text=True))
     messages = wait_until(lambda: [m for m in hostile_shop.smtp.messages if "fiona@example.net" in m["To"]], timeout=15)
     assert messages, "the friend got her code by e-mail"

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _cli(served, tmp_path, *args):
     env = {**os.environ, "DATABASE_URL": served.app.config["SETTINGS"].database_url, "SECRET_KEY": served.secret,
-           "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING", "REDIS_URL": ""}
+           "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING", "REDIS_URL": "",
+           "SALEOR_ALLOW_LOOPBACK": "1"}  # the emulated Saleor is on loopback
     return subprocess.run([sys.executable, "-m", "plugin.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
 

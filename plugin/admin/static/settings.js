@@ -180,7 +180,7 @@ export class SettingsForm {
       section("E-mails", "Subjects and an opening paragraph of your own. Placeholders: {shop}, {first_name}, {value}, {advocate}, {friend_offer}, {referrer_reward}.",
         h("div", { class: "email-fields" },
           h("div", { class: "grid" },
-            input("Sender", "email.sender", settings.email.sender, { hint: "Shop <shop@example.com>; empty = the app's default" }),
+            input("Sender", "email.sender", settings.email.sender, { hint: "Shop <shop@example.com>: the name is shown as the sender, replies go to the address" }),
             input("Reply-to", "email.reply_to", settings.email.reply_to)),
           Object.entries(EMAIL_LABELS).map(([kind, label]) => h("fieldset", {},
             h("legend", {}, label),
