@@ -85,3 +85,27 @@ def forget(tenant_id: int | None = None) -> None:
     with _lock:
         for key in [k for k in _cache if tenant_id is None or k[0] == tenant_id]:
             _cache.pop(key, None)
+
+
+# Saleor has no "default channel" in its API (no `shop.defaultChannel` in 3.21, 3.22 or 3.23). The
+# rule: the channel Saleor itself treats as the default, `default-channel` (core's
+# DEFAULT_CHANNEL_SLUG, the channel `populatedb` and the first-channel migration create, and the
+# storefront's NEXT_PUBLIC_DEFAULT_CHANNEL); else the channel where the app has seen most orders;
+# else the first channel Saleor lists.
+SALEOR_DEFAULT_CHANNEL_SLUG = "default-channel"
+
+
+def default_channel(tenant_id: int, info: dict) -> dict | None:
+    channels = info["channels"]
+    if not channels:
+        return None
+    by_slug = {c["slug"]: c for c in channels}
+    if SALEOR_DEFAULT_CHANNEL_SLUG in by_slug:
+        return by_slug[SALEOR_DEFAULT_CHANNEL_SLUG]
+    with session_scope(tenant_id) as session:
+        busiest = session.execute(
+            select(OrderRecord.channel_slug, func.count().label("orders"))
+            .where(OrderRecord.tenant_id == tenant_id, OrderRecord.channel_slug.in_(list(by_slug)))
+            .group_by(OrderRecord.channel_slug).order_by(func.count().desc(), OrderRecord.channel_slug).limit(1)
+        ).first()
+    return by_slug[busiest[0]] if busiest else channels[0]

@@ -69,10 +69,20 @@ def static_file(filename: str):
     return response
 
 
+@pages.get("/dashboard/order-widget")
+def order_widget_frame():
+    """The order extension as the manifest declares it: a GET widget (ORDER_DETAILS_WIDGETS, 3.22+)
+    or, on 3.21, a POPUP in the order's "more actions" menu. The Dashboard puts `orderId` and
+    `theme` in the URL and hands the token over postMessage (handshake, tokenRefresh), then sends
+    `theme` events; the page asks the admin API for the order with that token."""
+    return _page(render_template("admin/order_widget_frame.html", theme=_theme(request.args.get("theme"))))
+
+
 @pages.post("/dashboard/order-widget")
 def order_widget():
-    """ORDER_DETAILS_WIDGETS extension: Saleor POSTs accessToken, saleorApiUrl, appId, orderId
-    (POST only, so the token never lands in a URL or an access log)."""
+    """The same extension as earlier manifests declared it (a POST widget), for shops that installed
+    the app then. Saleor POSTs accessToken, saleorApiUrl, appId, orderId; the Dashboard sends such a
+    frame no theme and no handshake, so it follows the Dashboard's theme once the app is reinstalled."""
     form = request.form
     theme = _theme(form.get("theme") or request.args.get("theme"))
     try:
@@ -164,6 +174,7 @@ def get_settings():
     return jsonify({
         "settings": settings, "version": version, "defaults": DEFAULTS,
         "channels": info["channels"], "channels_source": info["source"], "shop_name": info["shop_name"],
+        "default_channel": (shop.default_channel(user.tenant_id, info) or {}).get("slug"),
         "options": {"trigger_statuses": list(TRIGGER_STATUSES), "languages": list(LOCALES),
                     "reward_types": ["FIXED", "PERCENTAGE"], "email_kinds": list(EMAIL_KINDS),
                     "widget_texts": {locale: {key: messages(locale, "widget.").get(f"widget.{key}", "")
@@ -236,8 +247,8 @@ def email_preview():
     except SettingsInvalid as exc:
         return _invalid(exc.fields)
     channel = body.get("channel") if isinstance(body.get("channel"), str) else None
-    channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or (
-        info["channels"][0] if info["channels"] else None)
+    channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
+        user.tenant_id, info)
     currency = channel_entry["currency"] if channel_entry else "USD"
     tenant = get_tenant(user.tenant_id)
     preview = render_preview(

@@ -74,8 +74,9 @@ def _refuse_unless_callable(cfg, saleor_api_url: str) -> dict | None:
     return policy
 
 
-def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
+def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_version: str | None = None) -> Tenant:
     """PROTOCOL §2.2: allow-list, prove the token, fetch the JWKS, persist encrypted.
+    `saleor_version` is the line (major.minor) Saleor named in `Saleor-Schema-Version`.
 
     An installed shop is replaced only by the same app (a reinstall) or when Saleor no longer
     takes its stored token (the app was deleted, then installed again): any other app of that
@@ -119,6 +120,7 @@ def register(saleor_api_url: str, domain: str, auth_token: str) -> Tenant:
         tenant.token_encrypted = encrypted
         tenant.jwks = jwks
         tenant.jwks_fetched_at = None  # last *refetch*; a fresh install may refetch at once
+        tenant.saleor_version = saleor_version
         tenant.installed_at = utcnow()
         tenant.uninstalled_at = None
     shop_directory().forget(saleor_api_url)

@@ -7,7 +7,7 @@ from plugin import outbound
 from plugin.http import json_error, read_json_body
 from plugin.ratelimit import limiter, retry_after
 from plugin.tenants import service
-from plugin.tenants.manifest import build_manifest
+from plugin.tenants.manifest import build_manifest, saleor_line
 
 bp = Blueprint("install", __name__)
 
@@ -19,7 +19,12 @@ INSTALL_DEADLINE = 10.0
 @bp.get("/api/manifest")
 @bp.get("/api/manifest/")
 def manifest():
-    return jsonify(build_manifest(current_app.config["SETTINGS"].app_url))
+    """Fitted to the Saleor line in `Saleor-Schema-Version` (see plugin.tenants.manifest)."""
+    response = jsonify(build_manifest(current_app.config["SETTINGS"].app_url,
+                                      request.headers.get("Saleor-Schema-Version")))
+    response.headers["Vary"] = "Saleor-Schema-Version"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _register_error(status: int, code: str, message: str):
@@ -47,9 +52,10 @@ def register():
     if not isinstance(token, str) or not token.strip():
         return _register_error(400, "MISSING_AUTH_TOKEN", "Missing auth token.")
     domain = request.headers.get("Saleor-Domain") or request.headers.get("X-Saleor-Domain") or ""
+    line = saleor_line(request.headers.get("Saleor-Schema-Version"))
     try:
         with outbound.deadline(INSTALL_DEADLINE):
-            service.register(api_url, domain, token.strip())
+            service.register(api_url, domain, token.strip(), saleor_version=f"{line[0]}.{line[1]}" if line else None)
     except service.RegisterError as exc:
         return _register_error(exc.status, exc.code, exc.message)
     return jsonify({"success": True})

@@ -1,25 +1,30 @@
-"""Every GraphQL document the app sends, and the manifest's subscriptions, validate
-against the real Saleor 3.23.28 schema (found by tests/saleor_schemas.py, never copied)."""
+"""Every GraphQL document the app sends, and every subscription of every manifest it serves,
+validate against the real schemas of the Saleor lines it supports: 3.21.69, 3.22.67 and 3.23.28
+(found by tests/saleor_schemas.py with pinned sha256s, never copied)."""
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
-from graphql import build_schema, parse, validate
+from graphql import parse, validate
 
 from plugin.saleor.client import GRAPHQL_DIR
 from plugin.tenants.manifest import build_manifest
-from tests.saleor_schemas import schema_file
+from tests.saleor_emulator.schema import get_schema
+from tests.saleor_emulator.versions import RELEASES
+
+LINES = sorted(RELEASES)  # "3.21", "3.22", "3.23"
 
 
-
-@lru_cache(maxsize=1)
-def schema():
-    return build_schema(schema_file().read_text())
+def schema(line: str = "3.23"):
+    return get_schema(line)
 
 
 DOCUMENTS = sorted(GRAPHQL_DIR.glob("*.graphql"))
+
+
+def test_the_supported_lines_are_the_maintained_ones():
+    assert RELEASES == {"3.21": "3.21.69", "3.22": "3.22.67", "3.23": "3.23.28"}
 
 
 def test_documents_exist():
@@ -27,10 +32,11 @@ def test_documents_exist():
                                            "voucher_code_bulk_delete", "order_events", "app_deleted"}
 
 
+@pytest.mark.parametrize("line", LINES)
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
-def test_document_validates_against_saleor_schema(path):
-    errors = validate(schema(), parse(path.read_text()))
-    assert errors == []
+def test_document_validates_against_every_supported_saleor(path, line):
+    errors = validate(schema(line), parse(path.read_text()))
+    assert [e.message for e in errors] == []
 
 
 def test_every_document_the_client_can_send_is_a_file():
@@ -44,11 +50,21 @@ def test_every_document_the_client_can_send_is_a_file():
         assert (GRAPHQL_DIR / f"{name}.graphql").exists()
 
 
-def test_manifest_subscriptions_validate():
-    manifest = build_manifest("https://referrals.example.com")
-    assert manifest["webhooks"], "the manifest declares webhooks"
+@pytest.mark.parametrize("line", LINES)
+def test_manifest_subscriptions_validate_against_the_saleor_that_fetches_them(line):
+    manifest = build_manifest("https://referrals.example.com", line)
+    assert [w["name"] for w in manifest["webhooks"]] == ["Referral order events", "Referral app lifecycle"]
     for webhook in manifest["webhooks"]:
-        assert validate(schema(), parse(webhook["query"])) == [], webhook["name"]
+        assert [e.message for e in validate(schema(line), parse(webhook["query"]))] == [], webhook["name"]
+        async_events = schema(line).get_type("WebhookEventTypeAsyncEnum").values
+        assert [e for e in webhook["asyncEvents"] if e not in async_events] == []
+
+
+def test_the_most_compatible_manifest_validates_against_every_line():
+    manifest = build_manifest("https://referrals.example.com", None)
+    for line in LINES:
+        for webhook in manifest["webhooks"]:
+            assert validate(schema(line), parse(webhook["query"])) == [], (line, webhook["name"])
 
 
 def test_manifest_has_what_saleor_needs():
@@ -66,8 +82,31 @@ def test_manifest_has_what_saleor_needs():
     events = {e for w in manifest["webhooks"] for e in w["asyncEvents"]}
     assert {"ORDER_FULLY_PAID", "ORDER_PAID", "ORDER_REFUNDED", "ORDER_FULLY_REFUNDED", "ORDER_CANCELLED",
             "APP_DELETED"} <= events
-    assert manifest["extensions"][0]["mount"] == "ORDER_DETAILS_WIDGETS"
+    assert manifest["requiredSaleorVersion"] == ">=3.21"
     assert "{APP_URL}" not in str(manifest) and "{VERSION}" not in str(manifest)
+
+
+@pytest.mark.parametrize("header, mount, target", [
+    ("3.23", "ORDER_DETAILS_WIDGETS", "WIDGET"),
+    ("3.22", "ORDER_DETAILS_WIDGETS", "WIDGET"),
+    ("3.24", "ORDER_DETAILS_WIDGETS", "WIDGET"),
+    ("3.21", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+    ("3.20", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+    (None, "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+    ("", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+    ("4.0", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+    ("3.22; DROP", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+])
+def test_the_order_extension_fits_the_saleor_line(header, mount, target):
+    """Widgets exist from 3.22; other lines, an unknown major or no header get the popup every line knows."""
+    (extension,) = build_manifest("https://referrals.example.com", header)["extensions"]
+    assert (extension["mount"], extension["target"]) == (mount, target)
+    assert extension["url"] == "https://referrals.example.com/dashboard/order-widget"
+    assert extension["permissions"] == ["MANAGE_ORDERS"]
+    if target == "WIDGET":
+        assert extension["options"] == {"widgetTarget": {"method": "GET"}}  # GET frames get the theme
+    else:
+        assert "options" not in extension
 
 
 def test_subscription_asks_for_every_field_the_pipeline_reads():

@@ -1,4 +1,5 @@
-"""A Saleor core 3.23.28 emulator for the referral app's tests (loopback only).
+"""A Saleor core emulator for the referral app's tests (loopback only), playing 3.23.28 or, with
+``version="3.21"``/``"3.22"``, the newest release of an older line (see ``versions.py``).
 
 Usage::
 
@@ -12,8 +13,8 @@ Usage::
 
 What is emulated
 ----------------
-* ``POST /graphql/`` executes against the *real* 3.23 SDL (found by
-  ``tests/saleor_schemas.py``). Every document is parsed and validated; invalid ones get HTTP 400 with
+* ``POST /graphql/`` executes against the *real* SDL of the line played (3.23.28, 3.22.67 or
+  3.21.69, found by ``tests/saleor_schemas.py``). Every document is parsed and validated; invalid ones get HTTP 400 with
   ``{"errors": [{"message", "locations", "extensions": {"exception": {"code": "GraphQLError"}}}],
   "extensions": {"cost": ...}}``. Note: core formats errors with ``code = type(exception).__name__``,
   so validation errors carry ``"GraphQLError"`` (not ``GRAPHQL_VALIDATION_FAILED``, which is an Apollo
@@ -53,7 +54,11 @@ What is emulated
   Saleor 3.23 order payloads are "deferred"), ``json.dumps``-serialised and signed with a detached
   RS256 JWS exactly like core. Mutations made through GraphQL (voucher*, metadata) fire their
   events (VOUCHER_*, ORDER_METADATA_UPDATED) in a background thread to subscribed webhooks.
-* ``delete_app`` revokes the token and sends APP_DELETED to the app itself (3.23.5+ behaviour).
+* ``delete_app`` revokes the token and sends APP_DELETED to the app itself from 3.23.5; before,
+  only to apps holding MANAGE_APPS (so an app without it never hears of its own removal).
+* Versions: the manifest GET and token POST carry ``Saleor-Schema-Version``/``User-Agent`` of the
+  line; manifests are validated with that line's rules (``install.py``), ``requiredSaleorVersion``
+  included; payloads and ``shop.version`` report the release.
 * Several apps side by side, as in a real shop: ``create_app(identifier, permissions, webhooks=[...])``
   adds one with its own token, permissions and subscription queries (aliases included, e.g.
   ``isPaid: isShippingRequired``). Each app's payload is rendered with its own permissions and signed
@@ -84,7 +89,7 @@ Checkouts, products, order lines/discounts/transactions/fulfilment objects, gift
 code uniqueness via ``add_gift_card_code``), customers, sync webhooks, ``webhookCreate`` & co., the
 SSRF IP filter (loopback is always allowed here), HMAC ``secretKey`` signatures, Celery timing
 (deliveries are sent synchronously by the mutators; ``deliver_event(..., concurrently=n)`` makes
-races), ``requiredSaleorVersion`` checks, brand logo fetching, app extensions.
+races), brand logo fetching, app extensions beyond their manifest validation.
 """
 from .faults import FaultInjector
 from .install import InstallError, InstallResult
@@ -95,11 +100,12 @@ from .signing import (
     sign_detached_jws, verify_detached_jws,
 )
 from .state import ALL_PERMISSIONS, SALEOR_VERSION, SCHEMA_VERSION, App, Webhook, to_global_id, from_global_id
+from .versions import RELEASES, SaleorVersion
 from .webhooks import Delivery, DeliveryAttempt
 
 __all__ = [
     "ALL_PERMISSIONS", "App", "Delivery", "DeliveryAttempt", "FaultInjector", "InstallError", "InstallResult",
-    "RecordedRequest", "SALEOR_VERSION", "SCHEMA_VERSION", "SaleorEmulator", "SigningKey", "Webhook",
+    "RELEASES", "RecordedRequest", "SALEOR_VERSION", "SaleorVersion", "SCHEMA_VERSION", "SaleorEmulator", "SigningKey", "Webhook",
     "b64url_decode", "b64url_encode", "decode_jwt_unverified", "from_global_id", "get_schema",
     "is_valid_detached_jws", "schema_path", "sign_detached_jws", "to_global_id", "verify_detached_jws",
 ]

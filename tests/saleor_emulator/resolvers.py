@@ -122,7 +122,8 @@ def q_me(ctx: ExecContext, info):
 
 @root_resolver("Query", "channels")
 def q_channels(ctx: ExecContext, info):
-    return [ctx.views.channel(c) for c in _state(ctx).channels]
+    # core: Channel.Meta.ordering = ("slug",)
+    return [ctx.views.channel(c) for c in sorted(_state(ctx).channels, key=lambda c: c.slug)]
 
 
 @root_resolver("Query", "channel")

@@ -1,8 +1,9 @@
-"""The real Saleor 3.23 SDL made executable, plus Saleor-like request handling.
+"""The real Saleor SDL (3.21, 3.22 or 3.23) made executable, plus Saleor-like request handling.
 
-* The SDL is Saleor 3.23.28's ``schema.graphql``, found by ``tests/saleor_schemas.py`` (env
-  ``SALEOR_SCHEMA``, ``../shared`` or the cache ``make schemas`` fills), and built once per process
-  (``get_schema()``, ~1.6 s).
+* The SDL of the line the emulator plays is that release's ``schema.graphql`` (3.23.28, 3.22.67 or
+  3.21.69), found by ``tests/saleor_schemas.py`` (pinned sha256; env ``SALEOR_SCHEMA``/
+  ``SALEOR_SCHEMAS_DIR``, ``../shared`` or the cache ``make schemas`` fills), and built once per
+  process and line (``get_schema("3.22")``, ~1.6 s).
 * No resolver is attached to the shared schema object: execution passes a ``field_resolver``
   (dispatching Query/Mutation fields to ``resolvers.py`` and reading dict "views" elsewhere) and a
   ``type_resolver`` (abstract types are resolved from the ``__typename`` key of the dict).
@@ -34,31 +35,33 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from tests.saleor_schemas import TARGET_VERSION, schema_file
+from .versions import schema_file
 
 MAX_QUERY_COST = 50000
 
-_schema: GraphQLSchema | None = None
+_schemas: dict[str, GraphQLSchema] = {}
 _schema_lock = threading.Lock()
 
 
-def schema_path() -> Path:
-    return schema_file(TARGET_VERSION)
+def schema_path(schema_version: str = "3.23") -> Path:
+    return schema_file(schema_version)
 
 
-def get_schema() -> GraphQLSchema:
-    global _schema
+def get_schema(schema_version: str = "3.23") -> GraphQLSchema:
+    """The executable SDL of one Saleor line (``"3.21"``, ``"3.22"``, ``"3.23"``), built once per process."""
     with _schema_lock:
-        if _schema is None:
-            sdl = schema_path().read_text(encoding="utf-8")
-            _schema = build_schema(sdl)
-            _index_permissions(_schema)
-        return _schema
+        schema = _schemas.get(schema_version)
+        if schema is None:
+            schema = build_schema(schema_path(schema_version).read_text(encoding="utf-8"))
+            _FIELD_PERMISSIONS[id(schema)] = _index_permissions(schema)
+            _schemas[schema_version] = schema
+        return schema
 
 
 # ----------------------------------------------------------------------------------- permissions
 
-FIELD_PERMISSIONS: dict[tuple[str, str], list[str]] = {}
+# Per schema: (type, field) -> the permissions its description names.
+_FIELD_PERMISSIONS: dict[int, dict[tuple[str, str], list[str]]] = {}
 _PERM_RE = re.compile(r"Requires one of the following permissions: ([A-Z_][A-Z_, ]*[A-Z_])")
 
 # Permission needed to read/write *private* metadata (and to write public metadata) per type.
@@ -70,18 +73,25 @@ PRIVATE_METADATA_PERMISSIONS = {
     "Address": ["MANAGE_USERS"],
     "App": ["MANAGE_APPS", "OWNER"],
     "Shop": ["MANAGE_SETTINGS"],
+    "Checkout": ["MANAGE_CHECKOUTS", "HANDLE_TAXES"],
 }
 _PRIVATE_FIELDS = {"privateMetadata", "privateMetafield", "privateMetafields"}
 
 
-def _index_permissions(schema: GraphQLSchema) -> None:
+def _index_permissions(schema: GraphQLSchema) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
     for type_ in schema.type_map.values():
         if not isinstance(type_, (GraphQLObjectType, GraphQLInterfaceType)) or type_.name.startswith("__"):
             continue
         for name, fld in type_.fields.items():
             match = _PERM_RE.search(fld.description or "")
             if match:
-                FIELD_PERMISSIONS[(type_.name, name)] = [p for p in re.split(r"[ ,]+", match.group(1)) if p]
+                found[(type_.name, name)] = [p for p in re.split(r"[ ,]+", match.group(1)) if p]
+    return found
+
+
+def field_permissions(schema: GraphQLSchema) -> dict[tuple[str, str], list[str]]:
+    return _FIELD_PERMISSIONS[id(schema)]
 
 
 class PermissionDenied(Exception):
@@ -174,7 +184,7 @@ def field_resolver(source: Any, info, **args):
     if parent in ROOT_RESOLVERS and ctx.requestor.auth_error is not None:
         # core: a bad Saleor JWT surfaces when the resolver first touches ``context.user``.
         raise ctx.requestor.auth_error
-    perms = FIELD_PERMISSIONS.get((parent, name))
+    perms = field_permissions(info.schema).get((parent, name))
     if perms and not ctx.requestor.satisfies(perms, source):
         raise PermissionDenied(permissions=perms)
     if name in _PRIVATE_FIELDS and parent in PRIVATE_METADATA_PERMISSIONS:
@@ -345,7 +355,7 @@ def _parsed_and_validated(schema, query: str) -> tuple[Any, tuple]:
 def execute_request(ctx: ExecContext, query: Any, variables: Any, operation_name: str | None,
                     server_errors: list | None = None) -> RequestOutcome:
     """One GraphQL request, answered like core ``GraphQLView.get_response``."""
-    schema = get_schema()
+    schema = ctx.emulator.schema
     if not query or not isinstance(query, str):
         return RequestOutcome(400, {"errors": [format_error(GraphQLError("Must provide a query string."))]}, True)
     try:
@@ -384,24 +394,24 @@ def execute_request(ctx: ExecContext, query: Any, variables: Any, operation_name
     return RequestOutcome(200, body, operation=operation.operation.value)
 
 
-def validate_subscription_query(query: str) -> list[str]:
-    """Errors (messages) of a webhook subscription query; [] when valid."""
+def validate_subscription_query(query: str, schema_version: str = "3.23") -> list[str]:
+    """Errors (messages) of a webhook subscription query against one line's schema; [] when valid."""
     try:
         document = parse(query)
     except GraphQLSyntaxError as exc:
         return [exc.message]
-    errors = [e.message for e in validate(get_schema(), document)]
+    errors = [e.message for e in validate(get_schema(schema_version), document)]
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if not errors and (len(ops) != 1 or ops[0].operation.value != "subscription"):
         errors.append("Subscription query must contain exactly one subscription operation.")
     return errors
 
 
-def subscription_event_types(query: str) -> list[str]:
+def subscription_event_types(query: str, schema_version: str = "3.23") -> list[str]:
     """Event type names a subscription query selects (for manifests without asyncEvents)."""
     document = parse(query)
     names: list[str] = []
-    schema = get_schema()
+    schema = get_schema(schema_version)
     event_type = schema.get_type("Event")
     possible = {t.name for t in schema.get_possible_types(event_type)}
 
@@ -422,7 +432,7 @@ def render_subscription(ctx: ExecContext, query: str, event: dict[str, Any]) -> 
     """Execute a webhook's subscription document with root ``{"event": event}`` like core
     ``subscription_payload.py``: the payload is the ``event`` object itself (or ``{"data": ...}``
     for top-level filterable subscriptions); resolution errors are added under ``"errors"``."""
-    schema = get_schema()
+    schema = ctx.emulator.schema
     document = parse(query)
     result = execute(
         schema, document, root_value={"event": event}, context_value=ctx,
@@ -439,3 +449,10 @@ def render_subscription(ctx: ExecContext, query: str, event: dict[str, Any]) -> 
         payload = dict(payload)
         payload["errors"] = [format_error(e) for e in result.errors]
     return payload
+
+
+def is_event_type(name: str, *, asynchronous: bool, schema_version: str = "3.23") -> bool:
+    """Whether a manifest's ``asyncEvents``/``syncEvents`` entry names an event of that line
+    (``WebhookEventTypeAsyncEnum`` / ``WebhookEventTypeSyncEnum`` of its schema)."""
+    enum = get_schema(schema_version).get_type("WebhookEventTypeAsyncEnum" if asynchronous else "WebhookEventTypeSyncEnum")
+    return name in enum.values

@@ -26,10 +26,11 @@ from .schema import (
 )
 from .signing import SigningKey, encode_unsigned_jwt, jwks_bytes, jwks_document
 from .state import (
-    ALL_PERMISSIONS, APP_LIFECYCLE_EVENTS, EVENT_PERMISSIONS, SALEOR_VERSION, App, Order, State,
+    ALL_PERMISSIONS, APP_LIFECYCLE_EVENTS, EVENT_PERMISSIONS, App, Order, State,
     Voucher, VoucherChannelListing, VoucherCode, Webhook, event_to_typename, generate_app_token, iso,
     money, now, to_global_id,
 )
+from .versions import SaleorVersion
 from .views import Views
 from .webhooks import DEFAULT_RETRY_SCHEDULE, DEFAULT_TIMEOUT, Delivery, DeliveryAttempt
 
@@ -91,13 +92,15 @@ def _extract_token(request: Request) -> tuple[str | None, str | None]:
 
 
 class SaleorEmulator:
-    """A Saleor 3.23.28 stand-in on loopback. See the package docstring for what is emulated."""
+    """A Saleor stand-in on loopback, playing 3.23.28 unless told ``version="3.21"``/``"3.22"`` (or a
+    full release such as ``"3.23.4"``). See the package docstring for what is emulated."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 0,
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, version: str | None = None, seed: int = 0,
                  jwks_available: bool = True, host_header_without_port: bool = True,
                  delivery_timeout=DEFAULT_TIMEOUT, retry_schedule: list[float] | None = None,
                  auto_deliver: bool = True) -> None:
         self.host = host
+        self.version = SaleorVersion.of(version)
         self._requested_port = port
         self.port: int | None = None
         self.state = State()
@@ -116,11 +119,12 @@ class SaleorEmulator:
         self.deliveries: list[Delivery] = []
         self.attempts: list[tuple[Delivery, DeliveryAttempt]] = []
         self.install_log: list[dict[str, Any]] = []
+        self.manifest_fetches: list[Any] = []  # the manifest GETs as sent (requests.PreparedRequest)
         self._log_lock = threading.Lock()
         self._server = None
         self._thread: threading.Thread | None = None
         self._bg_threads: list[threading.Thread] = []
-        get_schema()  # fail fast if the SDL is missing
+        self.schema = get_schema(self.version.schema_version)  # fails fast if the SDL is missing
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "SaleorEmulator":
@@ -171,6 +175,9 @@ class SaleorEmulator:
     @property
     def jwks_url(self) -> str:
         return f"http://{self.host}:{self.port}/.well-known/jwks.json"
+
+    def _views(self) -> Views:
+        return Views(self.state, self.api_url, self.domain, self.version)
 
     # ------------------------------------------------------------------ keys
     @property
@@ -266,7 +273,7 @@ class SaleorEmulator:
         results, statuses, pending = [], [], []
         for entry in entries:
             entry = entry if isinstance(entry, dict) else {}
-            ctx = ExecContext(emulator=self, views=Views(self.state, self.api_url, self.domain), requestor=requestor)
+            ctx = ExecContext(emulator=self, views=self._views(), requestor=requestor)
             with self.state.lock:
                 outcome = execute_request(ctx, entry.get("query"), entry.get("variables"),
                                           entry.get("operationName"), self.server_errors)
@@ -297,7 +304,7 @@ class SaleorEmulator:
                 app: App | None = None) -> dict[str, Any]:
         """Run a GraphQL document in-process (no HTTP, not recorded); returns the response body."""
         requestor = self._requestor_for(token if token is not None else (app.token if app else None))
-        ctx = ExecContext(emulator=self, views=Views(self.state, self.api_url, self.domain), requestor=requestor)
+        ctx = ExecContext(emulator=self, views=self._views(), requestor=requestor)
         with self.state.lock:
             return execute_request(ctx, query, variables, None, self.server_errors).body
 
@@ -344,7 +351,8 @@ class SaleorEmulator:
             return app.token
 
     def delete_app(self, app: App, *, deliver: bool = True, retry: bool = False) -> list[Delivery]:
-        """``appDelete``: revoke the token, then deliver APP_DELETED to the app's own webhook."""
+        """``appDelete``: revoke the token, then deliver APP_DELETED: to the app's own webhook from
+        3.23.5, before that only to the other apps holding MANAGE_APPS."""
         with self.state.lock:
             app.deleted = True
             app.revoked_tokens.append(app.token)
@@ -366,7 +374,7 @@ class SaleorEmulator:
                 ch = self.state.channel_by_slug(slug)
                 v.listings.append(VoucherChannelListing(self.state.next_id("listing"), slug, Decimal(str(value)), ch.currency))
             self.state.vouchers[v.pk] = v
-            return Views(self.state, self.api_url, self.domain).voucher(v)
+            return self._views().voucher(v)
 
     def voucher_codes(self) -> dict[str, dict[str, Any]]:
         """All codes -> {"voucher_id", "used", "is_active"} (for assertions)."""
@@ -450,7 +458,7 @@ class SaleorEmulator:
             return self._order_view(order)
 
     def _order_view(self, order: Order) -> dict[str, Any]:
-        return Views(self.state, self.api_url, self.domain).order(order)
+        return self._views().order(order)
 
     def get_order(self, ref: Any) -> dict[str, Any]:
         """Current state of an order (dict in Saleor's shape); ``ref``: dict, global id or number."""
@@ -551,7 +559,10 @@ class SaleorEmulator:
             if subject_app is not None and subject_app not in apps:
                 apps.append(subject_app)
             for app in apps:
-                own_lifecycle = event in APP_LIFECYCLE_EVENTS and subject_app is not None and app.pk == subject_app.pk
+                # From 3.23.5 a lifecycle event goes to the app it is about, whatever its permissions;
+                # before, it goes like any other event to the live apps holding MANAGE_APPS.
+                own_lifecycle = (event in APP_LIFECYCLE_EVENTS and subject_app is not None and app.pk == subject_app.pk
+                                 and self.version.lifecycle_events_reach_the_app_itself)
                 if not own_lifecycle:
                     if app.deleted or not app.is_active:
                         continue
@@ -566,7 +577,7 @@ class SaleorEmulator:
         root: dict[str, Any] = {
             "__typename": event_to_typename(event),
             "issuedAt": iso(issued_at),
-            "version": SALEOR_VERSION,
+            "version": self.version.release,
             "issuingPrincipal": None,
             "recipient": views.app(app),
         }
@@ -588,7 +599,7 @@ class SaleorEmulator:
         issued_at = now()
 
         def render() -> bytes | None:
-            views = Views(self.state, self.api_url, self.domain)
+            views = self._views()
             ctx = ExecContext(emulator=self, views=views, requestor=Requestor(app=app, permissions=set(app.permissions)))
             with self.state.lock:
                 payload = render_subscription(ctx, webhook.query, self._event_root(event, app, views, issued_at, objs))

@@ -15,8 +15,9 @@ from typing import Any, Callable, Iterable
 from graphql import GraphQLError
 
 from .schema import PermissionDenied
+from .versions import SaleorVersion
 from .state import (
-    COUNTRY_NAMES, PERMISSION_NAMES, SALEOR_VERSION, SCHEMA_VERSION, App, Channel, Order, State,
+    COUNTRY_NAMES, PERMISSION_NAMES, App, Channel, Order, State,
     Voucher, VoucherChannelListing, VoucherCode, Webhook, event_to_typename, iso, to_global_id,
 )
 
@@ -129,10 +130,11 @@ def connection(
 class Views:
     """Builds views for one GraphQL execution; ``state`` must be locked by the caller."""
 
-    def __init__(self, state: State, api_url: str, domain: str) -> None:
+    def __init__(self, state: State, api_url: str, domain: str, version: SaleorVersion | None = None) -> None:
         self.state = state
         self.api_url = api_url
         self.domain = domain
+        self.version = version or SaleorVersion.of(None)
 
     # ------------------------------------------------------------------ simple objects
     def channel(self, ch: Channel) -> dict[str, Any]:
@@ -428,8 +430,8 @@ class Views:
             "defaultMailSenderAddress": None,
             "defaultCountry": country("US"),
             "channelCurrencies": sorted({c.currency for c in self.state.channels}),
-            "version": SALEOR_VERSION,
-            "schemaVersion": SCHEMA_VERSION,
+            "version": self.version.release,
+            "schemaVersion": self.version.schema_version,
             "headerText": "",
             "includeTaxesInPrices": True,
             "displayGrossPrices": True,

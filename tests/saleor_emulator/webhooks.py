@@ -1,6 +1,6 @@
 """Outgoing HTTP the way Saleor core sends it: webhook deliveries, the token POST, manifest GET.
 
-Saleor sends through ``requests`` (``requests_hardened``) with ``User-Agent: Saleor/3.23``,
+Saleor sends through ``requests`` (``requests_hardened``) with ``User-Agent: Saleor/<major.minor>``,
 ``allow_redirects=False`` and timeout ``(2, 18)``. Header order matches the captured fixtures:
 ``User-Agent, Accept-Encoding, Accept, Connection, <Saleor headers...>, Content-Length, Host``,
 and ``Host`` carries **no port** (observed on the real server) unless the emulator is told
@@ -37,10 +37,11 @@ def traceparent() -> str:
 
 
 def send_saleor_request(method: str, url: str, headers: dict[str, str], body: bytes | None, *,
-                        timeout=DEFAULT_TIMEOUT, host_without_port: bool = True) -> requests.Response:
+                        timeout=DEFAULT_TIMEOUT, host_without_port: bool = True,
+                        user_agent: str = USER_AGENT) -> requests.Response:
     """One request with Saleor's client behaviour (no redirects, Saleor UA, header order)."""
     with requests.Session() as session:
-        session.headers["User-Agent"] = USER_AGENT
+        session.headers["User-Agent"] = user_agent
         session.trust_env = False
         prepared = session.prepare_request(requests.Request(method, url, headers=headers, data=body))
         host = urlsplit(url).hostname if host_without_port else urlsplit(url).netloc
@@ -157,7 +158,7 @@ class Delivery:
         try:
             resp = send_saleor_request(
                 "POST", self.target_url, self.headers, self.body, timeout=timeout,
-                host_without_port=em.host_header_without_port,
+                host_without_port=em.host_header_without_port, user_agent=em.version.user_agent,
             )
             attempt = DeliveryAttempt(start, time.monotonic() - start, resp.status_code, resp.text, None, resp)
         except requests.RequestException as exc:

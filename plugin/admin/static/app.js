@@ -4,14 +4,14 @@ import { Bridge } from "./bridge.js";
 import { Api, ApiError } from "./api.js";
 import { h, clear, svg, table, percent, money, when } from "./dom.js";
 import { SettingsForm } from "./settings.js";
+import { followTheme } from "./frame.js";
 
 const bridge = new Bridge();
 const api = new Api(bridge);
 const $ = (selector) => document.querySelector(selector);
 const state = { started: false, tab: "overview", channels: [] };
 
-document.documentElement.dataset.theme = bridge.theme;
-bridge.on("theme", ({ theme }) => { document.documentElement.dataset.theme = theme; });
+followTheme(bridge);
 bridge.on("handshake", () => start());
 bridge.on("tokenRefresh", () => start());
 
