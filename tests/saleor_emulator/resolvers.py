@@ -31,7 +31,7 @@ from graphql import GraphQLError
 
 from .schema import ExecContext, PermissionDenied, root_resolver
 from .state import (
-    Order, Voucher, VoucherChannelListing, VoucherCode, from_global_id, generate_promo_code, now,
+    Checkout, Order, Voucher, VoucherChannelListing, VoucherCode, from_global_id, generate_promo_code, now,
 )
 from .views import connection
 
@@ -693,6 +693,10 @@ def _metadata_target(ctx: ExecContext, id: str):
     try:
         t, pk = from_global_id(id)
     except ValueError:
+        # core (meta/mutations/base.py get_object_id): a checkout may be named by its token
+        checkout = st.checkout_by_ref(id)
+        if checkout is not None:
+            return checkout, "Checkout", []
         return None, None, [{"field": "id", "message": f"Couldn't resolve id: {id}.", "code": "GRAPHQL_ERROR"}]
     obj = None
     if t == "Voucher" and pk.isdigit():
@@ -706,19 +710,26 @@ def _metadata_target(ctx: ExecContext, id: str):
         obj = st.apps.get(int(pk))
     elif t == "Channel":
         obj = st.channel_by_pk(pk)
-    elif t not in ("Voucher", "Order", "App", "Channel"):
+    elif t == "Checkout":
+        obj = st.checkout_by_ref(id)
+    elif t not in ("Voucher", "Order", "App", "Channel", "Checkout"):
         raise GraphQLError(f"not emulated: metadata of {t}")
     if obj is None:
         return None, t, [{"field": "id", "message": f"Couldn't resolve to a node: {id}", "code": "NOT_FOUND"}]
     return obj, t, []
 
 
-_META_PERMS = {"Voucher": ["MANAGE_DISCOUNTS"], "Order": ["MANAGE_ORDERS"], "Channel": ["MANAGE_CHANNELS"], "App": ["MANAGE_APPS"]}
+_META_PERMS = {"Voucher": ["MANAGE_DISCOUNTS"], "Order": ["MANAGE_ORDERS"], "Channel": ["MANAGE_CHANNELS"],
+               "App": ["MANAGE_APPS"], "Checkout": ["MANAGE_CHECKOUTS", "HANDLE_TAXES"]}
+# core meta/permissions.py PUBLIC_META_PERMISSION_MAP: anyone holding a checkout's id may write its
+# public metadata (no permission); its private metadata needs MANAGE_CHECKOUTS.
+_PUBLIC_META_WITHOUT_PERMISSION = {"Checkout"}
 
 
 def _item_view(ctx: ExecContext, obj, type_name: str):
     v = ctx.views
-    return {"Voucher": v.voucher, "Order": v.order, "App": v.app, "Channel": v.channel}[type_name](obj)
+    return {"Voucher": v.voucher, "Order": v.order, "App": v.app, "Channel": v.channel,
+            "Checkout": v.checkout}[type_name](obj)
 
 
 def _metadata_mutation(ctx: ExecContext, id: str, items: list[dict] | list[str], *, private: bool, delete: bool):
@@ -727,7 +738,8 @@ def _metadata_mutation(ctx: ExecContext, id: str, items: list[dict] | list[str],
         return {"item": None, "errors": errors, "metadataErrors": errors}
     perms = _META_PERMS[t]
     is_self = t == "App" and ctx.requestor.app is not None and ctx.requestor.app.pk == obj.pk
-    if not is_self and not ctx.requestor.satisfies(perms):
+    open_to_anyone = t in _PUBLIC_META_WITHOUT_PERMISSION and not private
+    if not is_self and not open_to_anyone and not ctx.requestor.satisfies(perms):
         raise PermissionDenied(permissions=perms)
     store = obj.private_metadata if private else obj.metadata
     if delete:
@@ -740,6 +752,8 @@ def _metadata_mutation(ctx: ExecContext, id: str, items: list[dict] | list[str],
                 return {"item": None, "errors": errors, "metadataErrors": errors}
         for item in items:
             store[item["key"].strip()] = item["value"]
+    if t == "Checkout":
+        obj.last_change = now()
     if t == "Order":
         ctx.emulator._record_event(ctx, "ORDER_METADATA_UPDATED", order=obj)
     elif t == "Voucher":
@@ -765,3 +779,101 @@ def m_delete_metadata(ctx, info, id, keys):
 @root_resolver("Mutation", "deletePrivateMetadata")
 def m_delete_private_metadata(ctx, info, id, keys):
     return _metadata_mutation(ctx, id, keys, private=True, delete=True)
+
+
+# ----------------------------------------------------------------------------------- checkouts
+# core graphql/checkout (3.21-3.23 behave alike here): no permission for any of these; a checkout
+# that belongs to a customer is not emulated (every emulated checkout is a guest's).
+
+
+def _checkout_error(field: str | None, message: str, code: str) -> dict[str, Any]:
+    return {"field": field, "message": message, "code": code, "variants": None, "lines": None, "addressType": None}
+
+
+def _checkout_payload(ctx, checkout, errors, **extra):
+    return {"checkout": ctx.views.checkout(checkout) if checkout is not None and not errors else None,
+            "errors": errors, "checkoutErrors": errors, **extra}
+
+
+@root_resolver("Query", "checkout")
+def q_checkout(ctx: ExecContext, info, id: str | None = None, token: Any = None):
+    st = _state(ctx)
+    ref = id if id is not None else token
+    if ref is None:
+        return None
+    if id is not None and not _decodable(id):
+        raise GraphQLError(f"Couldn't resolve id: {id}.")
+    checkout = st.checkout_by_ref(str(ref))
+    return ctx.views.checkout(checkout) if checkout is not None else None
+
+
+@root_resolver("Mutation", "checkoutCreate")
+def m_checkout_create(ctx: ExecContext, info, input: dict[str, Any]):
+    st = _state(ctx)
+    slug = input.get("channel")
+    if slug is None:
+        active = [c for c in st.channels if c.is_active]
+        if len(st.channels) != 1 and len(active) != 1:
+            return _checkout_payload(ctx, None, [_checkout_error(
+                "channel", "You need to provide channel slug.", "MISSING_CHANNEL_SLUG")], created=None)
+        channel = st.channels[0] if len(st.channels) == 1 else active[0]
+    else:
+        channel = st.channel_by_slug(slug)
+        if channel is None:
+            return _checkout_payload(ctx, None, [_checkout_error(
+                "channel", f"Channel with '{slug}' slug does not exist.", "NOT_FOUND")], created=None)
+        if not channel.is_active:
+            return _checkout_payload(ctx, None, [_checkout_error(
+                "channel", f"Channel with '{slug}' is inactive.", "CHANNEL_INACTIVE")], created=None)
+    if input.get("lines"):
+        raise GraphQLError("not emulated: CheckoutCreateInput.lines (products are not emulated)")
+    checkout = Checkout(token=uuid.uuid4(), channel_slug=channel.slug, currency=channel.currency,
+                        email=input.get("email"))
+    for item in input.get("metadata") or []:
+        checkout.metadata[item["key"]] = item["value"]
+    for item in input.get("privateMetadata") or []:
+        checkout.private_metadata[item["key"]] = item["value"]
+    st.checkouts[checkout.token] = checkout
+    return _checkout_payload(ctx, checkout, [], created=True)
+
+
+def _voucher_active_in_channel(voucher: Voucher, code: VoucherCode, channel_slug: str) -> bool:
+    """``Voucher.objects.active_in_channel`` + an active code (``get_voucher_code_instance``)."""
+    moment = now()
+    if voucher.listing_for(channel_slug) is None or not code.is_active:
+        return False
+    if voucher.start_date > moment or (voucher.end_date is not None and voucher.end_date <= moment):
+        return False
+    return voucher.usage_limit is None or sum(c.used for c in voucher.codes) < voucher.usage_limit
+
+
+@root_resolver("Mutation", "checkoutAddPromoCode")
+def m_checkout_add_promo_code(ctx: ExecContext, info, promoCode: str, id: str | None = None,
+                              checkoutId: str | None = None, token: Any = None):
+    st = _state(ctx)
+    ref = id or checkoutId
+    if ref is None and token is None:
+        return _checkout_payload(ctx, None, [_checkout_error(
+            None, "At least one of arguments is required: 'checkout_id', 'token', 'id'.", "GRAPHQL_ERROR")])
+    if ref is not None and not _decodable(ref):
+        return _checkout_payload(ctx, None, [_checkout_error("id", f"Couldn't resolve id: {ref}.", "GRAPHQL_ERROR")])
+    checkout = st.checkout_by_ref(str(ref if ref is not None else token))
+    if checkout is None:
+        field = "id" if ref is not None else "token"
+        return _checkout_payload(ctx, None, [_checkout_error(
+            field, f"Couldn't resolve to a node: {ref if ref is not None else token}", "NOT_FOUND")])
+    found = st.find_code(promoCode)
+    if found is None:
+        if promoCode in st.gift_card_codes:
+            raise GraphQLError("not emulated: gift cards in checkouts")
+        return _checkout_payload(ctx, None, [_checkout_error("promoCode", "Promo code is invalid", "INVALID")])
+    voucher, code = found
+    if not _voucher_active_in_channel(voucher, code, checkout.channel_slug):
+        return _checkout_payload(ctx, None, [_checkout_error("promoCode", "Promo code is invalid", "INVALID")])
+    listing = voucher.listing_for(checkout.channel_slug)
+    if (listing.min_spent is not None and checkout.subtotal < listing.min_spent) or voucher.only_for_staff:
+        return _checkout_payload(ctx, None, [_checkout_error(
+            "promoCode", "Voucher is not applicable to this checkout.", "VOUCHER_NOT_APPLICABLE")])
+    checkout.voucher_code = code.code
+    checkout.last_change = now()
+    return _checkout_payload(ctx, checkout, [])

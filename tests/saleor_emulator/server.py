@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from fnmatch import fnmatchcase
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from .schema import (
 )
 from .signing import SigningKey, encode_unsigned_jwt, jwks_bytes, jwks_document
 from .state import (
-    ALL_PERMISSIONS, APP_LIFECYCLE_EVENTS, EVENT_PERMISSIONS, App, Order, State,
+    ALL_PERMISSIONS, APP_LIFECYCLE_EVENTS, EVENT_PERMISSIONS, App, Checkout, Order, State,
     Voucher, VoucherChannelListing, VoucherCode, Webhook, event_to_typename, generate_app_token, iso,
     money, now, to_global_id,
 )
@@ -98,7 +99,7 @@ class SaleorEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, version: str | None = None, seed: int = 0,
                  jwks_available: bool = True, host_header_without_port: bool = True,
                  delivery_timeout=DEFAULT_TIMEOUT, retry_schedule: list[float] | None = None,
-                 auto_deliver: bool = True) -> None:
+                 auto_deliver: bool = True, allowed_graphql_origins: Iterable[str] = ("*",)) -> None:
         self.host = host
         self.version = SaleorVersion.of(version)
         self._requested_port = port
@@ -110,6 +111,7 @@ class SaleorEmulator:
         self.delivery_timeout = delivery_timeout
         self.retry_schedule = list(retry_schedule if retry_schedule is not None else DEFAULT_RETRY_SCHEDULE)
         self.auto_deliver = auto_deliver
+        self.allowed_graphql_origins = tuple(allowed_graphql_origins)
         self.key = SigningKey()
         self.previous_keys: list[SigningKey] = []
         self.requests: list[RecordedRequest] = []
@@ -197,12 +199,35 @@ class SaleorEmulator:
         if path == "/.well-known/jwks.json":
             response = self._handle_jwks(request)
         elif path == "/graphql/":
-            response = self._handle_graphql(request)
+            response = self._with_cors(request, self._handle_graphql)
         elif path == "/graphql":
             response = Response(status=301, headers={"Location": "/graphql/"})
         else:
             response = Response("Not Found", status=404, content_type="text/html")
         return response(environ, start_response)
+
+    def _with_cors(self, request: Request, handler) -> Response:
+        """core ``saleor/asgi/cors_handler.py``: an Origin matching ALLOWED_GRAPHQL_ORIGINS (fnmatch,
+        default ``*``) is echoed with credentials allowed; preflights answer 200, or 400 when the
+        origin is not allowed."""
+        origin = request.headers.get("Origin", "")
+        allowed = bool(origin) and any(fnmatchcase(origin, pattern) for pattern in self.allowed_graphql_origins)
+        if request.method == "OPTIONS":
+            response = Response(b"", status=200 if allowed else 400)
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Access-Control-Allow-Headers"] = (
+                "Origin, Content-Type, Accept, Authorization, Source-Service-Name, Authorization-Bearer")
+            response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response.headers["Access-Control-Max-Age"] = "600"
+            response.headers["Vary"] = "Origin"
+        else:
+            response = handler(request)
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            if allowed:
+                response.headers["Vary"] = "Origin"
+        if allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+        return response
 
     def _handle_jwks(self, request: Request) -> Response:
         with self._log_lock:
@@ -456,6 +481,49 @@ class SaleorEmulator:
                         code.used += 1
             self.state.orders[order.pk] = order
             return self._order_view(order)
+
+    # ------------------------------------------------------------------ checkouts
+    def create_checkout(self, *, channel: str = "default-channel", email: str | None = None,
+                        subtotal: Any = "40.00", metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        """A guest checkout as a storefront would have made it (its lines stand in as ``subtotal``)."""
+        with self.state.lock:
+            ch = self.state.channel_by_slug(channel)
+            if ch is None:
+                raise ValueError(f"unknown channel {channel!r}")
+            checkout = Checkout(token=uuid.uuid4(), channel_slug=channel, currency=ch.currency, email=email,
+                                subtotal=money(subtotal), metadata=dict(metadata or {}))
+            self.state.checkouts[checkout.token] = checkout
+            return self._views().checkout(checkout)
+
+    def get_checkout(self, ref: Any) -> dict[str, Any]:
+        with self.state.lock:
+            checkout = self.state.checkout_by_ref(ref["id"] if isinstance(ref, dict) else ref)
+            if checkout is None:
+                raise KeyError(f"no checkout {ref}")
+            return self._views().checkout(checkout)
+
+    def complete_checkout(self, ref: Any, *, email: str | None = None, first_name: str = "Fiona",
+                          paid: bool = True, deliver: bool = True) -> dict[str, Any]:
+        """``checkoutComplete``: an order with the checkout's channel, e-mail, voucher code and a copy
+        of its metadata (core ``complete_checkout.py``), then the events Saleor sends. The checkout
+        is gone afterwards, as in Saleor."""
+        with self.state.lock:
+            checkout = self.state.checkout_by_ref(ref["id"] if isinstance(ref, dict) else ref)
+            if checkout is None:
+                raise ValueError(f"checkout {ref} does not exist (or was completed)")
+            view = self._views()
+            discount = view.checkout_discount(checkout)
+            order = self.create_order(
+                email or checkout.email, channel=checkout.channel_slug, total=checkout.subtotal - discount,
+                subtotal=checkout.subtotal, voucher_code=checkout.voucher_code, metadata=checkout.metadata,
+                private_metadata=checkout.private_metadata, first_name=first_name, paid=paid,
+                discount=discount if checkout.voucher_code else None)
+            record = self.state.order_by_ref(order)
+            record.checkout_pk = checkout.token
+            del self.state.checkouts[checkout.token]
+        if deliver:
+            self.checkout_complete(record)
+        return self.get_order(record)
 
     def _order_view(self, order: Order) -> dict[str, Any]:
         return self._views().order(order)

@@ -324,6 +324,26 @@ class Order:
         return self.charged >= self.total
 
 
+@dataclass
+class Checkout:
+    """A storefront's checkout. Saleor's Checkout primary key is its ``token`` (a UUID)."""
+
+    token: uuid.UUID
+    channel_slug: str
+    currency: str
+    email: str | None = None
+    subtotal: Decimal = Decimal("0")
+    voucher_code: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    private_metadata: dict[str, str] = field(default_factory=dict)
+    created: datetime = field(default_factory=now)
+    last_change: datetime = field(default_factory=now)
+
+    @property
+    def id(self) -> str:
+        return to_global_id("Checkout", self.token)
+
+
 class State:
     """All emulated data. Counters start where a populated Saleor would plausibly be."""
 
@@ -336,6 +356,7 @@ class State:
         self.apps: dict[int, App] = {}
         self.vouchers: dict[int, Voucher] = {}
         self.orders: dict[uuid.UUID, Order] = {}
+        self.checkouts: dict[uuid.UUID, Checkout] = {}
         self.gift_card_codes: set[str] = set()
         self.shop_metadata: dict[str, str] = {}
         self._seq: dict[str, int] = {"app": 0, "webhook": 0, "voucher": 0, "listing": 0, "order": 99}
@@ -370,6 +391,21 @@ class State:
                 if vc.code == code:
                     return voucher, vc
         return None
+
+    def checkout_by_ref(self, ref: Any) -> Checkout | None:
+        """A Checkout global ID or its token (Saleor's metadata mutations take either)."""
+        if isinstance(ref, Checkout):
+            return ref
+        try:
+            type_name, pk = from_global_id(str(ref))
+        except ValueError:
+            type_name, pk = "Checkout", str(ref)
+        if type_name != "Checkout":
+            return None
+        try:
+            return self.checkouts.get(uuid.UUID(pk))
+        except ValueError:
+            return None
 
     def order_by_ref(self, ref: Any) -> Order:
         """Accept an Order record, an order dict (with ``id``), a global ID or a number."""

@@ -17,7 +17,7 @@ from graphql import GraphQLError
 from .schema import PermissionDenied
 from .versions import SaleorVersion
 from .state import (
-    COUNTRY_NAMES, PERMISSION_NAMES, App, Channel, Order, State,
+    COUNTRY_NAMES, PERMISSION_NAMES, App, Channel, Checkout, Order, State,
     Voucher, VoucherChannelListing, VoucherCode, Webhook, event_to_typename, iso, to_global_id,
 )
 
@@ -416,6 +416,47 @@ class Views:
             "amount": money(amount, o.currency),
             "total": money(amount, o.currency),
         }
+
+    # ------------------------------------------------------------------ checkouts
+    def checkout(self, c: Checkout) -> dict[str, Any]:
+        discount = self.checkout_discount(c)
+        total = max(Decimal("0"), c.subtotal - discount)
+        voucher = self.state.find_code(c.voucher_code)[0] if c.voucher_code and self.state.find_code(c.voucher_code) else None
+        return {
+            "__typename": "Checkout",
+            "id": c.id,
+            "token": str(c.token),
+            "email": c.email,
+            "created": iso(c.created),
+            "updatedAt": iso(c.last_change),
+            "lastChange": iso(c.last_change),
+            "channel": self.channel(self.state.channel_by_slug(c.channel_slug)),
+            "voucherCode": c.voucher_code,
+            "voucher": self.voucher(voucher, c.channel_slug) if voucher else None,
+            "discount": money(discount, c.currency),
+            "discountName": voucher.name if voucher else None,
+            "translatedDiscountName": voucher.name if voucher else None,
+            "subtotalPrice": taxed_money(total, c.currency),
+            "totalPrice": taxed_money(total, c.currency),
+            "lines": [],
+            "quantity": 0,
+            "giftCards": [],
+            "user": None,
+            "isShippingRequired": False,
+            "languageCode": "EN",
+            **meta_fields(c.metadata, c.private_metadata),
+        }
+
+    def checkout_discount(self, c: Checkout) -> Decimal:
+        found = self.state.find_code(c.voucher_code) if c.voucher_code else None
+        if not found:
+            return Decimal("0")
+        listing = found[0].listing_for(c.channel_slug)
+        if listing is None:
+            return Decimal("0")
+        if found[0].discount_value_type == "PERCENTAGE":
+            return (c.subtotal * listing.discount_value / 100).quantize(Decimal("0.01"))
+        return min(c.subtotal, listing.discount_value)
 
     # ------------------------------------------------------------------ shop
     def shop(self) -> dict[str, Any]:

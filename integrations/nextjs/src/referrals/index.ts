@@ -1,0 +1,2 @@
+export { ReferralCart, type ReferralCartProps } from "./referral-cart";
+export { ReferralWidget, type ReferralWidgetProps } from "./referral-widget";
