@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 3000
 
-.PHONY: run test drills bench worker lint clean browser schemas
+.PHONY: run test drills bench worker lint clean browser schemas node
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml integrations/django/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e integrations/django
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -31,7 +32,15 @@ browser:
 schemas:
 	$(PYTHON) tests/saleor_schemas.py fetch
 
-test: $(STAMP) browser schemas
+# Node.js (npm) type-checks and bundles the Next.js storefront kit (integrations/nextjs) in the tests.
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -q nodejs npm >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q nodejs npm >/dev/null)) \
+	      || echo "npm could not be installed: the Next.js kit tests will skip"; \
+	  else echo "npm not found: the Next.js kit tests will skip (install Node.js 20+)"; fi; }
+
+test: $(STAMP) browser schemas node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 drills: $(STAMP)
