@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_from_directory
 
 from plugin.admin import channels as shop
-from plugin.admin import emails, review
+from plugin.admin import emails, review, setup
 from plugin.admin import settings as program_settings
 from plugin.admin.auth import DashboardAuthError, authenticate, current_user, dashboard_auth
 from plugin.admin.orders import order_details
@@ -22,7 +22,7 @@ from plugin.analytics.experiments import experiment_report
 from plugin.db import session_scope
 from plugin.http import json_error, read_json_body
 from plugin.i18n import LOCALES, messages
-from plugin.program.settings import DEFAULTS, TRIGGER_STATUSES, Program, deep_merge
+from plugin.program.settings import DEFAULTS, TRIGGER_STATUSES, Program, deep_merge, load_program
 from plugin.program.validation import EMAIL_KINDS, SettingsInvalid, validate_settings
 from plugin.tenants.service import get_tenant
 
@@ -159,6 +159,18 @@ def me():
     name = shop.shop_channels(user.tenant_id)["shop_name"] or tenant.shop_name or tenant.domain
     return jsonify({"email": user.email, "permissions": sorted(user.permissions), "saleor_api_url": user.saleor_api_url,
                     "shop_name": name, "app_url": current_app.config["SETTINGS"].app_url})
+
+
+# -- API: setup checklist ----------------------------------------------------------------------------
+
+@api.get("/setup")
+@dashboard_auth()
+def setup_checklist():
+    user = current_user()
+    tenant = get_tenant(user.tenant_id)
+    with session_scope(user.tenant_id) as session:
+        program = load_program(session, user.tenant_id)
+        return jsonify(setup.checklist(session, tenant, program, current_app.config["SETTINGS"].app_url))
 
 
 # -- API: settings ----------------------------------------------------------------------------------

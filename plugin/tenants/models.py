@@ -25,6 +25,10 @@ class Tenant(Base):
     shop_name: Mapped[str | None] = mapped_column(String(255))
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first time the share widget asked for an order from an origin the merchant listed
+    # (`storefront_origins`): the setup checklist's "widget seen on your storefront".
+    widget_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    widget_seen_origin: Mapped[str | None] = mapped_column(String(255))
 
     @property
     def is_installed(self) -> bool:

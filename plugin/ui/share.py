@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from plugin.db import session_scope
+from plugin.db import session_scope, utcnow
 from plugin.i18n import messages, pick_locale
 from plugin.mail.compose import shop_name
 from plugin.program.settings import Program, load_program
@@ -51,10 +51,18 @@ def order_counts_for_sharing(order: OrderRecord) -> bool:
     return bool(order.reached_trigger_at) and not order.cancelled and not refunded_fully and bool(order.email)
 
 
-def find_sharer(saleor_api_url: str | None, order_id: str | None) -> tuple[Program | None, Sharer | None]:
-    """(the shop's program, the advocate behind this paid order); either may be None.
+@dataclass
+class Storefront:
+    """A shop that has the app installed, and its program."""
 
-    The program comes back even when the order does not count, so the caller can
+    tenant: Tenant
+    program: Program
+
+
+def find_sharer(saleor_api_url: str | None, order_id: str | None) -> tuple[Storefront | None, Sharer | None]:
+    """(the shop, the advocate behind this paid order); either may be None.
+
+    The shop comes back even when the order does not count, so the caller can
     answer every order of a shop with the same CORS headers.
     """
     api_url, order_id = _usable_param(saleor_api_url), _usable_param(order_id, 255)
@@ -66,25 +74,43 @@ def find_sharer(saleor_api_url: str | None, order_id: str | None) -> tuple[Progr
         return None, None
     with session_scope(tenant.id) as session:
         program = load_program(session, tenant.id)
+        shop = Storefront(tenant, program)
         if not program.enabled or order_id is None:
-            return program, None
+            return shop, None
         order = session.scalar(select(OrderRecord).where(OrderRecord.saleor_order_id == order_id))
         if order is None or not order_counts_for_sharing(order):
-            return program, None
+            return shop, None
         advocate = session.scalar(select(Advocate).where(Advocate.email == order.email))
         if advocate is None or advocate.erased_at is not None or advocate.variant == HOLDOUT:
-            return program, None
-        return program, Sharer(tenant, program, advocate, order)
+            return shop, None
+        return shop, Sharer(tenant, program, advocate, order)
+
+
+def _listed_origins(program: Program | None) -> list[str]:
+    return [o.rstrip("/") for o in (program["storefront_origins"] if program else None) or [] if o]
 
 
 def allowed_origin(program: Program | None, origin: str | None) -> str | None:
     """The Access-Control-Allow-Origin value: any origin until the merchant lists theirs."""
-    configured = [o.rstrip("/") for o in (program["storefront_origins"] if program else None) or [] if o]
+    configured = _listed_origins(program)
     if not configured:
         return "*"
     if origin and origin.rstrip("/") in configured:
         return origin
     return None
+
+
+def note_widget_seen(shop: Storefront | None, origin: str | None) -> None:
+    """The first widget request from an origin the merchant listed ticks the setup checklist's
+    "widget seen on your storefront" (one UPDATE, then never again for the shop)."""
+    if shop is None or shop.tenant.widget_seen_at is not None or not origin:
+        return
+    if origin.rstrip("/") not in _listed_origins(shop.program):
+        return
+    with session_scope() as session:
+        session.execute(
+            update(Tenant).where(Tenant.id == shop.tenant.id, Tenant.widget_seen_at.is_(None))
+            .values(widget_seen_at=utcnow(), widget_seen_origin=origin.rstrip("/")[:255]))
 
 
 def widget_locale(program: Program, requested: str | None, order: OrderRecord) -> str:

@@ -89,9 +89,10 @@ def _too_many(limit) -> Response:
 @widget_bp.get("/api/widget/state")
 @limiter.limit(f"{STATE_LIMIT} per minute", on_breach=_too_many)
 def widget_state():
-    program, sharer = share.find_sharer(request.args.get("saleorApiUrl"), request.args.get("orderId"))
+    shop, sharer = share.find_sharer(request.args.get("saleorApiUrl"), request.args.get("orderId"))
     origin = request.headers.get("Origin")
-    allowed = share.allowed_origin(program, origin)
+    allowed = share.allowed_origin(shop.program if shop else None, origin)
+    share.note_widget_seen(shop, origin)
     payload = share.EMPTY
     if sharer is not None and (allowed or not origin):
         payload = share.widget_payload(sharer, share.widget_locale(sharer.program, request.args.get("locale"),
@@ -121,9 +122,9 @@ def widget_share():
         response, status = json_error(400, "INVALID_SHARE", "Expected JSON {saleorApiUrl, orderId, channel}.")
         response.status_code = status
         return _cors(response, "*")
-    program, sharer = share.find_sharer(body.get("saleorApiUrl"), body.get("orderId"))
+    shop, sharer = share.find_sharer(body.get("saleorApiUrl"), body.get("orderId"))
     origin = request.headers.get("Origin")
-    allowed = share.allowed_origin(program, origin)
+    allowed = share.allowed_origin(shop.program if shop else None, origin)
     if sharer is not None and (allowed or not origin):
         with session_scope(sharer.tenant.id) as session:
             claims.record_funnel_event(session, FunnelEvent.SHARE, sharer.advocate, share_channel=channel)

@@ -5,6 +5,7 @@ import { Api, ApiError } from "./api.js";
 import { h, clear, svg, table, percent, money, when } from "./dom.js";
 import { SettingsForm } from "./settings.js";
 import { followTheme } from "./frame.js";
+import { SetupChecklist } from "./setup.js";
 
 const bridge = new Bridge();
 const api = new Api(bridge);
@@ -38,6 +39,8 @@ async function start() {
   $("#main").hidden = false;
   setupRange();
   setupTabs();
+  checklist = new SetupChecklist(api, $("#setup"), { openSettings: () => showTab("settings") });
+  checklist.load();
   await loadSettings();
   showTab("overview");
   refreshCounters();
@@ -69,11 +72,13 @@ function failure(target, error) {
 // -- settings ------------------------------------------------------------------------------------------
 
 let settingsForm;
+let checklist;
 
 async function loadSettings() {
   settingsForm = new SettingsForm(api, $("#settings-fields"), {
     onSaved: (result) => {
       showProgramState(result.settings.enabled);
+      checklist.load();
       bridge.notify("success", "Referral settings saved", "");
     },
     onStatus: (text) => { $("#settings-status").textContent = text; },
