@@ -1,6 +1,6 @@
 """The Saleor release lines the emulator can play, and what differs between them.
 
-Each line is played at its newest release (the schemas in ``../shared/saleor`` are those releases).
+Each line is played at its newest release, whose schema ``tests/saleor_schemas.py`` finds (pinned sha256).
 The differences the app can notice, from core's source at each tag:
 
 * ``Saleor-Schema-Version`` / ``User-Agent: Saleor/<major.minor>`` on the manifest GET and the token
