@@ -39,6 +39,7 @@ def test_get_widget_shows_the_referral_and_follows_the_dashboards_theme(chromium
     widget.locator("#rewards").wait_for(timeout=15000)
     assert widget.locator(".pill").inner_text() == "Referred"
     assert widget.locator("#rewards tr").count() == 2
+    assert sorted(widget.locator("#rewards td.num").all_inner_texts()) == ["$10", "10%"]
     assert f"code {code}" in widget.locator("dl").inner_text()
 
     page.evaluate("window.setTheme('light')")

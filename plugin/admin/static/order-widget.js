@@ -46,10 +46,6 @@ async function load() {
   clear(body, render(data));
 }
 
-function amount(coupon) {
-  return coupon.value_type === "PERCENTAGE" ? `${coupon.value} %` : `${coupon.value} ${coupon.currency}`;
-}
-
 function render(data) {
   const pill = {
     referred: h("span", { class: "pill on" }, "Referred"),
@@ -70,14 +66,14 @@ function render(data) {
   }
   if (data.friend_offer) {
     parts.push(h("p", { class: "muted" }, "Friend's welcome code used: ", h("code", {}, data.friend_offer.code),
-      ` (${amount(data.friend_offer)})`));
+      ` (${data.friend_offer.value_text})`));
   }
   if (data.rewards.length) {
     parts.push(h("p", { class: "muted" }, "Rewards from this order:"),
       h("table", { id: "rewards" }, h("tbody", {}, data.rewards.map((c) => h("tr", {},
         h("td", {}, c.purpose === "referrer_reward" ? "Advocate" : "Friend"),
         h("td", {}, h("code", {}, c.code)),
-        h("td", { class: "num" }, amount(c)),
+        h("td", { class: "num" }, c.value_text),
         h("td", {}, c.state))))));
   }
   if (data.became_advocate) {
