@@ -120,13 +120,6 @@ def test_subscription_asks_for_every_field_the_pipeline_reads():
         assert field in captured and field in query
 
 
-@pytest.mark.parametrize("version", ["3.21.69", "3.22.67"])
-def test_the_order_read_validates_against_older_saleor_releases(version):
-    """The order read decides every reward, so it asks only for fields Saleor 3.21 and 3.22 have too."""
-    older = build_schema(schema_file(version).read_text())
-    assert validate(older, parse((GRAPHQL_DIR / "order_for_referral.graphql").read_text())) == []
-
-
 def test_the_order_read_asks_for_every_field_the_pipeline_reads():
     """Decisions rest on the order read, in the webhook payload's shape: it asks for what apply_order_event reads."""
     from graphql import FieldNode, visit
