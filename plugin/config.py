@@ -64,6 +64,11 @@ class Config:
     sweep_interval: float = 30.0
     task_always_eager: bool = False
     log_level: str = "INFO"
+    # Outbound webhooks to the merchant's systems (plugin/outbound/).
+    webhooks_allow_local: bool = False  # plain http and loopback/private receivers: tests and local development
+    webhook_timeout: float = 5.0
+    webhook_retry_base_seconds: float = 10.0
+    webhook_retry_hours: float = 24.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Config":
@@ -88,6 +93,10 @@ class Config:
             max_webhook_bytes=int(env.get("MAX_WEBHOOK_BYTES", str(256 * 1024))),
             sweep_interval=float(env.get("SWEEP_INTERVAL", "30")),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            webhooks_allow_local=_bool(env.get("WEBHOOKS_ALLOW_LOCAL")),
+            webhook_timeout=float(env.get("WEBHOOK_TIMEOUT", "5")),
+            webhook_retry_base_seconds=float(env.get("WEBHOOK_RETRY_BASE_SECONDS", "10")),
+            webhook_retry_hours=float(env.get("WEBHOOK_RETRY_HOURS", "24")),
         )
         for key, value in overrides.items():
             setattr(cfg, key, value)

@@ -3,6 +3,7 @@ from plugin.analytics.models import FunnelDaily, FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import Base
 from plugin.mail.models import OutboundEmail
+from plugin.outbound.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from plugin.program.models import ProgramSettings, SettingsChange
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.tenants.models import Tenant
@@ -11,4 +12,5 @@ from plugin.webhooks.models import WebhookEvent
 __all__ = [
     "Base", "Tenant", "ProgramSettings", "SettingsChange", "WebhookEvent", "Advocate", "FriendClaim",
     "OrderRecord", "Referral", "LedgerEntry", "Coupon", "OutboundEmail", "FunnelEvent", "FunnelDaily",
+    "WebhookEndpoint", "WebhookMessage", "WebhookDelivery", "WebhookAttempt",
 ]

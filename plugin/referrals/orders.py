@@ -30,6 +30,7 @@ from plugin.fraud.explain import attribution_note, decision_summary
 from plugin.i18n import money, pick_locale
 from plugin.mail.compose import queue_invite
 from plugin.program.settings import Program
+from plugin.referrals import events
 from plugin.referrals.identity import canonical_code, fingerprint, new_code, normalize_email
 from plugin.referrals.ledger import move_referral
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
@@ -267,6 +268,7 @@ def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record:
             raise RuntimeError("could not allocate a referral code")
         if advocate is candidate and advocate.variant != "holdout":
             queue_invite(session, tenant, advocate, program)
+            events.advocate_enrolled(session, advocate)
     if not advocate.saleor_user_id and record.saleor_user_id:
         advocate.saleor_user_id = record.saleor_user_id
     if not advocate.first_name and record.first_name:

@@ -16,6 +16,7 @@ from plugin import tasks
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.mail.models import OutboundEmail
+from plugin.outbound import delivery as outbound
 from plugin.referrals.models import Referral
 from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
@@ -33,7 +34,8 @@ def sweep() -> dict:
     cutoff = utcnow() - grace()
     # Shops that uninstalled the app have no token: nothing of theirs can be finished.
     installed = select(Tenant.id).where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None))
-    counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0}
+    counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0,
+              "webhook_deliveries": 0, "webhook_messages_pruned": 0}
     with session_scope() as session:
         # Only events handed to the broker a grace period ago: rows not queued yet are the relay's
         # (plugin/webhooks/relay.py), which sends each once when the broker is back. A row
@@ -65,6 +67,9 @@ def sweep() -> dict:
         hold_tenants = session.scalars(select(Referral.tenant_id).where(
             Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
         ).distinct()).all()
+        # Outbound webhooks: first tries whose task was lost, and every retry whose backoff ended.
+        deliveries = outbound.due_deliveries(session, cutoff)
+        counts["webhook_messages_pruned"] = outbound.prune(session)
     for tenant_id, event_id in events:
         tasks.enqueue("process_event", tenant_id, event_id)
     for tenant_id, coupon_id in coupons:
@@ -75,8 +80,11 @@ def sweep() -> dict:
         tasks.enqueue("send_pending_emails", tenant_id)
     for tenant_id in hold_tenants:
         tasks.enqueue("release_holds", tenant_id)
+    for tenant_id, delivery_id in deliveries:
+        tasks.enqueue("deliver_webhook", tenant_id, delivery_id)
     counts.update(events=len(events), coupons=len(coupons), revocations=len(revocations),
-                  email_tenants=len(email_tenants), hold_tenants=len(hold_tenants))
+                  email_tenants=len(email_tenants), hold_tenants=len(hold_tenants),
+                  webhook_deliveries=len(deliveries))
     if any(counts.values()):
         log.info("sweep re-drove %s", counts)
     return counts
