@@ -163,7 +163,7 @@ def _one(session: Session, delivery_id: int) -> dict | None:
     delivery, message, endpoint = row
     attempts = session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id)
                                .order_by(WebhookAttempt.id)).all()
-    return {**_describe(delivery, message, endpoint), "payload": json.loads(message.body), "attempts": [
+    return {**_describe(delivery, message, endpoint), "payload": json.loads(message.body), "history": [
         {"at": isoformat(a.at), "status_code": a.status_code, "error": a.error, "response_body": a.response_body,
          "duration_ms": a.duration_ms, "manual": a.manual} for a in attempts]}
 

@@ -2,7 +2,7 @@
 
 At least once: a delivery stays pending until its endpoint answers 2xx, retried with
 exponential backoff (WEBHOOK_RETRY_BASE_SECONDS × 2^(attempt−1), at most 2 h apart) until its
-retry window (WEBHOOK_RETRY_HOURS) ends. Every retry sends the same `webhook-id` and the same
+retry window (WEBHOOK_RETRY_HOURS) ends; the last try is at the end of the window. Every retry sends the same `webhook-id` and the same
 body; receivers deduplicate on the id. No redirects, short timeouts, the first KB of the answer
 kept for the log. An endpoint every attempt to which failed for the whole window is disabled.
 """
@@ -166,11 +166,10 @@ def _attempt(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpo
     delivery.last_error = result.error
     gave_up = False
     if delivery.status == WebhookDelivery.PENDING:
-        next_attempt = now + backoff(delivery.attempts)
-        if next_attempt > delivery.give_up_at:
+        if now >= delivery.give_up_at:
             delivery.status, gave_up = WebhookDelivery.FAILED, True
-        else:
-            delivery.next_attempt_at = next_attempt
+        else:  # the last try falls on the end of the window
+            delivery.next_attempt_at = min(now + backoff(delivery.attempts), delivery.give_up_at)
     log.info("webhook delivery %s of tenant %s to endpoint %s failed (attempt %s): %s",
              delivery.id, delivery.tenant_id, endpoint.id, delivery.attempts, result.error)
     _note_failure(session, endpoint, delivery, now, gave_up=gave_up, error=result.error)
@@ -241,8 +240,6 @@ def due_deliveries(session: Session, cutoff: datetime, limit: int = 1000) -> lis
     failing = select(e.id).where(e.enabled.is_(True), e.consecutive_failures >= CIRCUIT_AFTER)
     session.execute(update(d).where(d.status == d.PENDING, d.endpoint_id.in_(disabled))
                     .values(status=d.FAILED, last_error=NOT_SENT_DISABLED).execution_options(synchronize_session=False))
-    session.execute(update(d).where(d.status == d.PENDING, d.give_up_at < now, d.endpoint_id.in_(failing))
-                    .values(status=d.FAILED, last_error=GAVE_UP).execution_options(synchronize_session=False))
     due = [d.status == d.PENDING, d.next_attempt_at <= now, or_(d.attempts > 0, d.created_at < cutoff),
            or_(d.redriven_at.is_(None), d.redriven_at < cutoff)]
     rows = list(session.execute(select(d.tenant_id, d.id).join(e, e.id == d.endpoint_id).where(
@@ -252,6 +249,10 @@ def due_deliveries(session: Session, cutoff: datetime, limit: int = 1000) -> lis
                                 .order_by(d.next_attempt_at, d.id).limit(1)).first()
         if probe is not None:
             rows.append(probe)
+        # The rest of a failing endpoint's deliveries whose window ended give up without a try.
+        session.execute(update(d).where(d.status == d.PENDING, d.give_up_at < now, d.endpoint_id == endpoint_id,
+                                        d.id != (probe.id if probe else -1))
+                        .values(status=d.FAILED, last_error=GAVE_UP).execution_options(synchronize_session=False))
     if rows:
         session.execute(update(d).where(d.id.in_([r.id for r in rows])).values(redriven_at=now)
                         .execution_options(synchronize_session=False))
