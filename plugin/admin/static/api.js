@@ -50,6 +50,14 @@ export class Api {
     return this.request("POST", path, body);
   }
 
+  patch(path, body) {
+    return this.request("PATCH", path, body);
+  }
+
+  delete(path) {
+    return this.request("DELETE", path);
+  }
+
   async download(path, query, fallbackName) {
     const response = await fetch(withQuery(path, query), { headers: this.headers(), credentials: "omit" });
     if (!response.ok) {

@@ -6,11 +6,13 @@ import { h, clear, svg, table, percent, money, when } from "./dom.js";
 import { SettingsForm } from "./settings.js";
 import { followTheme } from "./frame.js";
 import { SetupChecklist } from "./setup.js";
+import { WebhooksPanel, disabledNotice } from "./webhooks.js";
 
 const bridge = new Bridge();
 const api = new Api(bridge);
 const $ = (selector) => document.querySelector(selector);
 const state = { started: false, tab: "overview", channels: [] };
+const webhooks = new WebhooksPanel(api, $("#tab-webhooks"), { onChange: () => refreshCounters() });
 
 followTheme(bridge);
 bridge.on("handshake", () => start());
@@ -61,7 +63,8 @@ function showTab(name) {
   }
   for (const panel of document.querySelectorAll("[data-panel]")) panel.hidden = panel.dataset.panel !== name;
   const loaders = { overview: loadOverview, experiments: loadExperiments, review: loadReview,
-                    advocates: loadAdvocates, emails: loadEmails, history: loadHistory };
+                    advocates: loadAdvocates, emails: loadEmails, history: loadHistory,
+                    webhooks: () => webhooks.load() };
   if (loaders[name]) loaders[name]();
 }
 
@@ -349,13 +352,26 @@ async function loadHistory() {
 
 async function refreshCounters() {
   try {
-    const [held, failed] = await Promise.all([
+    const [held, failed, hooks] = await Promise.all([
       api.get("/api/admin/referrals", { state: "held", limit: 100 }),
       api.get("/api/admin/emails", { status: "failed", limit: 100 }),
+      api.get("/api/admin/webhooks"),
     ]);
     $("#review-count").textContent = held.items.length ? String(held.items.length) : "";
     $("#emails-count").textContent = failed.items.length ? String(failed.items.length) : "";
+    const failedDeliveries = hooks.endpoints.reduce((sum, e) => sum + e.deliveries.failed, 0);
+    $("#webhooks-count").textContent = failedDeliveries ? String(failedDeliveries) : "";
+    showWebhooksNotice(disabledNotice(hooks));
   } catch {
     /* counters are a nicety */
   }
+}
+
+function showWebhooksNotice(lines) {
+  const notice = $("#webhooks-notice");
+  notice.hidden = !lines;
+  if (!lines) return;
+  clear(notice, lines.map((line) => h("p", {}, line)),
+    h("button", { type: "button", class: "secondary", onclick: () => showTab("webhooks") },
+      "Open Webhooks to fix and re-enable"));
 }
