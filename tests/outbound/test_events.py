@@ -118,3 +118,43 @@ def test_an_event_exists_only_if_its_change_was_committed(webhook_shop, receiver
     payload = json.loads(stored_messages()[0].body)
     assert payload["data"]["referral"]["decided_by"] == "merchant"  # the staff e-mail stays in our audit trail
     assert receiver.events() == ["referral.rejected"]
+
+
+def test_the_documented_raw_hmac_steps_verify_our_signature(webhook_shop, receiver):
+    """docs/ADMIN_API.md "Verifying a request", by hand: the same answer as the library."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    def verify(secret: str, headers: dict, body: bytes) -> bool:  # as in the docs
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+        if abs(time.time() - int(ts)) > 300:
+            return False
+        expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(expected, sig.split(",", 1)[1])
+                   for sig in headers["webhook-signature"].split() if sig.startswith("v1,"))
+
+    receiver.start()
+    secret = add_endpoint(webhook_shop, receiver)["secret"]
+    make_advocate(webhook_shop.saleor)
+    [got] = receiver.received
+    assert verify(secret, got.headers, got.body) is True
+    assert verify(secret, got.headers, got.body.replace(b"alice", b"mallory")) is False
+    assert verify("whsec_" + base64.b64encode(b"x" * 32).decode(), got.headers, got.body) is False
+
+
+def test_erasing_a_person_removes_their_email_from_stored_events(webhook_shop, receiver):
+    from plugin.privacy.service import erase
+
+    receiver.start()
+    add_endpoint(webhook_shop, receiver)
+    make_advocate(webhook_shop.saleor, "alice@example.com")
+    assert "alice@example.com" in stored_messages()[0].body
+    with webhook_shop.flask_app.app_context():
+        report = erase(webhook_shop.tenant_id(), "alice@example.com",
+                       secret=webhook_shop.flask_app.config["SETTINGS"].secret_key, saleor=lambda: None)
+    body = json.loads(stored_messages()[0].body)
+    assert body["data"]["advocate"]["email"] == report.pseudonym
+    assert "alice@example.com" not in stored_messages()[0].body
