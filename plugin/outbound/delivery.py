@@ -44,6 +44,13 @@ class Result:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def summary(self) -> str:
+        """For the log: the status or the kind of failure, never the URL (it may carry a token)."""
+        if self.status_code is not None:
+            return f"HTTP {self.status_code}"
+        return (self.error or "").split(":", 1)[0]
+
 
 class RedeliveryError(Exception):
     def __init__(self, status: int, code: str, message: str):
@@ -105,7 +112,7 @@ def post(url: str, body: bytes, headers: dict, cfg) -> Result:
 
 
 def _locked_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
-    query = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).execution_options(populate_existing=True)
     if session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update(skip_locked=True)
     return session.scalar(query)
@@ -171,7 +178,7 @@ def _attempt(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpo
         else:  # the last try falls on the end of the window
             delivery.next_attempt_at = min(now + backoff(delivery.attempts), delivery.give_up_at)
     log.info("webhook delivery %s of tenant %s to endpoint %s failed (attempt %s): %s",
-             delivery.id, delivery.tenant_id, endpoint.id, delivery.attempts, result.error)
+             delivery.id, delivery.tenant_id, endpoint.id, delivery.attempts, result.summary)
     _note_failure(session, endpoint, delivery, now, gave_up=gave_up, error=result.error)
     return "failed" if delivery.status == WebhookDelivery.FAILED else "retry"
 

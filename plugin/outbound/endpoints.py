@@ -12,6 +12,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.db import session_scope, utcnow
@@ -189,8 +190,11 @@ def create(tenant_id: int, body: object, *, actor: str) -> tuple[dict, str]:
         endpoint = WebhookEndpoint(tenant_id=tenant_id, url=clean["url"], description=clean.get("description", ""),
                                    event_types=clean.get("event_types"), secret_encrypted=_box().encrypt(secret),
                                    enabled=True)
-        session.add(endpoint)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(endpoint)
+        except IntegrityError:  # the same URL saved at the same moment by someone else
+            raise EndpointInvalid({"url": "is already an endpoint of this shop"}) from None
         _audit(session, tenant_id, actor, endpoint.id, {
             "url": {"from": None, "to": endpoint.url},
             "events": {"from": None, "to": endpoint.event_types or "all"}})
@@ -237,6 +241,11 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
                                 "The endpoint is disabled: enable it (\"enabled\": true) to send its failed events.")
         if resent:
             changes["resend_failed"] = {"from": None, "to": resent}
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise EndpointInvalid({"url": "is already an endpoint of this shop"}) from None
         _audit(session, tenant_id, actor, endpoint.id, changes)
         return describe(endpoint), resent
 

@@ -18,7 +18,7 @@ def receiver():
 
 
 @pytest.fixture
-def webhook_shop(saleor, make_live_server, postgres):
+def webhook_shop(saleor, make_live_server):
     """An installed shop whose app may call loopback receivers over plain http (a test setting)."""
     server = make_live_server(webhooks_allow_local=True)
     result = saleor.install(f"{server.url}/api/manifest")
