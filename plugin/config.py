@@ -64,7 +64,7 @@ class Config:
     sweep_interval: float = 30.0
     task_always_eager: bool = False
     log_level: str = "INFO"
-    # Outbound webhooks to the merchant's systems (plugin/outbound/).
+    # Outbound webhooks to the merchant's systems (plugin/merchant_webhooks/).
     webhooks_allow_local: bool = False  # plain http and loopback/private receivers: tests and local development
     webhook_timeout: float = 5.0
     webhook_retry_base_seconds: float = 10.0

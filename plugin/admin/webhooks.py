@@ -1,6 +1,6 @@
 """Admin API for outbound webhooks: endpoints, signing secrets, the delivery log, redelivery.
 
-Docs: docs/ADMIN_API.md, "Webhooks". The domain lives in plugin.outbound; these views only
+Docs: docs/ADMIN_API.md, "Webhooks". The domain lives in plugin.merchant_webhooks; these views only
 check input and shape answers.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from plugin.admin.auth import current_user, dashboard_auth
 from plugin.db import session_scope
 from plugin.http import json_error, read_json_body
-from plugin.outbound import delivery as outbound_delivery
-from plugin.outbound import endpoints
-from plugin.outbound.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
-from plugin.outbound.outbox import EVENT_TYPES, isoformat, settings
+from plugin.merchant_webhooks import delivery as outbound_delivery
+from plugin.merchant_webhooks import endpoints
+from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from plugin.merchant_webhooks.outbox import EVENT_TYPES, isoformat, settings
 
 log = logging.getLogger(__name__)
 

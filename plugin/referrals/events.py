@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
-from plugin.outbound.outbox import emit, isoformat
+from plugin.merchant_webhooks.outbox import emit, isoformat
 from plugin.referrals.links import share_link
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 

@@ -130,6 +130,6 @@ def load_task_modules() -> None:
     """Import every module that defines tasks, so REGISTRY is complete."""
     import plugin.coupons.tasks  # noqa: F401
     import plugin.mail.tasks  # noqa: F401
-    import plugin.outbound.tasks  # noqa: F401
+    import plugin.merchant_webhooks.tasks  # noqa: F401
     import plugin.tasks.sweeper  # noqa: F401
     import plugin.webhooks.tasks  # noqa: F401

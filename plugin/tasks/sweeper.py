@@ -16,7 +16,7 @@ from plugin import tasks
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.mail.models import OutboundEmail
-from plugin.outbound import delivery as outbound
+from plugin.merchant_webhooks import delivery as merchant_webhooks
 from plugin.referrals.models import Referral
 from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
@@ -68,8 +68,8 @@ def sweep() -> dict:
             Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
         ).distinct()).all()
         # Outbound webhooks: first tries whose task was lost, and every retry whose backoff ended.
-        deliveries = outbound.due_deliveries(session, cutoff)
-        counts["webhook_messages_pruned"] = outbound.prune(session)
+        deliveries = merchant_webhooks.due_deliveries(session, cutoff)
+        counts["webhook_messages_pruned"] = merchant_webhooks.prune(session)
     for tenant_id, event_id in events:
         tasks.enqueue("process_event", tenant_id, event_id)
     for tenant_id, coupon_id in coupons:

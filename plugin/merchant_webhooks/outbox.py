@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from plugin import tasks
 from plugin.db import utcnow
-from plugin.outbound.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
+from plugin.merchant_webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 EVENT_TYPES = (
     "advocate.enrolled",

@@ -10,18 +10,18 @@ import time_machine
 from sqlalchemy import func, select
 
 from plugin.db import session_scope, utcnow
-from plugin.outbound.models import WebhookAttempt
+from plugin.merchant_webhooks.models import WebhookAttempt
 from plugin.tasks.sweeper import sweep
 from tests.conftest import wait_until
 from tests.flows import advocate_code, coupons_for, make_advocate, referred_order
 from tests.admin.helpers import Admin
-from tests.outbound.conftest import add_endpoint, deliveries, stored_messages
-from tests.outbound.receiver import Receiver
+from tests.merchant_webhooks.conftest import add_endpoint, deliveries, stored_messages
+from tests.merchant_webhooks.receiver import Receiver
 from tests.workers import CeleryWorker, worker_env
 
 
 def attempts_to(endpoint_id: int) -> int:
-    from plugin.outbound.models import WebhookDelivery
+    from plugin.merchant_webhooks.models import WebhookDelivery
 
     with session_scope() as session:
         return session.scalar(select(func.count(WebhookAttempt.id)).join(

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from plugin.db import session_scope
-from plugin.outbound.models import WebhookMessage
+from plugin.merchant_webhooks.models import WebhookMessage
 from plugin.referrals.ledger import move_referral
 from plugin.referrals.models import Referral
 from tests.flows import coupons_for, make_advocate, referral_for, referred_order
-from tests.outbound.conftest import add_endpoint, deliveries, stored_messages
+from tests.merchant_webhooks.conftest import add_endpoint, deliveries, stored_messages
 
 
 def test_a_referred_order_reaches_the_receiver_signed_and_complete(webhook_shop, receiver):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from plugin import tasks
-from plugin.outbound.delivery import deliver
+from plugin.merchant_webhooks.delivery import deliver
 
 
 @tasks.task("deliver_webhook")

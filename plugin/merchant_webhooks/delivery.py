@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
 from plugin.db import session_scope, utcnow
-from plugin.outbound.endpoints import url_problem
-from plugin.outbound.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
-from plugin.outbound.outbox import NOT_SENT_DISABLED, retry_window, settings
+from plugin.merchant_webhooks.endpoints import url_problem
+from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
+from plugin.merchant_webhooks.outbox import NOT_SENT_DISABLED, retry_window, settings
 from plugin.tenants.crypto import TokenBox
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ def due_deliveries(session: Session, cutoff: datetime, limit: int = 1000) -> lis
     in a row) gets one delivery per round, so its timeouts cannot hold every worker; the others
     wait, and give up when their window ends. A disabled endpoint's deliveries fail at once.
     """
-    from plugin.outbound.outbox import CIRCUIT_AFTER
+    from plugin.merchant_webhooks.outbox import CIRCUIT_AFTER
 
     now = utcnow()
     d, e = WebhookDelivery, WebhookEndpoint

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from plugin.db import session_scope, utcnow
-from plugin.outbound.models import WebhookEndpoint
+from plugin.merchant_webhooks.models import WebhookEndpoint
 from tests.admin.test_dashboard_browser import chromium, dashboard  # noqa: F401 - fixtures
 from tests.flows import make_advocate
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from plugin.db import session_scope, utcnow
 from plugin.netpolicy import UrlRefused, check_url
-from plugin.outbound.models import WebhookDelivery, WebhookEndpoint
-from plugin.outbound.outbox import EVENT_TYPES, isoformat, retry_window, settings
+from plugin.merchant_webhooks.models import WebhookDelivery, WebhookEndpoint
+from plugin.merchant_webhooks.outbox import EVENT_TYPES, isoformat, retry_window, settings
 from plugin.program.models import SettingsChange
 from plugin.tenants.crypto import TokenBox
 
@@ -63,7 +63,7 @@ def url_problem(url: str, cfg) -> str | None:
     try:
         check_url(url, allow_loopback=cfg.webhooks_allow_local, allow_private=cfg.webhooks_allow_local)
     except UrlRefused as exc:
-        return f"is refused: {exc.reason}; endpoints must be public addresses"
+        return f"must be a public address ({exc.reason})"
     return None
 
 

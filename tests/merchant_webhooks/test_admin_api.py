@@ -11,8 +11,8 @@ from plugin.db import utcnow
 from plugin.tasks.sweeper import sweep
 from tests.admin.helpers import Admin
 from tests.flows import make_advocate, referred_order
-from tests.outbound.conftest import add_endpoint, admin_of, deliveries, endpoint_row, stored_messages
-from tests.outbound.receiver import Receiver
+from tests.merchant_webhooks.conftest import add_endpoint, admin_of, deliveries, endpoint_row, stored_messages
+from tests.merchant_webhooks.receiver import Receiver
 
 PUBLIC = "https://93.184.216.34/hooks/referrals"  # a public address: validated, never called here
 
@@ -30,13 +30,16 @@ def production_shop(saleor, make_live_server):
     ("http://93.184.216.34/hooks", "must start with https://"),
     ("ftp://93.184.216.34/hooks", "must start with https://"),
     ("crm.example.com/hooks", "must start with https://"),
-    ("https://127.0.0.1:8443/hooks", "is refused: 127.0.0.1 is a loopback address; endpoints must be public addresses"),
-    ("https://localhost/hooks", "is refused: localhost is a loopback address; endpoints must be public addresses"),
-    ("https://[::1]/hooks", "is refused: ::1 is a loopback address; endpoints must be public addresses"),
-    ("https://10.0.0.7/hooks", "is refused: 10.0.0.7 is a private address; endpoints must be public addresses"),
-    ("https://192.168.1.20/hooks", "is refused: 192.168.1.20 is a private address; endpoints must be public addresses"),
-    ("https://169.254.169.254/latest/meta-data", "is refused: 169.254.169.254 is a link-local address; "
-                                                 "endpoints must be public addresses"),
+    ("https://127.0.0.1:8443/hooks", "must be a public address (loopback address refused)"),
+    ("https://localhost/hooks", "must be a public address (loopback address refused)"),
+    ("https://[::1]/hooks", "must be a public address (loopback address refused)"),
+    ("https://0.0.0.0/hooks", "must be a public address (loopback address refused)"),
+    ("https://10.0.0.7/hooks", "must be a public address (private address refused)"),
+    ("https://192.168.1.20/hooks", "must be a public address (private address refused)"),
+    ("https://100.64.0.1/hooks", "must be a public address (private address refused)"),
+    ("https://169.254.169.254/latest/meta-data", "must be a public address (private address refused)"),
+    ("https://[::ffff:127.0.0.1]/hooks", "must be a public address (loopback address refused)"),
+    ("https://224.0.0.1/hooks", "must be a public address (reserved address refused)"),
     ("https://user:secret@93.184.216.34/hooks", "must not contain a user name or password (requests are signed instead)"),
     ("https://93.184.216.34/hooks#frag", "must not contain a #fragment"),
     ("https://93.184.216.34/ho oks", "must not contain spaces, backslashes or control characters"),
@@ -76,7 +79,7 @@ def test_bad_fields_are_named_and_a_bad_change_keeps_the_endpoint(production_sho
                                             json={"url": "https://10.0.0.7/hooks", "events": ["reward.redeemed"]})
     assert response.status_code == 400
     assert response.get_json()["error"]["fields"] == {
-        "url": "is refused: 10.0.0.7 is a private address; endpoints must be public addresses"}
+        "url": "must be a public address (private address refused)"}
     listed = production_shop.get("/api/admin/webhooks").get_json()["endpoints"]
     assert [(e["url"], e["events"]) for e in listed] == [(PUBLIC, ["reward.issued"])]
     duplicate = production_shop.post("/api/admin/webhooks", {"url": PUBLIC})

@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from plugin.db import session_scope
-from plugin.outbound.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
+from plugin.merchant_webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from tests.admin.helpers import Admin
 from tests.conftest import Shop
-from tests.outbound.receiver import Receiver
+from tests.merchant_webhooks.receiver import Receiver
 
 
 @pytest.fixture
