@@ -258,8 +258,33 @@ def seed_0001(s: Seeder) -> None:
     s.insert(None, "rollup_progress", tenant_id=tenant, rollup="advocate_last_share", through=date(2026, 11, 18))
 
 
+def seed_0002(s: Seeder) -> None:
+    """0002 adds the outbound webhook tables (plugin/merchant_webhooks/models.py)."""
+    seed_0001(s)
+    t, tenant = T0, s.seeded.ids["tenant"]
+    endpoint = s.insert(
+        "webhook_endpoint", "outbound_endpoints", tenant_id=tenant, url="https://crm.example.com/hooks/referrals",
+        description="CRM «sync»", event_types=["referral.approved", "reward.issued"],
+        secret_encrypted=_fernet_0001(SECRET_KEY).encrypt(b"whsec_" + base64.b64encode(b"k" * 32)),
+        previous_secret_encrypted=None, previous_secret_until=None, enabled=False, disabled_at=t,
+        disabled_reason="Disabled automatically: every delivery attempt failed for 24 hours. Last error: HTTP 500",
+        failing_since=t - timedelta(days=1), consecutive_failures=17, last_success_at=t - timedelta(days=2),
+        created_at=t - timedelta(days=3), updated_at=t)
+    message = s.insert(
+        "webhook_message", "outbound_messages", tenant_id=tenant, msg_id="msg_0f3c2b8e9a7d4c1b8e6f5a4d3c2b1a09",
+        event_type="referral.approved", created_at=t - timedelta(days=1),
+        body='{"type":"referral.approved","timestamp":"2026-11-19T09:30:00Z","data":{"referral":{"id":1}}}')
+    delivery = s.insert(
+        "webhook_delivery", "outbound_deliveries", tenant_id=tenant, message_id=message, endpoint_id=endpoint,
+        status="failed", attempts=17, next_attempt_at=t, give_up_at=t, last_attempt_at=t, last_status_code=500,
+        last_error="HTTP 500", delivered_at=None, redriven_at=None, created_at=t - timedelta(days=1))
+    s.insert(None, "outbound_attempts", tenant_id=tenant, delivery_id=delivery, at=t, status_code=500,
+             error="HTTP 500", response_body="Internal Server Error", duration_ms=41, manual=False)
+
+
 SEEDS: dict[str, Callable[[Seeder], None]] = {
     "0001": seed_0001,
+    "0002": seed_0002,
 }
 
 # revision -> edits Seeded.expected the way that revision's upgrade changes seeded rows.
