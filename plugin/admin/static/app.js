@@ -44,7 +44,8 @@ async function start() {
   checklist = new SetupChecklist(api, $("#setup"), { openSettings: () => showTab("settings") });
   checklist.load();
   await loadSettings();
-  showTab("overview");
+  // The tabs are clickable while the settings load: keep a tab the merchant opened meanwhile.
+  showTab(state.tab);
   refreshCounters();
 }
 
