@@ -2,9 +2,11 @@
 
 At least once: a delivery stays pending until its endpoint answers 2xx, retried with
 exponential backoff (WEBHOOK_RETRY_BASE_SECONDS × 2^(attempt−1), at most 2 h apart) until its
-retry window (WEBHOOK_RETRY_HOURS) ends; the last try is at the end of the window. Every retry sends the same `webhook-id` and the same
-body; receivers deduplicate on the id. No redirects, short timeouts, the first KB of the answer
-kept for the log. An endpoint every attempt to which failed for the whole window is disabled.
+retry window (WEBHOOK_RETRY_HOURS) ends; the last try is at the end of the window. Every retry
+sends the same `webhook-id` and the same body; receivers deduplicate on the id. Calls go through
+plugin.outbound's guarded adapter: no redirects, one deadline for the whole call, the address a
+connection reached checked again; the first KB of the answer is kept for the log. An endpoint
+every attempt to which failed for the whole window is disabled.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks.webhooks import Webhook
 
+from plugin import outbound as guarded
 from plugin.db import session_scope, utcnow
 from plugin.merchant_webhooks.endpoints import url_problem
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
@@ -80,34 +83,54 @@ def signature_headers(endpoint: WebhookEndpoint, message: WebhookMessage, box: T
     }
 
 
+class _TruncatingAdapter(guarded.GuardedAdapter):
+    """The guarded adapter (no redirects, a total deadline, the connected address checked), except
+    that a long answer is cut to its first bytes instead of refused: the receiver took the event."""
+
+    def _read_capped(self, response) -> bytes:
+        try:
+            return response.raw.read(self.max_bytes, decode_content=True) or b""
+        finally:
+            response.close()
+
+
+def _session(cfg) -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # no proxy from the environment: the address check applies to every call
+    http.max_redirects = 0
+    adapter = _TruncatingAdapter(max_bytes=MAX_RESPONSE_BYTES, address_policy={
+        "allow_loopback": cfg.webhooks_allow_local, "allow_private": cfg.webhooks_allow_local})
+    for prefix in ("http://", "https://"):
+        http.mount(prefix, adapter)
+    return http
+
+
 def post(url: str, body: bytes, headers: dict, cfg) -> Result:
-    """One POST: no redirects, no proxies from the environment, connect and read timeouts."""
-    problem = url_problem(url, cfg)  # again at send time: a name may resolve elsewhere by now
+    """One POST within WEBHOOK_TIMEOUT in all: no redirects, the first KB of the answer kept."""
+    problem = url_problem(url, cfg)  # again at send time: the merchant's DNS may have changed
     if problem:
-        return Result(None, f"Refused: {problem}.", "", 0)
+        return Result(None, f"Refused: the URL {problem}.", "", 0)
     started = time.monotonic()
-    timeout = cfg.webhook_timeout
+
+    def failed(error: str) -> Result:
+        return Result(None, _printable(error, 300), "", int((time.monotonic() - started) * 1000))
+
     try:
-        with requests.Session() as http:
-            http.trust_env = False
-            with http.post(url, data=body, headers=headers, timeout=(min(3.0, timeout), timeout),
-                           allow_redirects=False, stream=True) as response:
-                raw = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
-                status = response.status_code
-                location = response.headers.get("location", "")
+        with _session(cfg) as http:
+            response = http.post(url, data=body, headers=headers, timeout=cfg.webhook_timeout)
+    except guarded.RedirectRefused as exc:
+        return failed(f"{exc}: redirects are not followed, configure the final URL.")
+    except guarded.AddressRefused as exc:
+        return failed(f"Refused: the connection reached a {exc.reason}.")
     except requests.RequestException as exc:
-        return Result(None, _printable(f"{type(exc).__name__}: {exc}", 300),
-                      "", int((time.monotonic() - started) * 1000))
+        return failed(f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001 - a broken answer (bad encoding, ...) is a failed attempt
-        return Result(None, _printable(f"{type(exc).__name__}: {exc}", 300),
-                      "", int((time.monotonic() - started) * 1000))
+        return failed(f"{type(exc).__name__}: {exc}")
     duration = int((time.monotonic() - started) * 1000)
-    text = _printable(raw.decode("utf-8", errors="replace"), MAX_RESPONSE_BYTES)
+    text = _printable(response.content.decode("utf-8", errors="replace"), MAX_RESPONSE_BYTES)
+    status = response.status_code
     if 200 <= status < 300:
         return Result(status, None, text, duration)
-    if 300 <= status < 400:
-        return Result(status, _printable(f"HTTP {status}: redirect to {location} not followed; "
-                                         "configure the final URL.", 300), text, duration)
     return Result(status, f"HTTP {status}", text, duration)
 
 

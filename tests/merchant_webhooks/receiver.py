@@ -26,6 +26,8 @@ class Receiver:
         self.port = port or free_port()
         self.secrets: list[str] = []  # a request verifies if any of these secrets accepts it
         self.status = 200
+        self.headers: dict[str, str] = {}  # extra answer headers (a Location, ...)
+        self.answer: bytes | None = None  # the answer's body (default: "ok" / "no")
         self.received: list[Received] = []
         self.refused: list[str] = []  # why a request did not verify
         self.lock = threading.Lock()
@@ -55,10 +57,14 @@ class Receiver:
                         status = 401
                     elif 200 <= status < 300:
                         receiver.received.append(Received(headers["webhook-id"], body, headers, payload))
+                answer = receiver.answer if receiver.answer is not None else b"ok" if status < 300 else b"no"
                 self.send_response(status)
                 self.send_header("content-type", "text/plain")
+                self.send_header("content-length", str(len(answer)))
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"no")
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass

@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from plugin.db import session_scope
-from plugin.merchant_webhooks.models import WebhookMessage
+from plugin.merchant_webhooks.delivery import redeliver
+from plugin.merchant_webhooks.models import WebhookAttempt, WebhookMessage
 from plugin.referrals.ledger import move_referral
 from plugin.referrals.models import Referral
 from tests.flows import coupons_for, make_advocate, referral_for, referred_order
 from tests.merchant_webhooks.conftest import add_endpoint, deliveries, stored_messages
+from tests.merchant_webhooks.receiver import Receiver
 
 
 def test_a_referred_order_reaches_the_receiver_signed_and_complete(webhook_shop, receiver):
@@ -158,3 +160,24 @@ def test_erasing_a_person_removes_their_email_from_stored_events(webhook_shop, r
     body = json.loads(stored_messages()[0].body)
     assert body["data"]["advocate"]["email"] == report.pseudonym
     assert "alice@example.com" not in stored_messages()[0].body
+
+
+def test_redirects_are_not_followed_and_long_answers_are_cut(webhook_shop, receiver):
+    receiver.start()
+    target = Receiver().start()  # where the redirect points: it must never be called
+    target.secrets = receiver.secrets
+    add_endpoint(webhook_shop, receiver)
+    receiver.status, receiver.headers = 302, {"location": target.url}
+    make_advocate(webhook_shop.saleor)
+    [delivery] = deliveries()
+    assert (delivery.status, delivery.last_status_code) == ("pending", None)
+    assert delivery.last_error == "HTTP 302 redirect refused: redirects are not followed, configure the final URL."
+    assert target.received == [] and target.refused == []
+
+    receiver.status, receiver.headers, receiver.answer = 200, {}, b"x" * 100_000
+    with webhook_shop.flask_app.app_context():
+        assert redeliver(webhook_shop.tenant_id(), delivery.id) == "delivered"
+    with session_scope() as session:
+        attempt = session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id.desc())).first()
+        assert (attempt.status_code, attempt.error, attempt.response_body) == (200, None, "x" * 1024)
+    target.stop()
