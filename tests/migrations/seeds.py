@@ -258,8 +258,8 @@ def seed_0001(s: Seeder) -> None:
     s.insert(None, "rollup_progress", tenant_id=tenant, rollup="advocate_last_share", through=date(2026, 11, 18))
 
 
-def seed_0002(s: Seeder) -> None:
-    """0002 adds the outbound webhook tables (plugin/merchant_webhooks/models.py)."""
+def seed_0003(s: Seeder) -> None:
+    """0003 adds the outbound webhook tables (plugin/merchant_webhooks/models.py)."""
     seed_0001(s)
     t, tenant = T0, s.seeded.ids["tenant"]
     endpoint = s.insert(
@@ -284,7 +284,7 @@ def seed_0002(s: Seeder) -> None:
 
 SEEDS: dict[str, Callable[[Seeder], None]] = {
     "0001": seed_0001,
-    "0002": seed_0002,
+    "0003": seed_0003,
 }
 
 # revision -> edits Seeded.expected the way that revision's upgrade changes seeded rows.
