@@ -10,7 +10,13 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from plugin import ratelimit
+import plugin.coupons.tasks  # noqa: F401 - every module that defines tasks is imported here, so
+import plugin.mail.tasks  # noqa: F401 - the runners find each task by its name
+import plugin.merchant_webhooks.tasks  # noqa: F401
+import plugin.referrals.tasks  # noqa: F401
+import plugin.tasks.sweeper  # noqa: F401
+import plugin.webhooks.tasks  # noqa: F401
+from plugin import ratelimit, tasks
 from plugin.config import Config
 from plugin.db import init_engine, session_scope
 from plugin.http import json_error
@@ -84,9 +90,6 @@ class _NoCookieSession(SessionInterface):
 
 
 def _install_runner(app: Flask, cfg: Config, runner: str | None) -> None:
-    from plugin import tasks
-
-    tasks.load_task_modules()
     if runner == "eager" or cfg.task_always_eager:
         app.extensions["task_runner"] = tasks.EagerRunner(app)
     elif cfg.redis_url:

@@ -190,3 +190,15 @@ def _refuse_cross_tenant_writes(session, _flush_context, _instances):
                 raise CrossTenantWrite(
                     f"{type(obj).__name__} of tenant {obj.tenant_id} in a session of tenant {tenant_id}"
                 )
+
+
+def record_failure(tenant_id: int, model: type, row_id: int, exc: Exception, *, counter: str = "attempts") -> None:
+    """Count a failed attempt on a stored piece of work and keep the error where the merchant sees it.
+
+    Called after the failed transaction rolled back (its locks released), in a transaction of its own.
+    """
+    with session_scope(tenant_id) as session:
+        row = session.get(model, row_id)
+        if row is not None:
+            setattr(row, counter, (getattr(row, counter) or 0) + 1)
+            row.last_error = f"{type(exc).__name__}: {exc}"[:500]

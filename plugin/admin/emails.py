@@ -8,11 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin import tasks
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
+from plugin.mail.tasks import send_email
 
 STATUSES = (OutboundEmail.FAILED, OutboundEmail.PENDING, OutboundEmail.SENT)
 
@@ -54,7 +54,7 @@ def resend(tenant_id: int, email_id: int) -> dict:
                 raise ResendError(409, "COUPON_REVOKED",
                                   f"The coupon in this e-mail was {coupon.state}; sending it would only confuse.")
         requeue(email)
-    tasks.enqueue("send_email", tenant_id, email_id)
+        send_email.after_commit(session, tenant_id, email_id)
     with session_scope(tenant_id) as session:
         email = session.get(OutboundEmail, email_id)
         return describe(email)

@@ -8,18 +8,17 @@ Every decision is a ledger entry with `actor = "merchant:<email>"`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from plugin import tasks
 from plugin.coupons.models import Coupon
 from plugin.db import serialized, session_scope
 from plugin.program.settings import load_program
-from plugin.referrals import orders as pipeline
-from plugin.referrals.ledger import move_referral
+from plugin.referrals import lifecycle
 from plugin.referrals.models import Advocate, LedgerEntry, OrderRecord, Referral
+from plugin.referrals.order_records import read_order, upsert_order
 from plugin.saleor.client import SaleorError, SaleorUnavailable
 from plugin.tenants.models import Tenant
 
@@ -40,8 +39,6 @@ class Decision:
     referral_id: int
     state: str
     message: str
-    coupon_ids: list[int] = field(default_factory=list)
-    revoke: bool = False
 
 
 def _reviewed_by_merchant():
@@ -111,13 +108,11 @@ def _approve(session: Session, tenant: Tenant, referral: Referral, actor: str, n
             raise ReviewError(409, "REFERRAL_CHANGED", "The referral changed meanwhile; reload and try again.")
         order = session.get(OrderRecord, referral.order_record_id)
         program = load_program(session, tenant.id)
-        why_not = pipeline.revocation_reason(order, program)
+        why_not = lifecycle.revocation_reason(order, program)
         if why_not:
             raise ReviewError(409, "ORDER_NO_LONGER_QUALIFIES", why_not)
-        outcome = pipeline.Outcome()
-        pipeline.approve(session, tenant, program, referral, outcome,
-                         reason=note or "Approved by the merchant.", actor=actor)
-        return Decision(referral.id, referral.state, "Approved: both rewards are being created.", outcome.coupon_ids)
+        lifecycle.approve(session, tenant, program, referral, reason=note or "Approved by the merchant.", actor=actor)
+        return Decision(referral.id, referral.state, "Approved: both rewards are being created.")
     if referral.state in (Referral.APPROVED, Referral.ISSUED) and referral.decision == "flag":
         # Rewards already went out; record that a person looked and kept them.
         session.add(LedgerEntry(tenant_id=tenant.id, referral_id=referral.id, from_state=referral.state,
@@ -131,9 +126,9 @@ def _reject(session: Session, tenant: Tenant, referral: Referral, actor: str, no
     if referral.state in (Referral.REJECTED, Referral.REVOKED):
         raise ReviewError(409, "NOT_REVIEWABLE", f"This referral is already {referral.state}.")
     had_coupons = referral.state in (Referral.APPROVED, Referral.ISSUED)
-    move_referral(session, referral, Referral.REJECTED, note or "Rejected by the merchant.", actor=actor)
+    lifecycle.reject(session, referral, note or "Rejected by the merchant.", actor=actor)
     message = "Rejected: unused rewards are being taken back." if had_coupons else "Rejected: no reward will be issued."
-    return Decision(referral.id, referral.state, message, revoke=True)
+    return Decision(referral.id, referral.state, message)
 
 
 def decide(tenant_id: int, referral_ids: list[int], action: str, *, actor: str, note: str = "") -> list[dict]:
@@ -145,12 +140,6 @@ def decide(tenant_id: int, referral_ids: list[int], action: str, *, actor: str, 
         except ReviewError as exc:
             results.append({"id": referral_id, "ok": False, "error": {"code": exc.code, "message": exc.message}})
             continue
-        for coupon_id in decision.coupon_ids:
-            tasks.enqueue("issue_coupon", tenant_id, coupon_id)
-        if decision.revoke:
-            tasks.enqueue("revoke_referral", tenant_id, referral_id)
-        if decision.coupon_ids or decision.revoke:
-            tasks.enqueue("send_pending_emails", tenant_id)
         results.append({"id": referral_id, "ok": True, "state": decision.state, "message": decision.message})
     return results
 
@@ -161,7 +150,7 @@ def _decide_one(tenant_id: int, referral_id: int, action: str, *, actor: str, no
         if saleor_order is not None:
             # Saleor's answer replaces what we had (a refund whose webhook we missed shows here);
             # the order's lock is taken before the referral's, as the event pipeline takes them.
-            pipeline.upsert_order(session, tenant_id, saleor_order)
+            upsert_order(session, tenant_id, saleor_order)
         referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
         if referral is None:
             raise ReviewError(404, "NOT_FOUND", "No such referral in this shop.")
@@ -186,7 +175,7 @@ def _order_from_saleor(tenant_id: int, referral_id: int) -> dict | None:
     if not tenant.is_installed:
         raise ReviewError(409, "NOT_INSTALLED", "The app is not installed in this shop; nothing can be issued.")
     try:
-        order = pipeline.read_order(tenant, referral.saleor_order_id)
+        order = read_order(tenant, referral.saleor_order_id)
     except SaleorUnavailable:
         raise ReviewError(503, "SALEOR_UNAVAILABLE",
                           "Saleor did not answer, so the order could not be confirmed; try again later.") from None

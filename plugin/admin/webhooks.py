@@ -18,7 +18,7 @@ from plugin.http import json_error, read_json_body
 from plugin.merchant_webhooks import delivery as outbound_delivery
 from plugin.merchant_webhooks import endpoints
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
-from plugin.merchant_webhooks.outbox import EVENT_TYPES, isoformat, settings
+from plugin.merchant_webhooks.policy import EVENT_TYPES, isoformat, settings
 
 log = logging.getLogger(__name__)
 

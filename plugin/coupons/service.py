@@ -1,8 +1,10 @@
-"""Coupons are Saleor vouchers with one single-use code each.
+"""Coupons are Saleor vouchers with one single-use code each: reserve, issue, take back.
 
 The code is reserved in our database first (unique per tenant), then created in
 Saleor. A retry re-sends the same code; Saleor's ALREADY_EXISTS for *our*
 reserved code means an earlier attempt got through, so it counts as success.
+Issuing and taking back lock the coupon row (then its referral's), so a refund that
+lands before, during or after issuing always ends with no live code.
 """
 from __future__ import annotations
 
@@ -15,16 +17,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
-from plugin.db import utcnow
-from plugin.program.settings import RewardSpec
+from plugin.db import record_failure, serialized, session_scope, utcnow
+from plugin.mail.compose import queue_coupon_email
+from plugin.privacy.pseudonyms import is_pseudonym
+from plugin.program.settings import Program, RewardSpec, load_program
 from plugin.referrals.identity import new_code
-from plugin.referrals.ledger import move_coupon
+from plugin.referrals.ledger import move_coupon, move_referral
+from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.saleor.client import SaleorClient, SaleorMutationError
+from plugin.tenants.models import Tenant
+from plugin.tenants.service import saleor_client
 
 log = logging.getLogger(__name__)
 
 VOUCHER_NAME_PREFIX = "Referral"
 CODE_PREFIX = {Coupon.FRIEND_OFFER: "FRIEND", Coupon.REFERRER_REWARD: "THANKS", Coupon.FRIEND_REWARD: "WELCOME"}
+LIVE_REFERRAL_STATES = (Referral.APPROVED, Referral.ISSUED)
 
 
 def reserve_coupon(session: Session, *, tenant_id: int, purpose: str, spec: RewardSpec, recipient_email: str,
@@ -134,3 +142,103 @@ def revoke(session: Session, client: SaleorClient | None, coupon: Coupon, reason
     coupon.revoked_at = utcnow()
     move_coupon(session, coupon, Coupon.REVOKED if was_issued else Coupon.CANCELLED, reason, actor)
     return Decimal(0)
+
+
+def _locked_coupon(session: Session, coupon_id: int) -> Coupon | None:
+    return session.scalar(select(Coupon).where(Coupon.id == coupon_id).with_for_update())
+
+
+def issue_coupon(tenant_id: int, coupon_id: int) -> str:
+    """Create a reserved coupon in Saleor and queue its e-mail. Safe to repeat and to race
+    with a revocation: whichever takes the row lock second sees the other's result.
+    A failure is counted on the coupon (after the rollback released the lock) and raised."""
+    try:
+        return _issue_coupon(tenant_id, coupon_id)
+    except Exception as exc:
+        record_failure(tenant_id, Coupon, coupon_id, exc, counter="issue_attempts")
+        raise
+
+
+def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
+    with session_scope(tenant_id) as session, serialized(session):
+        coupon = _locked_coupon(session, coupon_id)
+        if coupon is None or coupon.state != Coupon.RESERVED:
+            return "skipped"
+        tenant = session.get(Tenant, tenant_id)
+        # Locked (after the coupon, the order every task takes them in) so a refund that commits
+        # while the code is being created waits for us and then revokes what we issued, instead
+        # of being overwritten by our "issued".
+        referral = session.scalar(select(Referral).where(Referral.id == coupon.referral_id)
+                                  .with_for_update()) if coupon.referral_id else None
+        if referral is not None and referral.state not in LIVE_REFERRAL_STATES:
+            revoke(session, saleor_client(tenant), coupon, f"Referral is {referral.state}.")
+            return "cancelled"
+        if is_pseudonym(coupon.recipient_email):
+            revoke(session, saleor_client(tenant), coupon, "The recipient's personal data was erased.")
+            settle_referral(session, referral)
+            return "cancelled"
+        issue(session, saleor_client(tenant), coupon,
+              "Created in Saleor." if referral is None else "Reward created in Saleor.")
+        _queue_email(session, tenant, load_program(session, tenant_id), coupon, referral)
+        settle_referral(session, referral)
+    return "issued"
+
+
+def settle_referral(session: Session, referral: Referral | None) -> None:
+    """A live referral is issued once each reward exists in Saleor (or was cancelled because
+    its recipient's data was erased: the only way a live referral's coupon gets cancelled)."""
+    if referral is None:
+        return
+    siblings = session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)).all()
+    if len(siblings) == 2 and Coupon.ISSUED in siblings and all(
+            s in (Coupon.ISSUED, Coupon.CANCELLED) for s in siblings):
+        move_referral(session, referral, Referral.ISSUED, "Both rewards created in Saleor."
+                      if all(s == Coupon.ISSUED for s in siblings) else
+                      "Reward created in Saleor (the other one was cancelled: recipient's data erased).")
+
+
+def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Coupon,
+                 referral: Referral | None) -> None:
+    """The coupon's e-mail, addressed as its recipient knows us: name, language, the advocate's name."""
+    advocate = session.get(Advocate, coupon.advocate_id) if coupon.advocate_id else None
+    if coupon.purpose == Coupon.REFERRER_REWARD:
+        queue_coupon_email(session, tenant, coupon, program, recipient_name=advocate.first_name if advocate else "",
+                           advocate=advocate, locale=advocate.locale if advocate else None)
+    elif coupon.purpose == Coupon.FRIEND_REWARD:
+        queue_coupon_email(session, tenant, coupon, program, recipient_name=referral.friend_first_name if referral else "",
+                           locale=_friend_locale(session, referral))
+    else:
+        claim = session.scalar(select(FriendClaim).where(FriendClaim.coupon_id == coupon.id))
+        advocate = session.get(Advocate, claim.advocate_id) if claim else None
+        queue_coupon_email(session, tenant, coupon, program, advocate=advocate,
+                           locale=(claim.locale if claim else None) or (advocate.locale if advocate else None))
+
+
+def _friend_locale(session: Session, referral: Referral | None) -> str | None:
+    if referral is None:
+        return None
+    order = session.get(OrderRecord, referral.order_record_id)
+    return order.locale if order else None
+
+
+def take_back_rewards(tenant_id: int, referral_id: int) -> str:
+    """Take back every coupon of a revoked (or rejected) referral; record what was already spent."""
+    with session_scope(tenant_id) as session, serialized(session):
+        referral = session.get(Referral, referral_id)
+        if referral is None or referral.state in LIVE_REFERRAL_STATES:
+            return "skipped"
+        tenant = session.get(Tenant, tenant_id)
+        client = saleor_client(tenant) if tenant.token_encrypted else None
+        coupon_ids = session.scalars(select(Coupon.id).where(Coupon.referral_id == referral_id).order_by(Coupon.id)).all()
+        shortfall = Decimal(0)
+        reason = f"Referral {referral.state}: " + _last_reason(session, referral)
+        for coupon_id in coupon_ids:
+            shortfall += revoke(session, client, _locked_coupon(session, coupon_id), reason)
+        referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+        referral.shortfall = shortfall
+    return "revoked"
+
+
+def _last_reason(session: Session, referral: Referral) -> str:
+    return session.scalar(select(LedgerEntry.reason).where(LedgerEntry.referral_id == referral.id)
+                          .order_by(LedgerEntry.id.desc()).limit(1)) or ""

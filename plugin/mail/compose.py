@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from plugin.coupons.models import Coupon
 from plugin.i18n import money, pick_locale, t
 from plugin.mail.outbox import queue_email
+from plugin.mail.tasks import send_pending_emails
 from plugin.program.settings import Program, RewardSpec
 from plugin.referrals import links
 from plugin.referrals.models import Advocate
@@ -69,8 +70,9 @@ def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: 
         ],
         "footer": t(locale, "email.footer", shop=shop),
     }
-    queue_email(session, tenant_id=tenant.id, dedup_key=f"invite:{advocate.id}", kind="invite",
-                to=advocate.contact_email, context=context)
+    if queue_email(session, tenant_id=tenant.id, dedup_key=f"invite:{advocate.id}", kind="invite",
+                   to=advocate.contact_email, context=context):
+        send_pending_emails.after_commit(session, tenant.id)
 
 
 def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program: Program,
@@ -106,5 +108,6 @@ def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program
         "links": email_links,
         "footer": t(locale, "email.footer", shop=shop),
     }
-    queue_email(session, tenant_id=tenant.id, dedup_key=f"coupon:{coupon.id}", kind=coupon.purpose,
-                to=coupon.recipient_email, context=context, coupon_id=coupon.id)
+    if queue_email(session, tenant_id=tenant.id, dedup_key=f"coupon:{coupon.id}", kind=coupon.purpose,
+                   to=coupon.recipient_email, context=context, coupon_id=coupon.id):
+        send_pending_emails.after_commit(session, tenant.id)

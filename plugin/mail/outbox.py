@@ -33,9 +33,6 @@ def render(context: dict) -> tuple[str, str]:
     return _env.get_template("base.txt").render(**context), _env.get_template("base.html").render(**context)
 
 
-EMAILS_QUEUED = "emails_queued"  # session.info flag: this transaction queued mail, send it after the commit
-
-
 def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, to: str, context: dict,
                 coupon_id: int | None = None) -> OutboundEmail | None:
     """Insert the message unless one with this key exists; returns the new row or None."""
@@ -53,7 +50,6 @@ def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, 
             session.add(email)
     except IntegrityError:
         return None
-    session.info[EMAILS_QUEUED] = True
     return email
 
 
@@ -109,6 +105,20 @@ def send_email(tenant_id: int, email_id: int) -> str:
         email.sent_at = utcnow()
         email.last_error = None
         return "sent"
+
+
+def send_pending(tenant_id: int) -> int:
+    """Send every due e-mail of a tenant (new ones, and retries whose backoff ended)."""
+    with session_scope(tenant_id) as session:
+        due = session.scalars(select(OutboundEmail.id).where(
+            OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow(),
+        ).order_by(OutboundEmail.id).limit(200)).all()
+    for email_id in due:
+        try:
+            send_email(tenant_id, email_id)
+        except Exception:  # noqa: BLE001 - one message must never hold up the others; the sweeper retries it
+            log.exception("e-mail %s of tenant %s: sending failed", email_id, tenant_id)
+    return len(due)
 
 
 def _sender(session: Session, tenant_id: int, cfg) -> tuple[tuple[str, str], str]:

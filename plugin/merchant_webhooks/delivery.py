@@ -24,7 +24,7 @@ from plugin import outbound as guarded
 from plugin.db import session_scope, utcnow
 from plugin.merchant_webhooks.endpoints import url_problem
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
-from plugin.merchant_webhooks.outbox import NOT_SENT_DISABLED, retry_window, settings
+from plugin.merchant_webhooks.policy import CIRCUIT_AFTER, NOT_SENT_DISABLED, retry_window, settings
 from plugin.tenants.crypto import TokenBox
 
 log = logging.getLogger(__name__)
@@ -262,8 +262,6 @@ def due_deliveries(session: Session, cutoff: datetime, limit: int = 1000) -> lis
     in a row) gets one delivery per round, so its timeouts cannot hold every worker; the others
     wait, and give up when their window ends. A disabled endpoint's deliveries fail at once.
     """
-    from plugin.merchant_webhooks.outbox import CIRCUIT_AFTER
-
     now = utcnow()
     d, e = WebhookDelivery, WebhookEndpoint
     disabled = select(e.id).where(e.enabled.is_(False))

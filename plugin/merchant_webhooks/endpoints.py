@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from plugin.db import session_scope, utcnow
 from plugin.netpolicy import UrlRefused, check_url
 from plugin.merchant_webhooks.models import WebhookDelivery, WebhookEndpoint
-from plugin.merchant_webhooks.outbox import EVENT_TYPES, isoformat, retry_window, settings
+from plugin.merchant_webhooks.policy import EVENT_TYPES, isoformat, retry_window, settings
 from plugin.program.models import SettingsChange
 from plugin.tenants.crypto import TokenBox
 

@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin import tasks
 from plugin.analytics.models import FunnelEvent
 from plugin.coupons import service as coupons
 from plugin.coupons.models import Coupon
 from plugin.db import serialized, session_scope, utcnow
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
+from plugin.mail.tasks import send_email
 from plugin.program.settings import Program
 from plugin.referrals.experiments import HOLDOUT, variant_friend_offer
 from plugin.referrals.identity import canonical_code, normalize_email, valid_email
@@ -169,8 +169,7 @@ def resend_offer_email(tenant_id: int, coupon_id: int) -> None:
         if coupon is None or coupon.state != Coupon.ISSUED or email is None or email.status == OutboundEmail.PENDING:
             return
         requeue(email)
-        email_id = email.id
-    tasks.enqueue("send_email", tenant_id, email_id)
+        send_email.after_commit(session, tenant_id, email.id)
 
 
 def issue_now(tenant_id: int, coupon_id: int) -> bool:
@@ -178,10 +177,8 @@ def issue_now(tenant_id: int, coupon_id: int) -> bool:
 
     On failure the coupon stays reserved: the sweeper retries it and the e-mail follows.
     """
-    from plugin.coupons.tasks import issue_coupon
-
     try:
-        issue_coupon(tenant_id, coupon_id)
+        coupons.issue_coupon(tenant_id, coupon_id)
     except Exception as exc:  # noqa: BLE001 - Saleor down or refusing: the friend gets an e-mail later
         log.warning("friend code %s not created in Saleor yet: %s", coupon_id, type(exc).__name__)
     with session_scope(tenant_id) as session:

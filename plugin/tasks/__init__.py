@@ -3,10 +3,20 @@
 * `REDIS_URL` set → Celery on Redis (`plugin.tasks.celery_app`), late acks.
 * otherwise → `InProcessRunner`: a thread pool inside the web process (`make run`).
 
-Tasks are plain functions registered with `@task`; they must be idempotent,
-because both runners may run one twice (a redelivery after a crash, the sweeper).
-The sweeper (`plugin.tasks.sweeper`) re-drives anything stored but not finished.
+A task is a plain function decorated with `@task("name")`, which returns its handle:
+
+    issue_coupon.enqueue(tenant_id, coupon_id)             # now (outside a transaction)
+    issue_coupon.after_commit(session, tenant_id, coupon_id)  # once `session` commits
+    after_commit(session, issue_coupon, tenant_id, coupon_id)  # the same, warehouse style
+    issue_coupon(tenant_id, coupon_id)                     # inline, in this thread
+
+Work queued with `after_commit` is published only after the transaction commits (a rollback
+drops it, and so does the rollback of a savepoint it was queued in), so a task never looks for
+rows that are not there yet. The name is what brokers carry: it stays the same across deploys,
+whatever the function is called. Tasks must be idempotent, because both runners may run one
+twice (a redelivery after a crash, the sweeper re-driving stored work).
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,19 +24,119 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
 log = logging.getLogger(__name__)
 
-REGISTRY: dict[str, Callable] = {}
 RETRY_DELAYS = (1, 2, 5, 10, 30, 60, 120, 300)
 
 
-def task(name: str):
-    def register(fn: Callable) -> Callable:
-        REGISTRY[name] = fn
-        fn.task_name = name
-        return fn
+class Task:
+    """A registered task: call it to run inline, `enqueue` or `after_commit` to run it in the background."""
+
+    def __init__(self, name: str, fn: Callable):
+        self.name = name
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__wrapped__ = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def enqueue(self, *args, countdown: float = 0) -> bool:
+        return enqueue(self, *args, countdown=countdown)
+
+    def after_commit(self, session: Session, *args) -> None:
+        after_commit(session, self, *args)
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}>"
+
+
+REGISTRY: dict[str, Task] = {}
+
+
+def task(name: str) -> Callable[[Callable], Task]:
+    def register(fn: Callable) -> Task:
+        if name in REGISTRY and REGISTRY[name].fn is not fn:
+            raise RuntimeError(f"two tasks are named {name!r}")
+        REGISTRY[name] = handle = Task(name, fn)
+        return handle
 
     return register
+
+
+def enqueue(handle: Task, *args, countdown: float = 0) -> bool:
+    """Hand work to the runner now. False if the broker is unreachable (the sweeper will retry)."""
+    try:
+        current_app.extensions["task_runner"].enqueue(handle.name, *args, countdown=countdown)
+        return True
+    except Exception as exc:  # noqa: BLE001 - broker down: durable state lets the sweeper catch up
+        log.warning("could not enqueue %s%r: %s", handle.name, args, exc)
+        return False
+
+
+# -- after commit ---------------------------------------------------------------------------------
+# session.info["tasks.pending"]: (transaction it was queued in, handle, args), until the root commits;
+# session.info["tasks.ready"]: what the committed root transaction publishes once it has ended.
+_PENDING, _READY = "tasks.pending", "tasks.ready"
+
+
+def after_commit(session: Session, handle: Task, *args) -> None:
+    """Publish `handle(*args)` once `session`'s transaction commits; nothing if it rolls back.
+
+    Queued inside a savepoint (`begin_nested`), it is dropped if that savepoint rolls back.
+    The same task with the same arguments is published once per transaction.
+    """
+    if not session.in_transaction():
+        session.begin()  # the work waits for the transaction the session is about to run
+    owner = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_PENDING, []).append((owner, handle, args))
+
+
+def _inside(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _root_committed(session: Session) -> None:
+    # Also fired when a savepoint is released; only the root's commit makes the work real.
+    if session.get_nested_transaction() is None and session.info.get(_PENDING):
+        session.info.setdefault(_READY, []).extend(session.info.pop(_PENDING))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [item for item in pending if not _inside(item[0], previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _publish_when_done(session: Session, transaction: SessionTransaction) -> None:
+    # The root has ended: committed (its work is in READY) or not (PENDING is dropped). Publishing
+    # here, not in after_commit, runs after the connection went back to the pool.
+    if transaction.parent is not None:
+        return
+    session.info.pop(_PENDING, None)
+    ready = session.info.pop(_READY, None)
+    if not ready:
+        return
+    published = set()
+    for _owner, handle, args in ready:
+        if (handle.name, args) not in published:
+            published.add((handle.name, args))
+            enqueue(handle, *args)
+
+
+# -- runners ----------------------------------------------------------------------------------
 
 
 class Runner:
@@ -111,25 +221,4 @@ class CeleryRunner(Runner):
 
 
 def runner() -> Runner:
-    from flask import current_app
-
     return current_app.extensions["task_runner"]
-
-
-def enqueue(name: str, *args, countdown: float = 0) -> bool:
-    """Hand work to the runner. False if the broker is unreachable (the sweeper will retry)."""
-    try:
-        runner().enqueue(name, *args, countdown=countdown)
-        return True
-    except Exception as exc:  # noqa: BLE001 - broker down: durable state lets the sweeper catch up
-        log.warning("could not enqueue %s%r: %s", name, args, exc)
-        return False
-
-
-def load_task_modules() -> None:
-    """Import every module that defines tasks, so REGISTRY is complete."""
-    import plugin.coupons.tasks  # noqa: F401
-    import plugin.mail.tasks  # noqa: F401
-    import plugin.merchant_webhooks.tasks  # noqa: F401
-    import plugin.tasks.sweeper  # noqa: F401
-    import plugin.webhooks.tasks  # noqa: F401

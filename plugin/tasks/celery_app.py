@@ -10,22 +10,22 @@ from celery.signals import worker_process_init
 
 from plugin import db
 from plugin.app import create_app
-from plugin.tasks import REGISTRY, RETRY_DELAYS, load_task_modules
+from plugin.tasks import REGISTRY, RETRY_DELAYS, Task
+from plugin.webhooks.relay import EventRelay
+from plugin.webhooks.tasks import process_event
 
-flask_app = create_app()
+flask_app = create_app()  # registers every task (plugin.app imports the task modules)
 celery = flask_app.extensions.get("celery")
 if celery is None:
     raise SystemExit("REDIS_URL is not set: the Celery worker needs Redis (make run uses the in-process runner).")
 
-load_task_modules()
 
-
-def _bind(name, fn):
+def _bind(name: str, handle: Task):
     @celery.task(name=name, bind=True, max_retries=len(RETRY_DELAYS))
     def run(self, *args):
         with flask_app.app_context():
             try:
-                return fn(*args)
+                return handle(*args)
             except Exception as exc:  # noqa: BLE001 - retried with backoff; the sweeper is the backstop
                 if name == "sweep":
                     raise
@@ -43,8 +43,8 @@ def _fresh_connections_after_fork(**_kwargs):
         db._autocommit_engine.dispose(close=False)
 
 
-for _name, _fn in list(REGISTRY.items()):
-    _bind(_name, _fn)
+for _name, _handle in list(REGISTRY.items()):
+    _bind(_name, _handle)
 
 
 class _RelayPublisher:
@@ -58,7 +58,7 @@ class _RelayPublisher:
         if self.connection is None:
             self.connection = celery.connection_for_write()
         try:
-            celery.send_task("process_event", args=(tenant_id, event_id), retry=False, connection=self.connection)
+            celery.send_task(process_event.name, args=(tenant_id, event_id), retry=False, connection=self.connection)
         except Exception:
             self.connection.release()
             self.connection = None
@@ -71,8 +71,6 @@ class EventRelayStep(bootsteps.StartStopStep):
     requires = {"celery.worker.components:Pool"}
 
     def start(self, worker):
-        from plugin.webhooks.relay import EventRelay
-
         self.relay = EventRelay(flask_app, _RelayPublisher()).start()
 
     def stop(self, worker):

@@ -12,14 +12,19 @@ from datetime import timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
 
-from plugin import tasks
 from plugin.coupons.models import Coupon
+from plugin.coupons.tasks import issue_coupon, revoke_referral
 from plugin.db import session_scope, utcnow
 from plugin.mail.models import OutboundEmail
+from plugin.mail.tasks import send_pending_emails
 from plugin.merchant_webhooks import delivery as merchant_webhooks
+from plugin.merchant_webhooks.tasks import deliver_webhook
 from plugin.referrals.models import Referral
+from plugin.referrals.tasks import release_holds
+from plugin.tasks import task
 from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
+from plugin.webhooks.tasks import process_event
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,7 @@ def grace() -> timedelta:
     return timedelta(seconds=float(os.environ.get("SWEEP_GRACE", "30")))
 
 
-@tasks.task("sweep")
+@task("sweep")
 def sweep() -> dict:
     cutoff = utcnow() - grace()
     # Shops that uninstalled the app have no token: nothing of theirs can be finished.
@@ -71,17 +76,17 @@ def sweep() -> dict:
         deliveries = merchant_webhooks.due_deliveries(session, cutoff)
         counts["webhook_messages_pruned"] = merchant_webhooks.prune(session)
     for tenant_id, event_id in events:
-        tasks.enqueue("process_event", tenant_id, event_id)
+        process_event.enqueue(tenant_id, event_id)
     for tenant_id, coupon_id in coupons:
-        tasks.enqueue("issue_coupon", tenant_id, coupon_id)
+        issue_coupon.enqueue(tenant_id, coupon_id)
     for tenant_id, referral_id in revocations:
-        tasks.enqueue("revoke_referral", tenant_id, referral_id)
+        revoke_referral.enqueue(tenant_id, referral_id)
     for tenant_id in email_tenants:
-        tasks.enqueue("send_pending_emails", tenant_id)
+        send_pending_emails.enqueue(tenant_id)
     for tenant_id in hold_tenants:
-        tasks.enqueue("release_holds", tenant_id)
+        release_holds.enqueue(tenant_id)
     for tenant_id, delivery_id in deliveries:
-        tasks.enqueue("deliver_webhook", tenant_id, delivery_id)
+        deliver_webhook.enqueue(tenant_id, delivery_id)
     counts.update(events=len(events), coupons=len(coupons), revocations=len(revocations),
                   email_tenants=len(email_tenants), hold_tenants=len(hold_tenants),
                   webhook_deliveries=len(deliveries))

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from plugin import tasks
 from plugin.analytics.models import FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
@@ -20,6 +19,7 @@ from plugin.fraud.explain import advocate_message
 from plugin.i18n import pick_locale, t
 from plugin.mail.compose import coupon_value, shop_name
 from plugin.mail.outbox import queue_email
+from plugin.mail.tasks import send_pending_emails
 from plugin.program.settings import load_program
 from plugin.referrals import links
 from plugin.referrals.claims import usable_email
@@ -138,5 +138,5 @@ def send_new_links(email: str, window_key: str) -> int:
             }
             queue_email(session, tenant_id=tenant_id, dedup_key=f"portal-link:{advocate_id}:{window_key}",
                         kind="portal_link", to=advocate.contact_email, context=context)
-        tasks.enqueue("send_pending_emails", tenant_id)
+            send_pending_emails.after_commit(session, tenant_id)
     return len(matches)

@@ -10,13 +10,14 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from plugin import tasks
 from plugin.http import json_error, parse_json
+from plugin.tasks import runner
 from plugin.saleor.client import SaleorUnavailable
 from plugin.tenants import service as tenants
 from plugin.tenants.directory import KnownShop, shop_directory
 from plugin.webhooks.signature import SignatureError, verify_webhook_signature
 from plugin.webhooks.store import StorageUnavailable, UnknownShop, store_event
+from plugin.webhooks.tasks import process_event
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -120,7 +121,7 @@ def order_events():
     problem = _order_payload_problem(payload, raw)
     if problem:
         return json_error(400, "INVALID_PAYLOAD", problem)
-    relayed = tasks.runner().relays_stored_events
+    relayed = runner().relays_stored_events
     try:
         event_id = store_event(shop.id, event, raw, payload, relayed=relayed)
     except StorageUnavailable as exc:
@@ -131,7 +132,7 @@ def order_events():
         shop_directory().forget(shop.saleor_api_url)
         return json_error(401, "UNKNOWN_TENANT", "This Saleor instance has not installed the app.")
     if event_id is not None and not relayed:
-        tasks.enqueue("process_event", shop.id, event_id)
+        process_event.enqueue(shop.id, event_id)
     return Response(_DUPLICATE if event_id is None else _STORED, 200, mimetype="application/json")
 
 

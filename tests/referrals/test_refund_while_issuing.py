@@ -33,8 +33,8 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
 
     # Let the payment reserve both rewards, but issue them by hand below.
     real_enqueue = tasks.enqueue
-    monkeypatch.setattr(tasks, "enqueue", lambda name, *args, **kw: None if name == "issue_coupon"
-                        else real_enqueue(name, *args, **kw))
+    monkeypatch.setattr(tasks, "enqueue", lambda handle, *args, **kw: None if handle is issue_coupon
+                        else real_enqueue(handle, *args, **kw))
     order = friend_order(saleor, "bob@example.com", code=code)
     monkeypatch.setattr(tasks, "enqueue", real_enqueue)
     first, second = sorted(c.id for c in coupons_of(order["id"]))

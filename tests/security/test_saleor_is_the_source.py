@@ -330,7 +330,7 @@ def test_hold_release_reads_the_order_a_refund_whose_webhook_was_missed_stops_it
     order, referral = _held_referral(shop)
     shop.saleor.refund(order, deliver=False)  # Saleor knows; its webhook never reached us
     assert order_record(order["id"]).total_refunded == 0
-    from plugin.coupons.tasks import release_holds
+    from plugin.referrals.tasks import release_holds
 
     with time_machine.travel(referral.hold_until + timedelta(minutes=5), tick=True):
         assert release_holds(shop.tenant().id) == 0
@@ -341,7 +341,7 @@ def test_hold_release_reads_the_order_a_refund_whose_webhook_was_missed_stops_it
 
 def test_hold_release_waits_while_saleor_is_down(shop):
     order, referral = _held_referral(shop)
-    from plugin.coupons.tasks import release_holds
+    from plugin.referrals.tasks import release_holds
 
     shop.saleor.faults.failure_rate, shop.saleor.faults.failure_status = 1.0, 503
     with time_machine.travel(referral.hold_until + timedelta(minutes=5), tick=True):
