@@ -14,7 +14,7 @@ import plugin.coupons.tasks  # noqa: F401 - every module that defines tasks is i
 import plugin.mail.tasks  # noqa: F401 - the runners find each task by its name
 import plugin.merchant_webhooks.tasks  # noqa: F401
 import plugin.referrals.tasks  # noqa: F401
-import plugin.tasks.sweeper  # noqa: F401
+import plugin.sweeper  # noqa: F401
 import plugin.webhooks.tasks  # noqa: F401
 from plugin import ratelimit, tasks
 from plugin.config import Config

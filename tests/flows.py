@@ -9,7 +9,7 @@ from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 
 def advocate_code(email: str) -> str | None:
-    from plugin.referrals.identity import normalize_email
+    from plugin.identity import normalize_email
 
     with session_scope() as session:
         return session.scalar(select(Advocate.code).where(Advocate.email == normalize_email(email)))

@@ -12,7 +12,6 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
-from plugin.mail.tasks import send_email
 
 STATUSES = (OutboundEmail.FAILED, OutboundEmail.PENDING, OutboundEmail.SENT)
 
@@ -53,8 +52,7 @@ def resend(tenant_id: int, email_id: int) -> dict:
             if coupon is not None and coupon.state in (Coupon.REVOKED, Coupon.CANCELLED):
                 raise ResendError(409, "COUPON_REVOKED",
                                   f"The coupon in this e-mail was {coupon.state}; sending it would only confuse.")
-        requeue(email)
-        send_email.after_commit(session, tenant_id, email_id)
+        requeue(session, email)
     with session_scope(tenant_id) as session:
         email = session.get(OutboundEmail, email_id)
         return describe(email)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from plugin.analytics.queries import ZERO, money_str, ratio
-from plugin.referrals.experiments import HOLDOUT
+from plugin.program.experiments import HOLDOUT
 
 EXACT_LIMIT = 5000  # successes above which the Beta comparison uses the normal approximation
 MIN_SAMPLE = 100  # advocates per arm before the page calls a result "enough data"

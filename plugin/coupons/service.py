@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from plugin.coupons.models import Coupon
 from plugin.db import record_failure, serialized, session_scope, utcnow
 from plugin.mail.compose import queue_coupon_email
-from plugin.privacy.pseudonyms import is_pseudonym
+from plugin.identity import is_pseudonym
 from plugin.program.settings import Program, RewardSpec, load_program
-from plugin.referrals.identity import new_code
-from plugin.referrals.ledger import move_coupon, move_referral
+from plugin.identity import new_code
+from plugin.ledger import move_coupon, move_referral
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.saleor.client import SaleorClient, SaleorMutationError
 from plugin.tenants.models import Tenant

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import and_, func, or_, select
@@ -10,8 +11,10 @@ from sqlalchemy.orm import Session
 from plugin.db import utcnow
 from plugin.fraud.lists import coupon_site_domains, disposable_domains
 from plugin.fraud.rules import ReferralContext
-from plugin.program.settings import Program
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
+
+if TYPE_CHECKING:  # the program's settings decide which rules run; fraud itself sits below the program
+    from plugin.program.settings import Program
 
 DEFAULT_MIN_SECONDS_CLICK_TO_ORDER = 20
 

@@ -1,17 +1,46 @@
-"""What we write to advocates and friends. Everything is rendered once, when queued."""
+"""What we write to advocates and friends: each e-mail's words and links, rendered once, when queued.
+
+`invite_email`, `coupon_email` and `portal_link_email` build a message from plain values (the
+Dashboard's preview calls them with sample values); the `queue_*` functions fill in the real ones
+and hand the result to the outbox.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from plugin import links
 from plugin.coupons.models import Coupon
 from plugin.i18n import money, pick_locale, t
 from plugin.mail.outbox import queue_email
-from plugin.mail.tasks import send_pending_emails
+from plugin.program.offers import offer_texts
 from plugin.program.settings import Program, RewardSpec
-from plugin.referrals import links
 from plugin.referrals.models import Advocate
-from plugin.referrals.offers import offer_texts
 from plugin.tenants.models import Tenant
+
+_env = Environment(
+    loader=PackageLoader("plugin.mail", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# The catalog key of each coupon's e-mail (also the key of the merchant's own subject and intro).
+COUPON_EMAIL_KEYS = {Coupon.REFERRER_REWARD: "reward.referrer", Coupon.FRIEND_REWARD: "reward.friend",
+                     Coupon.FRIEND_OFFER: "offer"}
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    text: str
+    html: str
+
+
+def render(context: dict) -> tuple[str, str]:
+    return _env.get_template("base.txt").render(**context), _env.get_template("base.html").render(**context)
 
 
 def shop_name(tenant: Tenant) -> str:
@@ -52,62 +81,82 @@ def coupon_value(coupon: Coupon, locale: str) -> str:
     return RewardSpec(coupon.value_type, coupon.value).describe(coupon.currency, locale)
 
 
-def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: Program) -> None:
-    locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
-    shop = shop_name(tenant)
-    params = dict(shop=shop, first_name=advocate.first_name or "", **offer_texts(program, advocate, locale))
+def _email(program: Program, key: str, locale: str, params: dict, *, code: str | None = None,
+           details: list[str] | None = None, email_links: list[tuple[str, str]] = ()) -> Email:
+    """The one shape of all our e-mails: heading, the merchant's intro, body, code, links, footer."""
     context = {
         "locale": locale,
-        "subject": _subject(program, "invite", locale, **params),
-        "heading": t(locale, "email.invite.heading", **params).replace(" !", "!").replace(", !", "!"),
-        "body": t(locale, "email.invite.body", **params),
-        "intro": _intro(program, "invite", **params),
-        "code": None,
-        "details": [],
-        "links": [
-            {"label": t(locale, "email.invite.cta"), "url": links.share_link(advocate.code, "email")},
-            {"label": t(locale, "email.portal_link"), "url": links.portal_url(tenant.id, advocate.id)},
-        ],
-        "footer": t(locale, "email.footer", shop=shop),
+        "subject": _subject(program, key, locale, **params),
+        "heading": t(locale, f"email.{key}.heading", **params).replace(", !", "!").replace(" !", "!"),
+        "intro": _intro(program, key, **params),
+        "body": t(locale, f"email.{key}.body", **params),
+        "code": code,
+        "code_label": t(locale, "email.code"),
+        "details": details or [],
+        "links": [{"label": label, "url": url} for label, url in email_links],
+        "footer": t(locale, "email.footer", shop=params["shop"]),
     }
-    if queue_email(session, tenant_id=tenant.id, dedup_key=f"invite:{advocate.id}", kind="invite",
-                   to=advocate.contact_email, context=context):
-        send_pending_emails.after_commit(session, tenant.id)
+    text, html = render(context)
+    return Email(context["subject"], text, html)
+
+
+def invite_email(program: Program, locale: str, *, shop: str, first_name: str, offer: dict[str, str],
+                 share_url: str, portal_url: str) -> Email:
+    params = dict(shop=shop, first_name=first_name, **offer)
+    return _email(program, "invite", locale, params, email_links=[
+        (t(locale, "email.invite.cta"), share_url), (t(locale, "email.portal_link"), portal_url)])
+
+
+def coupon_email(program: Program, coupon: Coupon, locale: str, *, shop: str, recipient_name: str,
+                 advocate_name: str | None, store_url: str | None, share_url: str | None = None,
+                 portal_url: str | None = None) -> Email:
+    params = dict(shop=shop, value=coupon_value(coupon, locale), first_name=recipient_name,
+                  advocate=advocate_name or t(locale, "email.a_friend"))
+    email_links = [(t(locale, "email.shop_link"), store_url)] if store_url else []
+    if share_url:
+        email_links.append((t(locale, "email.share_link"), share_url))
+    if portal_url:
+        email_links.append((t(locale, "email.portal_link"), portal_url))
+    return _email(program, COUPON_EMAIL_KEYS[coupon.purpose], locale, params, code=coupon.code,
+                  details=_coupon_details(coupon, locale), email_links=email_links)
+
+
+def portal_link_email(program: Program, locale: str, *, shop: str, portal_url: str) -> Email:
+    return _email(program, "portal", locale, dict(shop=shop), email_links=[(t(locale, "email.portal_link"), portal_url)])
+
+
+def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: Program) -> None:
+    locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
+    email = invite_email(program, locale, shop=shop_name(tenant), first_name=advocate.first_name or "",
+                         offer=offer_texts(program, advocate, locale),
+                         share_url=links.share_link(advocate.code, "email"),
+                         portal_url=links.portal_url(tenant.id, advocate.id))
+    queue_email(session, tenant_id=tenant.id, dedup_key=f"invite:{advocate.id}", kind="invite",
+                to=advocate.contact_email, subject=email.subject, text=email.text, html=email.html)
 
 
 def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program: Program,
                        *, recipient_name: str = "", advocate: Advocate | None = None,
                        locale: str | None = None) -> None:
     locale = pick_locale(locale, allowed=program["languages"], default=program["default_locale"])
-    shop = shop_name(tenant)
-    value = coupon_value(coupon, locale)
-    key = {
-        Coupon.REFERRER_REWARD: "reward.referrer",
-        Coupon.FRIEND_REWARD: "reward.friend",
-        Coupon.FRIEND_OFFER: "offer",
-    }[coupon.purpose]
-    params = dict(shop=shop, value=value, first_name=recipient_name,
-                  advocate=(advocate.first_name if advocate and advocate.first_name else t(locale, "email.a_friend")))
-    email_links = []
-    store = links.storefront_link(program, code=coupon.code,
-                                  referral_code=advocate.code if advocate and coupon.purpose == Coupon.FRIEND_OFFER else None)
-    if store:
-        email_links.append({"label": t(locale, "email.shop_link"), "url": store})
-    if coupon.purpose == Coupon.REFERRER_REWARD and advocate is not None:
-        email_links.append({"label": t(locale, "email.share_link"), "url": links.share_link(advocate.code, "email")})
-        email_links.append({"label": t(locale, "email.portal_link"), "url": links.portal_url(tenant.id, advocate.id)})
-    context = {
-        "locale": locale,
-        "subject": _subject(program, key, locale, **params),
-        "heading": t(locale, f"email.{key}.heading", **params).replace(", !", "!"),
-        "body": t(locale, f"email.{key}.body", **params),
-        "intro": _intro(program, key, **params),
-        "code": coupon.code,
-        "code_label": t(locale, "email.code"),
-        "details": _coupon_details(coupon, locale),
-        "links": email_links,
-        "footer": t(locale, "email.footer", shop=shop),
-    }
-    if queue_email(session, tenant_id=tenant.id, dedup_key=f"coupon:{coupon.id}", kind=coupon.purpose,
-                   to=coupon.recipient_email, context=context, coupon_id=coupon.id):
-        send_pending_emails.after_commit(session, tenant.id)
+    offer = coupon.purpose == Coupon.FRIEND_OFFER
+    thanks = coupon.purpose == Coupon.REFERRER_REWARD and advocate is not None
+    email = coupon_email(
+        program, coupon, locale, shop=shop_name(tenant), recipient_name=recipient_name,
+        advocate_name=advocate.first_name if advocate else None,
+        store_url=links.storefront_link(program, code=coupon.code,
+                                        referral_code=advocate.code if advocate and offer else None),
+        share_url=links.share_link(advocate.code, "email") if thanks else None,
+        portal_url=links.portal_url(tenant.id, advocate.id) if thanks else None)
+    queue_email(session, tenant_id=tenant.id, dedup_key=f"coupon:{coupon.id}", kind=coupon.purpose,
+                to=coupon.recipient_email, subject=email.subject, text=email.text, html=email.html,
+                coupon_id=coupon.id)
+
+
+def queue_portal_link(session: Session, tenant: Tenant, advocate: Advocate, program: Program, window_key: str) -> None:
+    """A fresh portal link; one per advocate within `window_key` (e.g. the hour)."""
+    locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
+    email = portal_link_email(program, locale, shop=shop_name(tenant),
+                              portal_url=links.portal_url(tenant.id, advocate.id))
+    queue_email(session, tenant_id=tenant.id, dedup_key=f"portal-link:{advocate.id}:{window_key}",
+                kind="portal_link", to=advocate.contact_email, subject=email.subject, text=email.text, html=email.html)

@@ -1,48 +1,26 @@
-"""E-mails are written to the database in the same transaction as their reason,
-then sent by a task, retried with backoff until the SMTP server takes them."""
+"""The outbox: e-mails written to the database in the same transaction as their reason, and sent
+by a task once that transaction commits (`plugin.mail.delivery` does the sending)."""
 from __future__ import annotations
 
-import logging
-import os
-from datetime import timedelta
-from email.utils import parseaddr
-
-from flask import current_app
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from plugin.db import session_scope, utcnow
+from plugin.db import utcnow
 from plugin.mail.models import OutboundEmail
-from plugin.mail.transport import build_message, transport_from_config
-
-log = logging.getLogger(__name__)
-
-_env = Environment(
-    loader=PackageLoader("plugin.mail", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-MAX_ATTEMPTS = 12  # about 3 h of backoff; the sweeper and the merchant can resend after
+from plugin.mail.tasks import send_email, send_pending_emails
 
 
-def render(context: dict) -> tuple[str, str]:
-    return _env.get_template("base.txt").render(**context), _env.get_template("base.html").render(**context)
-
-
-def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, to: str, context: dict,
-                coupon_id: int | None = None) -> OutboundEmail | None:
-    """Insert the message unless one with this key exists; returns the new row or None."""
+def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, to: str, subject: str,
+                text: str, html: str, coupon_id: int | None = None) -> OutboundEmail | None:
+    """Insert the rendered message unless one with this key exists; returns the new row or None.
+    A new message is sent (with the shop's other due ones) once the caller's transaction commits."""
     existing = session.scalar(select(OutboundEmail).where(
         OutboundEmail.tenant_id == tenant_id, OutboundEmail.dedup_key == dedup_key))
     if existing is not None:
         return None
-    text, html = render(context)
     email = OutboundEmail(
-        tenant_id=tenant_id, dedup_key=dedup_key, kind=kind, to_email=to, subject=context["subject"][:255],
+        tenant_id=tenant_id, dedup_key=dedup_key, kind=kind, to_email=to, subject=subject[:255],
         text_body=text, html_body=html, coupon_id=coupon_id,
     )
     try:
@@ -50,92 +28,14 @@ def queue_email(session: Session, *, tenant_id: int, dedup_key: str, kind: str, 
             session.add(email)
     except IntegrityError:
         return None
+    send_pending_emails.after_commit(session, tenant_id)
     return email
 
 
-def requeue(email: OutboundEmail) -> None:
-    """Send this message again (a merchant's resend, a friend's repeat claim): due now, fresh attempts."""
+def requeue(session: Session, email: OutboundEmail) -> None:
+    """Send this message again (a merchant's resend, a friend's repeat claim): due now, fresh
+    attempts, sent once the caller's transaction commits."""
     email.status = OutboundEmail.PENDING
     email.attempts = 0
     email.next_attempt_at = utcnow()
-
-
-def _backoff(attempts: int) -> timedelta:
-    # MAIL_RETRY_BASE_SECONDS (default 5) lets the fault drills shorten the wait; read per call.
-    base = float(os.environ.get("MAIL_RETRY_BASE_SECONDS") or 5)
-    return timedelta(seconds=min(base * 2 ** attempts, 1800))
-
-
-def send_email(tenant_id: int, email_id: int) -> str:
-    """Deliver one queued e-mail. Safe to call twice: a sent message is not sent again.
-
-    A message that cannot even be built (an address that is not one mailbox) is marked failed at
-    once, with the reason, in the merchant's list of failed e-mails; it never holds up the others.
-    """
-    cfg = current_app.config["SETTINGS"]
-    with session_scope(tenant_id) as session:
-        query = select(OutboundEmail).where(OutboundEmail.id == email_id)
-        if session.get_bind().dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True)
-        email = session.scalar(query)
-        if email is None or email.status != OutboundEmail.PENDING:
-            return "skipped"
-        email.attempts += 1
-        try:
-            sender, reply_to = _sender(session, tenant_id, cfg)
-            message = build_message(sender, email.to_email, email.subject, email.text_body, email.html_body,
-                                    reply_to=reply_to, message_id=f"<outbox-{tenant_id}-{email.id}@referrals.local>")
-        except Exception as exc:  # noqa: BLE001 - retrying cannot fix the message; show it to the merchant
-            email.status = OutboundEmail.FAILED
-            email.last_error = f"Could not build the message: {type(exc).__name__}: {exc}"[:500]
-            log.warning("e-mail %s of tenant %s could not be built: %s", email.id, tenant_id, type(exc).__name__)
-            return "failed"
-        try:
-            transport_from_config(cfg).send(message)
-        except Exception as exc:  # noqa: BLE001 - any transport failure is retried later
-            email.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            email.next_attempt_at = utcnow() + _backoff(email.attempts)
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = OutboundEmail.FAILED
-            # The exception's text may quote the recipient (SMTPRecipientsRefused): the log gets its type only.
-            log.warning("e-mail %s of tenant %s not sent (attempt %s): %s", email.id, tenant_id, email.attempts,
-                        type(exc).__name__)
-            return "retry"
-        email.status = OutboundEmail.SENT
-        email.sent_at = utcnow()
-        email.last_error = None
-        return "sent"
-
-
-def send_pending(tenant_id: int) -> int:
-    """Send every due e-mail of a tenant (new ones, and retries whose backoff ended)."""
-    with session_scope(tenant_id) as session:
-        due = session.scalars(select(OutboundEmail.id).where(
-            OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow(),
-        ).order_by(OutboundEmail.id).limit(200)).all()
-    for email_id in due:
-        try:
-            send_email(tenant_id, email_id)
-        except Exception:  # noqa: BLE001 - one message must never hold up the others; the sweeper retries it
-            log.exception("e-mail %s of tenant %s: sending failed", email_id, tenant_id)
-    return len(due)
-
-
-def _sender(session: Session, tenant_id: int, cfg) -> tuple[tuple[str, str], str]:
-    """(From, Reply-To). The From address is always the operator's (`MAIL_FROM`), unless the merchant's
-    sender address is at a domain the operator allows (`MAIL_SENDER_DOMAINS`): the merchant's name
-    becomes the display name and their address the Reply-To. A Saleor that installed the app cannot
-    make our mail server speak for someone else's domain."""
-    from plugin.program.settings import load_program
-
-    settings = load_program(session, tenant_id)["email"]
-    return sender_headers(cfg, settings.get("sender") or "", settings.get("reply_to") or "")
-
-
-def sender_headers(cfg, merchant_sender: str, merchant_reply_to: str) -> tuple[tuple[str, str], str]:
-    """((display name, From address), Reply-To) for a merchant's `email.sender` and `email.reply_to`."""
-    operator_name, operator_address = parseaddr(cfg.mail_from)
-    name, address = parseaddr(merchant_sender)
-    if address and address.rpartition("@")[2].lower() in cfg.mail_sender_domains:
-        return (name or operator_name, address), merchant_reply_to
-    return (name or operator_name, operator_address), merchant_reply_to or address
+    send_email.after_commit(session, email.tenant_id, email.id)

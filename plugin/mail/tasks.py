@@ -1,15 +1,15 @@
-"""Mail work in the background: each task loads ids and calls `plugin.mail.outbox`."""
+"""Mail work in the background: each task loads ids and calls `plugin.mail.delivery`."""
 from __future__ import annotations
 
-from plugin.mail import outbox
+from plugin.mail import delivery
 from plugin.tasks import task
 
 
 @task("send_email")
 def send_email(tenant_id: int, email_id: int) -> str:
-    return outbox.send_email(tenant_id, email_id)
+    return delivery.send_email(tenant_id, email_id)
 
 
 @task("send_pending_emails")
 def send_pending_emails(tenant_id: int) -> int:
-    return outbox.send_pending(tenant_id)
+    return delivery.send_pending(tenant_id)

@@ -1,7 +1,7 @@
 """Data-subject requests for one shop: erase (pseudonymise) and export everything about an e-mail.
 
 Erasure replaces the person's e-mail everywhere with a stable pseudonym
-(`erased-<12 hex>`, see plugin.privacy.pseudonyms: the same person always maps to the same
+(`erased-<12 hex>`, see plugin.identity: the same person always maps to the same
 token, so counts and sums in analytics do not move). Names, Saleor user ids, address
 fingerprints, e-mail bodies and the personal parts of stored webhook payloads are blanked.
 The person's rewards still in flight are cancelled: reserved codes are never created,
@@ -31,8 +31,7 @@ from plugin.coupons import service as coupon_service
 from plugin.coupons.models import Coupon
 from plugin.db import Base, session_scope, utcnow
 from plugin.mail.models import OutboundEmail
-from plugin.privacy.pseudonyms import is_pseudonym, pseudonym  # noqa: F401 - re-exported
-from plugin.referrals.identity import mask_email, normalize_email
+from plugin.identity import mask_email, normalize_email, pseudonym
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.saleor.client import SaleorClient, SaleorError
 from plugin.webhooks.models import WebhookEvent

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify
 from plugin.admin.auth import current_user, dashboard_auth
 from plugin.http import json_error, read_json_body
 from plugin.privacy import service
-from plugin.referrals.identity import is_valid_email
+from plugin.identity import is_valid_email
 from plugin.tenants.models import Tenant
 
 log = logging.getLogger(__name__)

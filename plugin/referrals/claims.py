@@ -25,10 +25,9 @@ from plugin.coupons.models import Coupon
 from plugin.db import serialized, session_scope, utcnow
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
-from plugin.mail.tasks import send_email
 from plugin.program.settings import Program
-from plugin.referrals.experiments import HOLDOUT, variant_friend_offer
-from plugin.referrals.identity import canonical_code, normalize_email, valid_email
+from plugin.program.experiments import HOLDOUT, variant_friend_offer
+from plugin.identity import canonical_code, normalize_email, valid_email
 from plugin.referrals.models import Advocate, FriendClaim
 
 log = logging.getLogger(__name__)
@@ -168,8 +167,7 @@ def resend_offer_email(tenant_id: int, coupon_id: int) -> None:
         email = session.scalar(select(OutboundEmail).where(OutboundEmail.coupon_id == coupon_id).with_for_update())
         if coupon is None or coupon.state != Coupon.ISSUED or email is None or email.status == OutboundEmail.PENDING:
             return
-        requeue(email)
-        send_email.after_commit(session, tenant_id, email.id)
+        requeue(session, email)
 
 
 def issue_now(tenant_id: int, coupon_id: int) -> bool:

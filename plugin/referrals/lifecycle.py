@@ -17,8 +17,8 @@ from plugin.coupons.tasks import issue_coupon, revoke_referral
 from plugin.db import serialized, session_scope, utcnow
 from plugin.i18n import money
 from plugin.program.settings import Program, load_program
-from plugin.referrals.experiments import variant_rewards
-from plugin.referrals.ledger import move_referral
+from plugin.program.experiments import variant_rewards
+from plugin.ledger import move_referral
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 from plugin.referrals.order_records import read_order, upsert_order
 from plugin.saleor.client import SaleorError

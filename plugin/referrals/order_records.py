@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.i18n import pick_locale
-from plugin.referrals.identity import canonical_code, fingerprint, normalize_email
+from plugin.identity import canonical_code, fingerprint, normalize_email
 from plugin.referrals.models import OrderRecord
 from plugin.saleor.client import SaleorPermissionDenied
 from plugin.tenants.models import Tenant

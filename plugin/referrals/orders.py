@@ -25,10 +25,11 @@ from plugin.fraud.context import build_context
 from plugin.fraud.explain import attribution_note, decision_summary
 from plugin.mail.compose import queue_invite
 from plugin.program.settings import Program
-from plugin.referrals import events, lifecycle
-from plugin.referrals.experiments import HOLDOUT, assign_variant
-from plugin.referrals.identity import new_code
-from plugin.referrals.ledger import move_coupon, move_referral
+from plugin.merchant_webhooks import events
+from plugin.referrals import lifecycle
+from plugin.program.experiments import HOLDOUT, assign_variant
+from plugin.identity import new_code
+from plugin.ledger import move_coupon, move_referral
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
 from plugin.referrals.order_records import reached_trigger, upsert_order
 from plugin.tenants.models import Tenant

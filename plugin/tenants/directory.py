@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import select
 
+from plugin.db import session_scope
 from plugin.tenants.models import Tenant
 
 
@@ -35,9 +37,8 @@ class ShopDirectory:
         entry = self._entries.get(saleor_api_url)
         if entry is not None and time.monotonic() - entry[0] < self.ttl:
             return entry[1]
-        from plugin.tenants.service import find_tenant
-
-        return self.remember(find_tenant(saleor_api_url))
+        with session_scope() as session:
+            return self.remember(session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url)))
 
     def remember(self, tenant: Tenant | None) -> KnownShop | None:
         if tenant is None or tenant.jwks is None:

@@ -17,15 +17,13 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.fraud.explain import advocate_message
 from plugin.i18n import pick_locale, t
-from plugin.mail.compose import coupon_value, shop_name
-from plugin.mail.outbox import queue_email
-from plugin.mail.tasks import send_pending_emails
+from plugin.mail.compose import coupon_value, queue_portal_link, shop_name
 from plugin.program.settings import load_program
-from plugin.referrals import links
+from plugin import links
 from plugin.referrals.claims import usable_email
-from plugin.referrals.identity import mask_email, normalize_email
+from plugin.identity import mask_email, normalize_email
 from plugin.referrals.models import Advocate, FriendClaim, Referral
-from plugin.referrals.offers import offer_texts
+from plugin.program.offers import offer_texts
 from plugin.tenants.models import Tenant
 
 MAX_ROWS = 200
@@ -122,21 +120,6 @@ def send_new_links(email: str, window_key: str) -> int:
             Advocate.email == normalized, Advocate.erased_at.is_(None))).all()
     for tenant_id, advocate_id in matches:
         with session_scope(tenant_id) as session:
-            advocate = session.get(Advocate, advocate_id)
-            tenant = session.get(Tenant, tenant_id)
-            program = load_program(session, tenant_id)
-            locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
-            shop = shop_name(tenant)
-            context = {
-                "locale": locale,
-                "subject": t(locale, "email.portal.subject", shop=shop),
-                "heading": t(locale, "email.portal.heading", shop=shop),
-                "body": t(locale, "email.portal.body", shop=shop),
-                "code": None, "details": [],
-                "links": [{"label": t(locale, "email.portal_link"), "url": links.portal_url(tenant_id, advocate_id)}],
-                "footer": t(locale, "email.footer", shop=shop),
-            }
-            queue_email(session, tenant_id=tenant_id, dedup_key=f"portal-link:{advocate_id}:{window_key}",
-                        kind="portal_link", to=advocate.contact_email, context=context)
-            send_pending_emails.after_commit(session, tenant_id)
+            queue_portal_link(session, session.get(Tenant, tenant_id), session.get(Advocate, advocate_id),
+                              load_program(session, tenant_id), window_key)
     return len(matches)

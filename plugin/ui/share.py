@@ -17,10 +17,10 @@ from plugin.db import session_scope, utcnow
 from plugin.i18n import messages, pick_locale
 from plugin.mail.compose import shop_name
 from plugin.program.settings import Program, load_program
-from plugin.referrals import links
-from plugin.referrals.experiments import HOLDOUT
+from plugin import links
+from plugin.program.experiments import HOLDOUT
 from plugin.referrals.models import Advocate, OrderRecord
-from plugin.referrals.offers import offer_texts
+from plugin.program.offers import offer_texts
 from plugin.tenants.models import Tenant
 
 EMPTY = {"show": False}

@@ -20,10 +20,11 @@ from plugin.i18n import LOCALES, pick_locale, t, tn, tn_html
 from plugin.mail.compose import shop_name
 from plugin.program.settings import Program, load_program
 from plugin.ratelimit import digest, limiter, retry_after
-from plugin.referrals import claims, links
-from plugin.referrals.identity import normalize_email
+from plugin import links
+from plugin.referrals import claims
+from plugin.identity import normalize_email
 from plugin.referrals.models import Advocate
-from plugin.referrals.offers import offer_texts
+from plugin.program.offers import offer_texts
 from plugin.tenants.models import Tenant
 from plugin.ui import images, portal, share, visitor
 from plugin.ui.assets import widget_bundle

@@ -14,7 +14,7 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
 from plugin.program.settings import DEFAULTS, Program, deep_merge, load_program
-from plugin.referrals.experiments import HOLDOUT, assign_variant
+from plugin.program.experiments import HOLDOUT, assign_variant
 from plugin.referrals.models import Advocate, Referral
 from tests.admin.helpers import Admin, add_tenant
 from tests.analytics import seed

@@ -130,7 +130,7 @@ def test_reward_emails_for_a_hostile_friend_are_inert(hostile_shop):
 
 def test_the_portal_is_inert(hostile_shop):
     from plugin.db import session_scope
-    from plugin.referrals import links
+    from plugin import links
     from plugin.referrals.models import Advocate
 
     with session_scope() as session:

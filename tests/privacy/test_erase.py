@@ -11,9 +11,9 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
 from plugin.privacy import service
-from plugin.privacy.pseudonyms import is_pseudonym, pseudonym
+from plugin.identity import is_pseudonym, pseudonym
 from plugin.referrals.models import Advocate
-from plugin.tasks.sweeper import sweep
+from plugin.sweeper import sweep
 from plugin.tenants.service import saleor_client
 from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning, totals
 from tests.referrals.shop import (

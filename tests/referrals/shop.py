@@ -96,7 +96,7 @@ def live_codes(saleor, codes) -> set[str]:
 
 
 def advocate_row(email: str) -> Advocate | None:
-    from plugin.referrals.identity import normalize_email
+    from plugin.identity import normalize_email
 
     with session_scope() as session:
         return session.scalar(select(Advocate).where(Advocate.email == normalize_email(email)))

@@ -9,7 +9,7 @@ import time_machine
 from plugin.coupons.models import Coupon
 from plugin.db import utcnow
 from plugin.fraud.explain import advocate_message
-from plugin.tasks.sweeper import sweep
+from plugin.sweeper import sweep
 from tests.referrals.shop import (
     coupons_of, friend_order, ledger_of, live_codes, new_advocate, referral_of, set_program,
 )

@@ -303,7 +303,7 @@ def test_saleor_down_while_processing_leaves_the_event_pending_then_processes_it
     assert order_record(order["id"]) is None and coupons_for(order["id"]) == []
 
     shop.saleor.faults.reset()
-    from plugin.tasks.sweeper import sweep
+    from plugin.sweeper import sweep
 
     with time_machine.travel(utcnow() + timedelta(minutes=2)):
         assert sweep()["events"] == len(events)

@@ -30,7 +30,7 @@ def test_events_stored_while_the_broker_was_down_are_processed_by_the_sweep(inst
     assert coupons_for(order["id"]) == []
 
     app.extensions["task_runner"] = working_runner
-    from plugin.tasks.sweeper import sweep
+    from plugin.sweeper import sweep
 
     with app.app_context():
         assert sweep()["events"] == 0, "young events are left to their tasks"
@@ -79,7 +79,7 @@ def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(installed):
     assert all(c.last_error for c in coupons), "the failure is visible"
     saleor.faults.reset()
     app.extensions["task_runner"] = working_runner
-    from plugin.tasks.sweeper import sweep
+    from plugin.sweeper import sweep
 
     with app.app_context(), time_machine.travel(utcnow() + timedelta(minutes=2)):
         assert sweep()["coupons"] == 2
@@ -95,7 +95,7 @@ def test_a_sweep_does_not_requeue_what_it_queued_moments_ago(installed, monkeypa
     app.extensions["task_runner"] = BrokerDown()
     referred_order(saleor, code)
     recorder = app.extensions["task_runner"] = Recorder()
-    from plugin.tasks.sweeper import sweep
+    from plugin.sweeper import sweep
 
     start = utcnow()
     with app.app_context():

@@ -21,7 +21,7 @@ def shop(saleor, make_live_server, smtp):
 
 def advocate_row(shop, email: str):
     from plugin.db import session_scope
-    from plugin.referrals.identity import normalize_email
+    from plugin.identity import normalize_email
     from plugin.referrals.models import Advocate
 
     with session_scope() as session:

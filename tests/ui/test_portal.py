@@ -35,7 +35,7 @@ def refer_friend(shop, advocate, friend_email: str, first_name: str) -> str:
 
 
 def portal_url(shop, advocate) -> str:
-    from plugin.referrals import links
+    from plugin import links
 
     with shop.flask_app.app_context():
         return links.portal_url(shop.tenant_id(), advocate.id)

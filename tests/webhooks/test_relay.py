@@ -115,7 +115,7 @@ def test_in_process_runner_gets_the_event_directly(app, client, captured_shop): 
 
 
 def test_sweeper_leaves_unqueued_rows_to_the_relay(app, client, captured_shop):  # noqa: F811
-    from plugin.tasks.sweeper import sweep
+    from plugin.sweeper import sweep
 
     stored = _ingest_all(app, client)
     later = utcnow() + timedelta(minutes=5)

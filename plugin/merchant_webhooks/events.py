@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from plugin.coupons.models import Coupon
 from plugin.merchant_webhooks.outbox import emit
 from plugin.merchant_webhooks.policy import isoformat
-from plugin.referrals.links import share_link
+from plugin.links import share_link
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 REFERRAL_EVENTS = {

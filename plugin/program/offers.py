@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from plugin.program.settings import Program
-from plugin.referrals.experiments import variant_friend_offer, variant_rewards
+from plugin.program.experiments import variant_friend_offer, variant_rewards
 from plugin.referrals.models import Advocate
 
 

@@ -1,7 +1,8 @@
-"""Who is who: e-mail normalisation and referral codes."""
+"""Who is who: e-mail addresses, referral and coupon codes, and the pseudonyms of erased people."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -81,3 +82,19 @@ def canonical_code(value: str | None) -> str | None:
 def fingerprint(*parts: str | None) -> str:
     joined = "|".join((p or "").strip().lower() for p in parts)
     return hashlib.sha256(joined.encode()).hexdigest()
+
+
+# The token that replaces an erased person's e-mail: `erased-` + the first 12 hex digits of
+# HMAC-SHA256(normalised e-mail, SECRET_KEY). Stable, so the same person always maps to the same
+# token (distinct counts stay right); keyed, so nobody can confirm a guessed address by hashing it.
+ERASED_PREFIX = "erased-"
+
+
+def pseudonym(email: str, secret: str) -> str:
+    digest = hmac.new(secret.encode(), normalize_email(email).encode(), hashlib.sha256).hexdigest()
+    return f"{ERASED_PREFIX}{digest[:12]}"
+
+
+def is_pseudonym(value: str | None) -> bool:
+    """True for an e-mail column that holds an erased person's token instead of an address."""
+    return bool(value) and value.startswith(ERASED_PREFIX) and "@" not in value

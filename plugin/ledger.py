@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
-from plugin.referrals import events
+from plugin.merchant_webhooks import events
 from plugin.referrals.models import LedgerEntry, Referral
 
 
