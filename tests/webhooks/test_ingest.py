@@ -179,12 +179,12 @@ def test_get_is_not_allowed(client, captured_shop):
 def test_database_down_answers_503_so_saleor_retries(client, captured_shop, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    import plugin.tenants.service as tenants
+    import plugin.tenants.directory as directory
 
-    def database_down(_url):
+    def database_down(*_args):
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("database is restarting"))
 
-    monkeypatch.setattr(tenants, "find_tenant", database_down)
+    monkeypatch.setattr(directory, "session_scope", database_down)
     response = replay(client, load("order_fully_paid__A__3.json"))
     assert response.status_code == 503
     assert response.json["error"]["code"] == "STORAGE_UNAVAILABLE"
