@@ -54,8 +54,8 @@ def safe_http_url(url: str | None) -> str | None:
 
 
 def storefront_link(program, *, code: str | None = None, referral_code: str | None = None) -> str | None:
-    template = program["storefront_url_template"]
+    template = program.storefront_url_template
     if template and code:
         url = template.replace("{code}", quote(code)).replace("{referral_code}", quote(referral_code or ""))
         return safe_http_url(url)
-    return safe_http_url(program["storefront_url"])
+    return safe_http_url(program.storefront_url)

@@ -25,7 +25,7 @@ SAMPLE_CODE = {Coupon.REFERRER_REWARD: "THANKS-EXAMPLE", Coupon.FRIEND_REWARD: "
 def render_preview(program: Program, kind: str, locale: str, *, shop: str, channel: str | None,
                    currency: str) -> dict:
     """{"subject", "text", "html"} of one e-mail kind, as a customer would get it."""
-    locale = pick_locale(locale, allowed=program["languages"], default=program["default_locale"])
+    locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
     rewards = program.rewards_for(channel or "")
     sample_link = links.share_link("ANNA7K2", "email")
     portal = f"{links.app_url()}/portal/example"
@@ -38,7 +38,7 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
         purpose = KINDS[kind]
         spec = {Coupon.REFERRER_REWARD: rewards.referrer, Coupon.FRIEND_REWARD: rewards.friend,
                 Coupon.FRIEND_OFFER: program.friend_offer}[purpose]
-        expiry = program["friend_offer"].get("expiry_days", 14) if purpose == Coupon.FRIEND_OFFER else rewards.expiry_days
+        expiry = program.offer.expiry_days if purpose == Coupon.FRIEND_OFFER else rewards.expiry_days
         coupon = Coupon(purpose=purpose, code=SAMPLE_CODE[purpose], value_type=spec.type, value=Decimal(spec.value),
                         currency=currency, min_order=rewards.min_order, expires_at=utcnow() + timedelta(days=int(expiry)))
         thanks = purpose == Coupon.REFERRER_REWARD
@@ -47,7 +47,7 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
             recipient_name={Coupon.REFERRER_REWARD: "Anna", Coupon.FRIEND_REWARD: "Ben", Coupon.FRIEND_OFFER: ""}[purpose],
             store_url=links.storefront_link(program, code=coupon.code, referral_code="ANNA7K2"),
             share_url=sample_link if thanks else None, portal_url=portal if thanks else None)
-    (name, address), reply_to = sender_headers(current_app.config["SETTINGS"], program["email"].get("sender") or "",
-                                                program["email"].get("reply_to") or "")
+    (name, address), reply_to = sender_headers(current_app.config["SETTINGS"], program.email.sender,
+                                                program.email.reply_to)
     return {"kind": kind, "locale": locale, "subject": header_text(email.subject), "text": email.text,
             "html": email.html, "sender": formataddr((name, address)), "reply_to": reply_to or None}

@@ -49,8 +49,8 @@ def snippets(app_url: str, saleor_api_url: str) -> dict[str, str]:
 
 
 def checklist(session: Session, tenant: Tenant, program: Program, app_url: str) -> dict:
-    origins = [o for o in program["storefront_origins"] or [] if o]
-    storefront_url = program["storefront_url_template"] or program["storefront_url"]
+    origins = program.storefront_origins
+    storefront_url = program.storefront_url_template or program.storefront_url
     counts = {
         "orders": session.scalar(select(func.count(OrderRecord.id)).where(OrderRecord.tenant_id == tenant.id)) or 0,
         "advocates": session.scalar(select(func.count(Advocate.id)).where(Advocate.tenant_id == tenant.id)) or 0,

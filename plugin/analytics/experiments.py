@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from plugin.analytics.queries import ZERO, money_str, ratio
 from plugin.program.experiments import HOLDOUT
+from plugin.program.settings import ab_test_of
 
 EXACT_LIMIT = 5000  # successes above which the Beta comparison uses the normal approximation
 MIN_SAMPLE = 100  # advocates per arm before the page calls a result "enough data"
@@ -78,14 +79,14 @@ def _arm(name: str, counts: dict) -> dict:
 
 def experiment_report(settings: dict, counts: dict[tuple[str, str], dict]) -> dict:
     """Arms in configured order (control first), then old variants, then the holdout; one block per currency."""
-    test = settings.get("ab_test") or {}
-    configured = [str(v.get("name")) for v in test.get("variants") or []]
+    test = ab_test_of(settings)
+    configured = [v.name for v in test.variants]
     blocks = []
     for currency in sorted({currency for _, currency in counts}):
         present = {variant for variant, cur in counts if cur == currency}
-        order = [v for v in configured if v in present or test.get("enabled")]
+        order = [v for v in configured if v in present or test.enabled]
         order += sorted(v for v in present if v not in order and v != HOLDOUT)
-        if HOLDOUT in present or float(test.get("holdout_percent") or 0) > 0:
+        if HOLDOUT in present or test.holdout_percent > 0:
             order.append(HOLDOUT)
         empty = {"advocates": 0, "sharers": 0, "converters": 0, "referrals": 0, "revenue": ZERO, "reward_cost": ZERO}
         arms = [_arm(name, counts.get((name, currency), empty)) for name in order]
@@ -122,9 +123,9 @@ def experiment_report(settings: dict, counts: dict[tuple[str, str], dict]) -> di
                 }
         blocks.append({"currency": currency, "control": control["variant"] if control else None, "arms": arms})
     return {
-        "enabled": bool(test.get("enabled")),
-        "holdout_percent": test.get("holdout_percent", 0),
-        "variants": test.get("variants") or [],
+        "enabled": test.enabled,
+        "holdout_percent": (settings.get("ab_test") or {}).get("holdout_percent", 0),  # as the merchant wrote it
+        "variants": (settings.get("ab_test") or {}).get("variants") or [],
         "results": blocks,
         "min_sample": MIN_SAMPLE,
     }

@@ -70,8 +70,6 @@ def build_context(session: Session, program: Program, advocate: Advocate, record
     `friend_check(record) -> bool` asks Saleor whether the buyer paid an earlier order
     (see plugin.referrals.friend_check); orders we saw ourselves count without asking.
     """
-    fraud_settings = program["fraud"]
-    caps = program["caps"]
     had_paid_order = earlier_paid_order_known(session, record) is not None
     if not had_paid_order and friend_check is not None:
         had_paid_order = bool(friend_check(record))
@@ -83,15 +81,13 @@ def build_context(session: Session, program: Program, advocate: Advocate, record
         friend_shipping_fingerprint=record.shipping_fingerprint, order_total=record.total,
         min_order=program.rewards_for(record.channel_slug).min_order,
         rewards_last_30d=rewards_in_30_days(session, advocate.id),
-        max_rewards_30d=int(caps["rewards_per_advocate_30d"]),
+        max_rewards_30d=program.caps.rewards_per_advocate_30d,
         claims_same_day=claims_in_day(session, advocate.id, record.created_at),
-        max_claims_per_day=int(caps["claims_per_code_per_day"]),
+        max_claims_per_day=program.caps.claims_per_code_per_day,
         friend_had_paid_order=had_paid_order,
         seconds_click_to_order=(record.created_at - clicked_at).total_seconds() if clicked_at else None,
-        min_seconds_click_to_order=float(fraud_settings.get("min_seconds_click_to_order")
-                                         or DEFAULT_MIN_SECONDS_CLICK_TO_ORDER),
+        min_seconds_click_to_order=program.fraud.min_seconds_click_to_order or DEFAULT_MIN_SECONDS_CLICK_TO_ORDER,
         landing_referrer_host=referrer_host(claim.landing_referrer) if claim is not None else None,
-        coupon_site_domains=coupon_site_domains() | {
-            str(d).strip().lower() for d in fraud_settings.get("coupon_site_domains") or () if str(d).strip()},
+        coupon_site_domains=coupon_site_domains() | set(program.fraud.coupon_site_domains),
         disposable_domains=disposable_domains(),
     )

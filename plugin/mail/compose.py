@@ -48,7 +48,7 @@ def shop_name(tenant: Tenant) -> str:
 
 
 def _subject(program: Program, key: str, locale: str, **params) -> str:
-    custom = (program["email"].get("subjects") or {}).get(key)
+    custom = program.email.subjects.get(key)
     if custom:
         try:
             return str(custom).format(**params)
@@ -59,7 +59,7 @@ def _subject(program: Program, key: str, locale: str, **params) -> str:
 
 def _intro(program: Program, key: str, **params) -> str:
     """The merchant's own opening paragraph for this e-mail (settings `email.intros`), if any."""
-    custom = (program["email"].get("intros") or {}).get(key)
+    custom = program.email.intros.get(key)
     if not custom:
         return ""
     try:
@@ -126,7 +126,7 @@ def portal_link_email(program: Program, locale: str, *, shop: str, portal_url: s
 
 
 def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: Program) -> None:
-    locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
+    locale = pick_locale(advocate.locale, allowed=program.languages, default=program.default_locale)
     email = invite_email(program, locale, shop=shop_name(tenant), first_name=advocate.first_name or "",
                          offer=offer_texts(program, advocate, locale),
                          share_url=links.share_link(advocate.code, "email"),
@@ -138,7 +138,7 @@ def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: 
 def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program: Program,
                        *, recipient_name: str = "", advocate: Advocate | None = None,
                        locale: str | None = None) -> None:
-    locale = pick_locale(locale, allowed=program["languages"], default=program["default_locale"])
+    locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
     offer = coupon.purpose == Coupon.FRIEND_OFFER
     thanks = coupon.purpose == Coupon.REFERRER_REWARD and advocate is not None
     email = coupon_email(
@@ -155,7 +155,7 @@ def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program
 
 def queue_portal_link(session: Session, tenant: Tenant, advocate: Advocate, program: Program, window_key: str) -> None:
     """A fresh portal link; one per advocate within `window_key` (e.g. the hour)."""
-    locale = pick_locale(advocate.locale, allowed=program["languages"], default=program["default_locale"])
+    locale = pick_locale(advocate.locale, allowed=program.languages, default=program.default_locale)
     email = portal_link_email(program, locale, shop=shop_name(tenant),
                               portal_url=links.portal_url(tenant.id, advocate.id))
     queue_email(session, tenant_id=tenant.id, dedup_key=f"portal-link:{advocate.id}:{window_key}",

@@ -90,8 +90,8 @@ def _sender(session: Session, tenant_id: int, cfg) -> tuple[tuple[str, str], str
     sender address is at a domain the operator allows (`MAIL_SENDER_DOMAINS`): the merchant's name
     becomes the display name and their address the Reply-To. A Saleor that installed the app cannot
     make our mail server speak for someone else's domain."""
-    settings = load_program(session, tenant_id)["email"]
-    return sender_headers(cfg, settings.get("sender") or "", settings.get("reply_to") or "")
+    settings = load_program(session, tenant_id).email
+    return sender_headers(cfg, settings.sender, settings.reply_to)
 
 
 def sender_headers(cfg, merchant_sender: str, merchant_reply_to: str) -> tuple[tuple[str, str], str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from plugin.program.settings import ChannelRewards, Program, RewardSpec
+from plugin.program.settings import ChannelRewards, Program, RewardSpec, Variant
 
 HOLDOUT = "holdout"
 
@@ -20,30 +20,30 @@ def _bucket(key: str) -> float:
 
 
 def assign_variant(program: Program, key: str) -> str | None:
-    test = program["ab_test"]
-    if not test.get("enabled"):
+    test = program.ab_test
+    if not test.enabled:
         return None
     point = _bucket(key) * 100
-    holdout = float(test.get("holdout_percent") or 0)
+    holdout = test.holdout_percent
     if point < holdout:
         return HOLDOUT
-    variants = [v for v in test.get("variants") or [] if float(v.get("weight") or 0) > 0]
+    variants = [v for v in test.variants if v.weight > 0]
     if not variants:
         return None
-    total = sum(float(v["weight"]) for v in variants)
+    total = sum(v.weight for v in variants)
     scaled = (point - holdout) / (100 - holdout) * total if holdout < 100 else 0
     running = 0.0
     for variant in variants:
-        running += float(variant["weight"])
+        running += variant.weight
         if scaled < running:
-            return str(variant["name"])
-    return str(variants[-1]["name"])
+            return variant.name
+    return variants[-1].name
 
 
-def _variant(program: Program, name: str | None) -> dict | None:
+def _variant(program: Program, name: str | None) -> Variant | None:
     if not name or name == HOLDOUT:
         return None
-    return next((v for v in program["ab_test"].get("variants") or [] if str(v.get("name")) == name), None)
+    return next((v for v in program.ab_test.variants if v.name == name), None)
 
 
 def _spec(data: dict | None, fallback: RewardSpec) -> RewardSpec:
@@ -56,9 +56,9 @@ def variant_rewards(program: Program, variant: str | None, rewards: ChannelRewar
     chosen = _variant(program, variant)
     if chosen is None:
         return rewards.referrer, rewards.friend
-    return _spec(chosen.get("referrer"), rewards.referrer), _spec(chosen.get("friend"), rewards.friend)
+    return _spec(chosen.referrer, rewards.referrer), _spec(chosen.friend, rewards.friend)
 
 
 def variant_friend_offer(program: Program, variant: str | None) -> RewardSpec:
     chosen = _variant(program, variant)
-    return _spec(chosen.get("friend_offer") if chosen else None, program.friend_offer)
+    return _spec(chosen.friend_offer if chosen else None, program.friend_offer)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -71,14 +72,65 @@ class ChannelRewards:
     expiry_days: int
 
 
+@dataclass(frozen=True)
+class FriendOffer:
+    """What a friend gets for claiming an advocate's link (before any A/B variant)."""
+
+    reward: RewardSpec
+    expiry_days: int
+    min_order: Decimal
+
+
+@dataclass(frozen=True)
+class Caps:
+    rewards_per_advocate_30d: int
+    claims_per_code_per_day: int  # 0: no cap
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    sender: str  # "Name <address>" or "", see plugin.mail.delivery.sender_headers
+    reply_to: str
+    subjects: dict[str, str]  # e-mail key (invite, reward.referrer, ...) -> the merchant's subject
+    intros: dict[str, str]  # e-mail key -> the merchant's opening paragraph
+
+
+@dataclass(frozen=True)
+class WidgetTexts:
+    title: dict[str, str]  # locale -> title
+    texts: dict[str, str | dict[str, str]]  # widget key -> one text, or {locale: text}
+
+
+@dataclass(frozen=True)
+class FraudSettings:
+    rules: dict[str, str]  # rule -> action, over each rule's default (plugin.fraud.rules)
+    coupon_site_domains: tuple[str, ...]
+    min_seconds_click_to_order: float | None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of the A/B test: its weight and the rewards it changes (a dict per reward, or None)."""
+
+    name: str
+    weight: float
+    referrer: dict | None
+    friend: dict | None
+    friend_offer: dict | None
+
+
+@dataclass(frozen=True)
+class ABTest:
+    enabled: bool
+    holdout_percent: float
+    variants: tuple[Variant, ...]
+
+
 class Program:
-    """Read-only view of one tenant's effective settings."""
+    """Read-only, typed view of one tenant's effective settings (`data`: the merged JSON document)."""
 
     def __init__(self, data: dict):
         self.data = data
-
-    def __getitem__(self, key):
-        return self.data[key]
 
     @property
     def enabled(self) -> bool:
@@ -97,10 +149,81 @@ class Program:
             expiry_days=int(merged.get("expiry_days") or 90),
         )
 
+    @cached_property
+    def offer(self) -> FriendOffer:
+        offer = self.data["friend_offer"]
+        return FriendOffer(reward=RewardSpec(offer["type"], Decimal(str(offer["value"]))),
+                           expiry_days=int(offer.get("expiry_days") or 14),
+                           min_order=Decimal(str(offer.get("min_order") or 0)))
+
     @property
     def friend_offer(self) -> RewardSpec:
-        offer = self.data["friend_offer"]
-        return RewardSpec(offer["type"], Decimal(str(offer["value"])))
+        return self.offer.reward
+
+    @property
+    def hold_days(self) -> int:
+        return int(self.data["hold_days"] or 0)
+
+    @cached_property
+    def caps(self) -> Caps:
+        caps = self.data["caps"]
+        return Caps(rewards_per_advocate_30d=int(caps.get("rewards_per_advocate_30d") or 0),
+                    claims_per_code_per_day=int(caps.get("claims_per_code_per_day") or 0))
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.data["languages"])
+
+    @property
+    def default_locale(self) -> str:
+        return self.data["default_locale"]
+
+    @property
+    def storefront_url(self) -> str:
+        return self.data["storefront_url"] or ""
+
+    @property
+    def storefront_url_template(self) -> str:
+        return self.data["storefront_url_template"] or ""
+
+    @property
+    def storefront_origins(self) -> list[str]:
+        return [o for o in self.data["storefront_origins"] or [] if o]
+
+    @cached_property
+    def email(self) -> EmailSettings:
+        email = self.data["email"]
+        return EmailSettings(sender=email.get("sender") or "", reply_to=email.get("reply_to") or "",
+                             subjects=dict(email.get("subjects") or {}), intros=dict(email.get("intros") or {}))
+
+    @cached_property
+    def widget(self) -> WidgetTexts:
+        widget = self.data["widget"] or {}
+        return WidgetTexts(title=dict(widget.get("title") or {}), texts=dict(widget.get("texts") or {}))
+
+    @cached_property
+    def fraud(self) -> FraudSettings:
+        fraud = self.data["fraud"]
+        minimum = fraud.get("min_seconds_click_to_order")
+        return FraudSettings(
+            rules=dict(fraud.get("rules") or {}),
+            coupon_site_domains=tuple(str(d).strip().lower() for d in fraud.get("coupon_site_domains") or ()
+                                      if str(d).strip()),
+            min_seconds_click_to_order=float(minimum) if minimum else None)
+
+    @cached_property
+    def ab_test(self) -> ABTest:
+        return ab_test_of(self.data)
+
+
+def ab_test_of(settings: dict) -> ABTest:
+    """The A/B test of a settings document (also one being edited, not yet a Program)."""
+    test = settings.get("ab_test") or {}
+    return ABTest(
+        enabled=bool(test.get("enabled")), holdout_percent=float(test.get("holdout_percent") or 0),
+        variants=tuple(Variant(name=str(v.get("name")), weight=float(v.get("weight") or 0), referrer=v.get("referrer"),
+                               friend=v.get("friend"), friend_offer=v.get("friend_offer"))
+                       for v in test.get("variants") or []))
 
 
 def load_program(session: Session, tenant_id: int) -> Program:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -98,7 +97,7 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
         if normalized == advocate.email:
             raise ClaimRefused(ClaimRefused.OWN_EMAIL)
         # The cap answers the same for a known address as for a new one: no answer may tell them apart.
-        cap = int(program["caps"].get("claims_per_code_per_day") or 0)
+        cap = program.caps.claims_per_code_per_day
         claimed_today = session.scalar(select(func.count(FriendClaim.id)).where(
             FriendClaim.advocate_id == advocate.id, FriendClaim.created_at >= utcnow() - timedelta(days=1)))
         if cap and claimed_today >= cap:
@@ -108,13 +107,12 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
             return existing
         try:
             with session.begin_nested():
-                offer = program["friend_offer"]
                 coupon = coupons.reserve_coupon(
                     session, tenant_id=advocate.tenant_id, purpose=Coupon.FRIEND_OFFER,
                     spec=variant_friend_offer(program, advocate.variant), recipient_email=contact,
                     channel_slug=advocate.channel_slug, saleor_channel_id=advocate.saleor_channel_id,
-                    currency=advocate.currency, expiry_days=int(offer.get("expiry_days") or 14),
-                    min_order=Decimal(str(offer.get("min_order") or 0)), advocate_id=advocate.id,
+                    currency=advocate.currency, expiry_days=program.offer.expiry_days,
+                    min_order=program.offer.min_order, advocate_id=advocate.id,
                 )
                 claim = FriendClaim(
                     tenant_id=advocate.tenant_id, advocate_id=advocate.id, email=normalized, contact_email=contact,

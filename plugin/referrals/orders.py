@@ -149,7 +149,7 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
         return
 
     ctx = build_context(session, program, advocate, record, claim, friend_check)
-    decision = fraud.evaluate(ctx, program["fraud"].get("rules"))
+    decision = fraud.evaluate(ctx, program.fraud.rules)
 
     referral = Referral(
         tenant_id=tenant.id, advocate_id=advocate.id, saleor_order_id=record.saleor_order_id,
@@ -180,7 +180,7 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
     if advocate.variant == HOLDOUT:
         move_referral(session, referral, Referral.REJECTED, "Advocate is in the A/B holdout group: no offer, no reward.", actor="system")
         return
-    hold_days = int(program["hold_days"] or 0)
+    hold_days = program.hold_days
     if hold_days > 0:
         referral.hold_until = utcnow() + timedelta(days=hold_days)
         note = f"Held for the {hold_days}-day return window."

@@ -78,8 +78,8 @@ def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) 
         if advocate is None or tenant is None or advocate.tenant_id != tenant_id or advocate.erased_at is not None:
             return None
         program = load_program(session, tenant_id)
-        locale = pick_locale(requested_locale, advocate.locale, allowed=program["languages"],
-                             default=program["default_locale"])
+        locale = pick_locale(requested_locale, advocate.locale, allowed=program.languages,
+                             default=program.default_locale)
         clicks = session.scalar(select(func.count(FunnelEvent.id)).where(
             FunnelEvent.advocate_id == advocate.id, FunnelEvent.kind == FunnelEvent.CLICK)) or 0
         claims = session.scalar(select(func.count(FriendClaim.id)).where(FriendClaim.advocate_id == advocate.id)) or 0

@@ -87,7 +87,7 @@ def find_sharer(saleor_api_url: str | None, order_id: str | None) -> tuple[Store
 
 
 def _listed_origins(program: Program | None) -> list[str]:
-    return [o.rstrip("/") for o in (program["storefront_origins"] if program else None) or [] if o]
+    return [o.rstrip("/") for o in (program.storefront_origins if program else [])]
 
 
 def allowed_origin(program: Program | None, origin: str | None) -> str | None:
@@ -114,17 +114,17 @@ def note_widget_seen(shop: Storefront | None, origin: str | None) -> None:
 
 
 def widget_locale(program: Program, requested: str | None, order: OrderRecord) -> str:
-    return pick_locale(_usable_param(requested, 16), order.locale, allowed=program["languages"],
-                       default=program["default_locale"])
+    return pick_locale(_usable_param(requested, 16), order.locale, allowed=program.languages,
+                       default=program.default_locale)
 
 
 def _merchant_texts(program: Program, locale: str) -> tuple[str | None, dict[str, str]]:
     """The merchant's title and texts for this locale (settings: `widget.title.<locale>`,
     `widget.texts.<key>` as one text for every language or as `{<locale>: text}`)."""
-    widget = program["widget"] or {}
-    title = (widget.get("title") or {}).get(locale)
+    widget = program.widget
+    title = widget.title.get(locale)
     texts = {}
-    for key, value in (widget.get("texts") or {}).items():
+    for key, value in widget.texts.items():
         text = value.get(locale) if isinstance(value, dict) else value
         if isinstance(text, str) and text.strip():
             texts[str(key).removeprefix("widget.")] = text

@@ -142,8 +142,8 @@ class Landing:
         self.shop = shop_name(tenant)
         self.locale = pick_locale(
             request.args.get("lang") or request.form.get("lang"),
-            request.accept_languages.best_match(program["languages"]) if request.accept_languages else None,
-            advocate.locale, allowed=program["languages"], default=program["default_locale"])
+            request.accept_languages.best_match(program.languages) if request.accept_languages else None,
+            advocate.locale, allowed=program.languages, default=program.default_locale)
         self.offer = offer_texts(program, advocate, self.locale)
 
     @classmethod
@@ -177,14 +177,14 @@ class Landing:
 
     def context(self, visit: visitor.Visit, **extra) -> dict:
         code = self.advocate.code
-        languages = [(c, LANGUAGE_NAMES.get(c, c)) for c in self.program["languages"] if c in LANGUAGE_NAMES]
+        languages = [(c, LANGUAGE_NAMES.get(c, c)) for c in self.program.languages if c in LANGUAGE_NAMES]
         fields = dict(email="", consent=False, error=None)
         fields.update(extra)
         return dict(
             locale=self.locale, t=self.t, page_title=self.title, shop=self.shop,
             friend_offer=self.offer["friend_offer"],
             description=self.t("landing.description", shop=self.shop, **self.offer),
-            expiry=tn(self.locale, "landing.expiry", int(self.program["friend_offer"].get("expiry_days") or 14)),
+            expiry=tn(self.locale, "landing.expiry", self.program.offer.expiry_days),
             share_url=links.share_link(code),
             og_image=f"{links.app_url()}/r/{code}/og.png?lang={self.locale}&v={self.card_key[:12]}",
             og_locale=OG_LOCALES.get(self.locale, "en_US"), languages=languages,

@@ -140,7 +140,7 @@ def test_saving_stores_audits_and_drives_the_program(admin):
     rewards = program.rewards_for("default-channel")
     assert (rewards.referrer.type, rewards.referrer.value, rewards.min_order) == ("FIXED", Decimal("15"), Decimal("25"))
     assert program.rewards_for("channel-pln").referrer.value == Decimal("10")  # still the default
-    assert program["hold_days"] == 14
+    assert program.hold_days == 14
     assert change.actor == "owner@shop.example"
     assert change.changes["hold_days"] == {"from": 0, "to": 14}
 
