@@ -19,7 +19,7 @@ import plugin.webhooks.tasks  # noqa: F401
 from plugin import ratelimit, tasks
 from plugin.config import Config
 from plugin.db import init_engine, session_scope
-from plugin.http import json_error
+from plugin.http import ApiError, error_response, json_error
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,11 @@ def _wants_json() -> bool:
 
 
 def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        view = app.view_functions.get(request.endpoint)
+        return error_response(exc, saleor=getattr(view, "saleor_contract", False))
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if exc.response is not None:  # an answer made for this case (e.g. a rate limit's own page)

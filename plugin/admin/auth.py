@@ -19,7 +19,7 @@ from flask import g, request
 from jose import jwt
 from jose.exceptions import JOSEError, JWTError
 
-from plugin.http import json_error
+from plugin.http import ApiError
 from plugin.tenants import service as tenants
 from plugin.tenants.models import Tenant
 
@@ -28,12 +28,12 @@ log = logging.getLogger(__name__)
 ALGORITHM = "RS256"
 
 
-class DashboardAuthError(Exception):
-    """Why a token was refused. `status` is 401 (not authenticated) or 403 (not allowed)."""
+class DashboardAuthError(ApiError):
+    """Why a token was refused: 401 (not authenticated, with a `WWW-Authenticate` challenge) or 403."""
 
     def __init__(self, code: str, message: str, status: int = 401):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        super().__init__(status, code, message,
+                         headers={"WWW-Authenticate": 'Bearer realm="saleor-dashboard"'} if status == 401 else None)
 
 
 @dataclass(frozen=True)
@@ -168,10 +168,7 @@ def dashboard_auth(permission: str | None = "MANAGE_DISCOUNTS"):
                     _bearer_from_headers(), request.headers.get("saleor-api-url"), permission=permission)
             except DashboardAuthError as exc:
                 log.info("admin API refused %s %s: %s", request.method, request.path, exc.code)
-                response = json_error(exc.status, exc.code, exc.message)
-                if exc.status == 401:
-                    response[0].headers["WWW-Authenticate"] = 'Bearer realm="saleor-dashboard"'
-                return response
+                raise
             return view(*args, **kwargs)
 
         return wrapper

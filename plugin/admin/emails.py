@@ -10,16 +10,11 @@ from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
+from plugin.http import ApiError
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
 
 STATUSES = (OutboundEmail.FAILED, OutboundEmail.PENDING, OutboundEmail.SENT)
-
-
-class ResendError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def list_emails(session: Session, tenant_id: int, status: str, *, limit: int = 100) -> list[dict]:
@@ -46,12 +41,12 @@ def resend(tenant_id: int, email_id: int) -> dict:
     with session_scope(tenant_id) as session:
         email = session.scalar(select(OutboundEmail).where(OutboundEmail.id == email_id).with_for_update())
         if email is None:
-            raise ResendError(404, "NOT_FOUND", "No such e-mail in this shop.")
+            raise ApiError(404, "NOT_FOUND", "No such e-mail in this shop.")
         if email.coupon_id is not None:
             coupon = session.get(Coupon, email.coupon_id)
             if coupon is not None and coupon.state in (Coupon.REVOKED, Coupon.CANCELLED):
-                raise ResendError(409, "COUPON_REVOKED",
-                                  f"The coupon in this e-mail was {coupon.state}; sending it would only confuse.")
+                raise ApiError(409, "COUPON_REVOKED",
+                               f"The coupon in this e-mail was {coupon.state}; sending it would only confuse.")
         requeue(session, email)
     with session_scope(tenant_id) as session:
         email = session.get(OutboundEmail, email_id)

@@ -21,10 +21,11 @@ from plugin.admin.preview import KINDS, render_preview
 from plugin.analytics import charts, export, queries
 from plugin.analytics.experiments import experiment_report
 from plugin.db import session_scope
-from plugin.http import json_error, read_json_body
+from plugin.http import ApiError, json_body
 from plugin.i18n import LOCALES, messages
 from plugin.program.settings import DEFAULTS, TRIGGER_STATUSES, Program, deep_merge, load_program
 from plugin.program.validation import EMAIL_KINDS, SettingsInvalid, validate_settings
+from plugin.referrals import lifecycle
 from plugin.tenants.service import get_tenant
 
 log = logging.getLogger(__name__)
@@ -102,47 +103,49 @@ def order_widget():
 
 # -- API helpers -------------------------------------------------------------------------------------
 
-def _invalid(fields: dict[str, str], message: str = "Some settings are not valid.", code: str = "INVALID_SETTINGS"):
-    return json_error(400, code, message, fields=fields)
+def _invalid(fields: dict[str, str], message: str = "Some settings are not valid.",
+             code: str = "INVALID_SETTINGS") -> ApiError:
+    return ApiError(400, code, message, fields=fields)
 
 
-def _period():
+def _bad_parameter(name: str, problem: str) -> ApiError:
+    return _invalid({name: problem}, "Bad query parameter.", "INVALID_PARAMETER")
+
+
+def _period() -> queries.Period:
     try:
-        return queries.parse_period(request.args), None
+        return queries.parse_period(request.args)
     except queries.RangeError as exc:
-        return None, _invalid({exc.field: exc.message}, "The date range is not valid.", "INVALID_RANGE")
+        raise _invalid({exc.field: exc.message}, "The date range is not valid.", "INVALID_RANGE") from None
 
 
-def _int_arg(name: str, default: int, low: int, high: int):
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw in (None, ""):
-        return default, None
+        return default
     try:
         value = int(raw)
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        return None, _invalid({name: f"must be a whole number from {low} to {high}"}, "Bad query parameter.",
-                              "INVALID_PARAMETER")
-    return value, None
+        raise _bad_parameter(name, f"must be a whole number from {low} to {high}")
+    return value
 
 
-def _optional_json() -> tuple[dict, object]:
-    if not request.get_data(cache=True):
-        return {}, None
-    body, problem = read_json_body()
-    if problem:
-        return {}, json_error(400, "INVALID_BODY", problem)
+def _json_object(expected: str = "Expected a JSON object.", *, optional: bool = False) -> dict:
+    if optional and not request.get_data(cache=True):
+        return {}
+    body = json_body()
     if not isinstance(body, dict):
-        return {}, json_error(400, "INVALID_BODY", "Expected a JSON object.")
-    return body, None
+        raise ApiError(400, "INVALID_BODY", expected)
+    return body
 
 
-def _note(body: dict):
+def _note(body: dict) -> str:
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > 500:
-        return None, _invalid({"note": "must be text of at most 500 characters"}, "Bad request.", "INVALID_BODY")
-    return note.strip(), None
+        raise _invalid({"note": "must be text of at most 500 characters"}, "Bad request.", "INVALID_BODY")
+    return note.strip()
 
 
 def _program(tenant_id: int) -> tuple[dict, int]:
@@ -200,28 +203,23 @@ def get_settings():
 @dashboard_auth()
 def put_settings():
     user = current_user()
-    body, problem = read_json_body()
-    if problem:
-        return json_error(400, "INVALID_BODY", problem)
-    if not isinstance(body, dict):
-        return json_error(400, "INVALID_BODY", "Expected a JSON object of settings.")
+    body = _json_object("Expected a JSON object of settings.")
     payload = body.get("settings", body) if "settings" in body else body
     expected = body.get("version") if "settings" in body else None
     if not isinstance(payload, dict):
-        return _invalid({"settings": "must be an object"})
+        raise _invalid({"settings": "must be an object"})
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
-        return _invalid({"version": "must be the version number you loaded"}, "Bad request.", "INVALID_BODY")
+        raise _invalid({"version": "must be the version number you loaded"}, "Bad request.", "INVALID_BODY")
     info = shop.shop_channels(user.tenant_id)
     try:
         settings, version, changes = program_settings.save(
             user.tenant_id, payload, actor=user.email or user.actor, channels=shop.currency_map(info),
             expected_version=expected)
     except SettingsInvalid as exc:
-        return _invalid(exc.fields)
+        raise _invalid(exc.fields) from None
     except program_settings.VersionConflict as exc:
-        return json_error(409, "VERSION_CONFLICT",
-                          "Someone else saved the settings meanwhile; reload to see their changes.",
-                          current_version=exc.current)
+        raise ApiError(409, "VERSION_CONFLICT", "Someone else saved the settings meanwhile; reload to see their changes.",
+                       current_version=exc.current) from None
     log.info("settings of tenant %s changed by %s: %s", user.tenant_id, user.actor, ", ".join(changes) or "nothing")
     return jsonify({"settings": settings, "version": version, "changed": sorted(changes)})
 
@@ -230,9 +228,7 @@ def put_settings():
 @dashboard_auth()
 def settings_history():
     user = current_user()
-    limit, problem = _int_arg("limit", 50, 1, 500)
-    if problem:
-        return problem
+    limit = _int_arg("limit", 50, 1, 500)
     with session_scope(user.tenant_id) as session:
         return jsonify({"items": program_settings.history(session, user.tenant_id, limit=limit)})
 
@@ -242,23 +238,19 @@ def settings_history():
 def email_preview():
     """Body: {"kind", "locale"?, "channel"?, "settings"?: the (unsaved) settings being edited}."""
     user = current_user()
-    body, problem = read_json_body()
-    if problem:
-        return json_error(400, "INVALID_BODY", problem)
-    if not isinstance(body, dict):
-        return json_error(400, "INVALID_BODY", "Expected a JSON object.")
+    body = _json_object()
     kind = body.get("kind", "invite")
     if kind not in KINDS:
-        return _invalid({"kind": "must be one of " + ", ".join(KINDS)}, "Unknown e-mail.", "INVALID_BODY")
+        raise _invalid({"kind": "must be one of " + ", ".join(KINDS)}, "Unknown e-mail.", "INVALID_BODY")
     current, _version = _program(user.tenant_id)
     edited = body.get("settings") or {}
     if not isinstance(edited, dict):
-        return _invalid({"settings": "must be an object"})
+        raise _invalid({"settings": "must be an object"})
     info = shop.shop_channels(user.tenant_id)
     try:
         settings = validate_settings(program_settings.candidate(current, edited), channels=shop.currency_map(info))
     except SettingsInvalid as exc:
-        return _invalid(exc.fields)
+        raise _invalid(exc.fields) from None
     channel = body.get("channel") if isinstance(body.get("channel"), str) else None
     channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
         user.tenant_id, info)
@@ -283,10 +275,7 @@ def _report(tenant_id: int, period):
 @dashboard_auth()
 def stats():
     user = current_user()
-    period, problem = _period()
-    if problem:
-        return problem
-    report = _report(user.tenant_id, period)
+    report = _report(user.tenant_id, _period())
     if request.args.get("charts") in ("1", "true"):
         for group in report["groups"]:
             group["charts"] = charts.charts_for(group)
@@ -297,9 +286,7 @@ def stats():
 @dashboard_auth()
 def stats_csv():
     user = current_user()
-    period, problem = _period()
-    if problem:
-        return problem
+    period = _period()
     table = request.args.get("table", "summary")
     if table == "advocates":
         with session_scope(user.tenant_id) as session:
@@ -308,7 +295,7 @@ def stats_csv():
         report = _report(user.tenant_id, period)
         body = export.summary_csv(report) if table == "summary" else export.daily_csv(report)
     else:
-        return _invalid({"table": "must be summary, daily or advocates"}, "Bad query parameter.", "INVALID_PARAMETER")
+        raise _bad_parameter("table", "must be summary, daily or advocates")
     suffix = f"-{period.channel}" if period.channel else ""
     name = f"referrals-{table}-{period.start.isoformat()}-{period.end.isoformat()}{suffix}.csv"
     safe_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
@@ -320,9 +307,7 @@ def stats_csv():
 @dashboard_auth()
 def experiments():
     user = current_user()
-    period, problem = _period()
-    if problem:
-        return problem
+    period = _period()
     settings, _version = _program(user.tenant_id)
     with session_scope(user.tenant_id) as session:
         counts = queries.experiment_counts(session, user.tenant_id, period)
@@ -335,15 +320,11 @@ def experiments():
 @dashboard_auth()
 def advocates():
     user = current_user()
-    period, problem = _period()
-    if problem:
-        return problem
-    limit, problem = _int_arg("limit", 50, 1, 1000)
-    if problem:
-        return problem
+    period = _period()
+    limit = _int_arg("limit", 50, 1, 1000)
     sort = request.args.get("sort", "friends")
     if sort not in ("friends", "revenue"):
-        return _invalid({"sort": "must be friends or revenue"}, "Bad query parameter.", "INVALID_PARAMETER")
+        raise _bad_parameter("sort", "must be friends or revenue")
     with session_scope(user.tenant_id) as session:
         items = queries.top_advocates(session, user.tenant_id, period, limit=limit, sort=sort)
     return jsonify({"from": period.start.isoformat(), "to": period.end.isoformat(), "channel": period.channel,
@@ -358,46 +339,26 @@ def referrals():
     user = current_user()
     queue = request.args.get("state", "held")
     if queue not in review.QUEUES:
-        return _invalid({"state": "must be held or flagged"}, "Bad query parameter.", "INVALID_PARAMETER")
-    limit, problem = _int_arg("limit", 100, 1, 500)
-    if problem:
-        return problem
-    before, problem = _int_arg("before_id", 0, 0, 2**62)
-    if problem:
-        return problem
+        raise _bad_parameter("state", "must be held or flagged")
+    limit = _int_arg("limit", 100, 1, 500)
+    before = _int_arg("before_id", 0, 0, 2**62)
     with session_scope(user.tenant_id) as session:
         return jsonify(review.list_queue(session, user.tenant_id, queue, limit=limit, before_id=before or None))
-
-
-def _decide(referral_ids: list[int], action: str, note: str):
-    user = current_user()
-    return review.decide(user.tenant_id, referral_ids, action, actor=user.actor, note=note)
 
 
 @api.post("/referrals/<int:referral_id>/<any(approve, reject):action>")
 @dashboard_auth()
 def decide_one(referral_id: int, action: str):
-    body, problem = _optional_json()
-    if problem:
-        return problem
-    note, problem = _note(body)
-    if problem:
-        return problem
-    result = _decide([referral_id], action, note)[0]
-    if not result["ok"]:
-        status = review.ERROR_STATUSES.get(result["error"]["code"], 409)
-        return json_error(status, result["error"]["code"], result["error"]["message"])
-    return jsonify(result)
+    note = _note(_json_object(optional=True))
+    user = current_user()
+    decision = lifecycle.decide(user.tenant_id, referral_id, action, actor=user.actor, note=note)
+    return jsonify({"id": referral_id, "ok": True, "state": decision.state, "message": decision.message})
 
 
 @api.post("/referrals/bulk")
 @dashboard_auth()
 def decide_bulk():
-    body, problem = read_json_body()
-    if problem:
-        return json_error(400, "INVALID_BODY", problem)
-    if not isinstance(body, dict):
-        return json_error(400, "INVALID_BODY", "Expected {\"action\": \"approve\"|\"reject\", \"ids\": [...]}.")
+    body = _json_object("Expected {\"action\": \"approve\"|\"reject\", \"ids\": [...]}.")
     fields = {}
     action = body.get("action")
     if action not in ("approve", "reject"):
@@ -406,12 +367,11 @@ def decide_bulk():
     if (not isinstance(ids, list) or not ids or len(ids) > review.MAX_BULK
             or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)):
         fields["ids"] = f"must be a list of 1 to {review.MAX_BULK} referral ids"
-    note, problem = _note(body)
-    if problem:
-        return problem
+    note = _note(body)
     if fields:
-        return _invalid(fields, "Bad request.", "INVALID_BODY")
-    results = _decide(list(dict.fromkeys(ids)), action, note)
+        raise _invalid(fields, "Bad request.", "INVALID_BODY")
+    user = current_user()
+    results = review.decide(user.tenant_id, list(dict.fromkeys(ids)), action, actor=user.actor, note=note)
     return jsonify({"results": results, "ok": sum(1 for r in results if r["ok"]),
                     "failed": sum(1 for r in results if not r["ok"])})
 
@@ -423,11 +383,11 @@ def decide_bulk():
 def order(order_id: str):
     user = current_user()
     if len(order_id) > 255:
-        return json_error(404, "NOT_FOUND", "No such order.")
+        raise ApiError(404, "NOT_FOUND", "No such order.")
     with session_scope(user.tenant_id) as session:
         data = order_details(session, user.tenant_id, order_id)
     if data is None:
-        return json_error(404, "NOT_FOUND", "The app has not seen this order (it may predate the installation).")
+        raise ApiError(404, "NOT_FOUND", "The app has not seen this order (it may predate the installation).")
     return jsonify(data)
 
 
@@ -439,11 +399,8 @@ def list_emails():
     user = current_user()
     status = request.args.get("status", "failed")
     if status not in emails.STATUSES:
-        return _invalid({"status": "must be " + ", ".join(emails.STATUSES)}, "Bad query parameter.",
-                        "INVALID_PARAMETER")
-    limit, problem = _int_arg("limit", 100, 1, 500)
-    if problem:
-        return problem
+        raise _bad_parameter("status", "must be " + ", ".join(emails.STATUSES))
+    limit = _int_arg("limit", 100, 1, 500)
     with session_scope(user.tenant_id) as session:
         return jsonify({"items": emails.list_emails(session, user.tenant_id, status, limit=limit)})
 
@@ -452,9 +409,6 @@ def list_emails():
 @dashboard_auth()
 def resend_email(email_id: int):
     user = current_user()
-    try:
-        email = emails.resend(user.tenant_id, email_id)
-    except emails.ResendError as exc:
-        return json_error(exc.status, exc.code, exc.message)
+    email = emails.resend(user.tenant_id, email_id)
     log.info("e-mail %s of tenant %s resent by %s", email_id, user.tenant_id, user.actor)
     return jsonify(email)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from plugin.admin.auth import current_user, dashboard_auth
 from plugin.db import session_scope
-from plugin.http import json_error, read_json_body
+from plugin.http import ApiError, json_body
 from plugin.merchant_webhooks import delivery as outbound_delivery
 from plugin.merchant_webhooks import endpoints
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
@@ -31,34 +31,21 @@ def _actor() -> str:
     return user.email or user.actor
 
 
-def _body():
-    body, problem = read_json_body()
-    if problem:
-        return None, json_error(400, "INVALID_BODY", problem)
-    return body, None
+def _bad_parameter(name: str, problem: str) -> ApiError:
+    return ApiError(400, "INVALID_PARAMETER", "Bad query parameter.", fields={name: problem})
 
 
-def _invalid(exc: endpoints.EndpointInvalid):
-    return json_error(400, "INVALID_ENDPOINT", "Some fields of the endpoint are not valid; nothing was changed.",
-                      fields=exc.fields)
-
-
-def _failed(exc: endpoints.EndpointError):
-    return json_error(exc.status, exc.code, exc.message)
-
-
-def _int_arg(name: str, low: int, high: int):
+def _int_arg(name: str, low: int, high: int) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
-        return None, None
+        return None
     try:
         value = int(raw)
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        return None, json_error(400, "INVALID_PARAMETER", "Bad query parameter.",
-                                fields={name: f"must be a whole number from {low} to {high}"})
-    return value, None
+        raise _bad_parameter(name, f"must be a whole number from {low} to {high}")
+    return value
 
 
 # Who did what is in the audit trail (settings history); logs carry ids only.
@@ -80,15 +67,7 @@ def list_endpoints():
 @dashboard_auth()
 def create_endpoint():
     user = current_user()
-    body, problem = _body()
-    if problem:
-        return problem
-    try:
-        endpoint, secret = endpoints.create(user.tenant_id, body, actor=_actor())
-    except endpoints.EndpointInvalid as exc:
-        return _invalid(exc)
-    except endpoints.EndpointError as exc:
-        return _failed(exc)
+    endpoint, secret = endpoints.create(user.tenant_id, json_body(), actor=_actor())
     log.info("webhook endpoint %s of tenant %s created", endpoint["id"], user.tenant_id)
     return jsonify({"endpoint": endpoint, "secret": secret}), 201
 
@@ -97,15 +76,7 @@ def create_endpoint():
 @dashboard_auth()
 def update_endpoint(endpoint_id: int):
     user = current_user()
-    body, problem = _body()
-    if problem:
-        return problem
-    try:
-        endpoint, resent = endpoints.update_endpoint(user.tenant_id, endpoint_id, body, actor=_actor())
-    except endpoints.EndpointInvalid as exc:
-        return _invalid(exc)
-    except endpoints.EndpointError as exc:
-        return _failed(exc)
+    endpoint, resent = endpoints.update_endpoint(user.tenant_id, endpoint_id, json_body(), actor=_actor())
     log.info("webhook endpoint %s of tenant %s changed", endpoint_id, user.tenant_id)
     return jsonify({"endpoint": endpoint, "resent": resent})
 
@@ -114,10 +85,7 @@ def update_endpoint(endpoint_id: int):
 @dashboard_auth()
 def delete_endpoint(endpoint_id: int):
     user = current_user()
-    try:
-        endpoints.delete_endpoint(user.tenant_id, endpoint_id, actor=_actor())
-    except endpoints.EndpointError as exc:
-        return _failed(exc)
+    endpoints.delete_endpoint(user.tenant_id, endpoint_id, actor=_actor())
     log.info("webhook endpoint %s of tenant %s deleted", endpoint_id, user.tenant_id)
     return jsonify({"deleted": endpoint_id})
 
@@ -126,10 +94,7 @@ def delete_endpoint(endpoint_id: int):
 @dashboard_auth()
 def rotate_secret(endpoint_id: int):
     user = current_user()
-    try:
-        endpoint, secret = endpoints.rotate_secret(user.tenant_id, endpoint_id, actor=_actor())
-    except endpoints.EndpointError as exc:
-        return _failed(exc)
+    endpoint, secret = endpoints.rotate_secret(user.tenant_id, endpoint_id, actor=_actor())
     log.info("webhook endpoint %s of tenant %s: secret rotated", endpoint_id, user.tenant_id)
     return jsonify({"endpoint": endpoint, "secret": secret})
 
@@ -176,22 +141,13 @@ def list_deliveries():
     user = current_user()
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:
-        return json_error(400, "INVALID_PARAMETER", "Bad query parameter.",
-                          fields={"status": "must be " + ", ".join(STATUSES)})
+        raise _bad_parameter("status", "must be " + ", ".join(STATUSES))
     event_type = request.args.get("event") or None
     if event_type is not None and event_type not in EVENT_TYPES:
-        return json_error(400, "INVALID_PARAMETER", "Bad query parameter.",
-                          fields={"event": "must be one of " + ", ".join(EVENT_TYPES)})
-    endpoint_id, problem = _int_arg("endpoint", 1, 2**62)
-    if problem:
-        return problem
-    limit, problem = _int_arg("limit", 1, 500)
-    if problem:
-        return problem
-    before_id, problem = _int_arg("before_id", 1, 2**62)
-    if problem:
-        return problem
-    limit = limit or 100
+        raise _bad_parameter("event", "must be one of " + ", ".join(EVENT_TYPES))
+    endpoint_id = _int_arg("endpoint", 1, 2**62)
+    limit = _int_arg("limit", 1, 500) or 100
+    before_id = _int_arg("before_id", 1, 2**62)
     conditions = [WebhookDelivery.tenant_id == user.tenant_id]
     if status:
         conditions.append(WebhookDelivery.status == status)
@@ -218,7 +174,7 @@ def get_delivery(delivery_id: int):
     with session_scope(user.tenant_id) as session:
         data = _one(session, delivery_id)
     if data is None:
-        return json_error(404, "NOT_FOUND", "No such delivery in this shop.")
+        raise ApiError(404, "NOT_FOUND", "No such delivery in this shop.")
     return jsonify(data)
 
 
@@ -227,10 +183,7 @@ def get_delivery(delivery_id: int):
 def redeliver(delivery_id: int):
     """Send it again now (same webhook-id and body); the answer shows how that went."""
     user = current_user()
-    try:
-        outbound_delivery.redeliver(user.tenant_id, delivery_id)
-    except outbound_delivery.RedeliveryError as exc:
-        return json_error(exc.status, exc.code, exc.message)
+    outbound_delivery.redeliver(user.tenant_id, delivery_id)
     log.info("webhook delivery %s of tenant %s redelivered by hand", delivery_id, user.tenant_id)
     with session_scope(user.tenant_id) as session:
         return jsonify(_one(session, delivery_id))

@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from plugin import outbound as guarded
 from plugin.db import session_scope, utcnow
+from plugin.http import ApiError
 from plugin.merchant_webhooks.endpoints import url_problem
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from plugin.merchant_webhooks.policy import CIRCUIT_AFTER, NOT_SENT_DISABLED, retry_window, settings
@@ -53,12 +54,6 @@ class Result:
         if self.status_code is not None:
             return f"HTTP {self.status_code}"
         return (self.error or "").split(":", 1)[0]
-
-
-class RedeliveryError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def backoff(attempts: int) -> timedelta:
@@ -160,13 +155,13 @@ def redeliver(tenant_id: int, delivery_id: int) -> str:
     message is sent again with the same webhook-id (receivers deduplicate on it)."""
     with session_scope(tenant_id) as session:
         if session.get(WebhookDelivery, delivery_id) is None:
-            raise RedeliveryError(404, "NOT_FOUND", "No such delivery in this shop.")
+            raise ApiError(404, "NOT_FOUND", "No such delivery in this shop.")
         delivery = _locked_delivery(session, delivery_id)
         if delivery is None:
-            raise RedeliveryError(409, "IN_PROGRESS", "This delivery is being sent right now; look again shortly.")
+            raise ApiError(409, "IN_PROGRESS", "This delivery is being sent right now; look again shortly.")
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
         if not endpoint.enabled:
-            raise RedeliveryError(409, "ENDPOINT_DISABLED", "The endpoint is disabled; enable it first.")
+            raise ApiError(409, "ENDPOINT_DISABLED", "The endpoint is disabled; enable it first.")
         return _attempt(session, delivery, endpoint, manual=True)
 
 

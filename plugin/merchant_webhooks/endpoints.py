@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.db import session_scope, utcnow
+from plugin.http import ApiError
 from plugin.netpolicy import UrlRefused, check_url
 from plugin.merchant_webhooks.models import WebhookDelivery, WebhookEndpoint
 from plugin.merchant_webhooks.policy import EVENT_TYPES, isoformat, retry_window, settings
@@ -30,16 +31,9 @@ MAX_DESCRIPTION = 200
 PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
 
-class EndpointInvalid(Exception):
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
-        self.fields = fields
-
-
-class EndpointError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+def invalid(fields: dict[str, str]) -> ApiError:
+    return ApiError(400, "INVALID_ENDPOINT", "Some fields of the endpoint are not valid; nothing was changed.",
+                    fields=fields)
 
 
 def url_problem(url: str, cfg) -> str | None:
@@ -69,7 +63,7 @@ def url_problem(url: str, cfg) -> str | None:
 
 def _validate(body: object, *, creating: bool) -> dict:
     if not isinstance(body, dict):
-        raise EndpointInvalid({"body": "must be a JSON object"})
+        raise invalid({"body": "must be a JSON object"})
     fields: dict[str, str] = {}
     clean: dict = {}
     if "url" in body or creating:
@@ -111,7 +105,7 @@ def _validate(body: object, *, creating: bool) -> dict:
     for key in unknown:
         fields[str(key)[:50]] = "is not a setting of an endpoint"
     if fields:
-        raise EndpointInvalid(fields)
+        raise invalid(fields)
     return clean
 
 
@@ -166,7 +160,7 @@ def _audit(session: Session, tenant_id: int, actor: str, endpoint_id: int, chang
 def _locked(session: Session, endpoint_id: int) -> WebhookEndpoint:
     endpoint = session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update())
     if endpoint is None:
-        raise EndpointError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
+        raise ApiError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
     return endpoint
 
 
@@ -184,9 +178,9 @@ def create(tenant_id: int, body: object, *, actor: str) -> tuple[dict, str]:
     with session_scope(tenant_id) as session:
         count = session.scalar(select(func.count(WebhookEndpoint.id)).where(WebhookEndpoint.tenant_id == tenant_id))
         if count >= MAX_ENDPOINTS:
-            raise EndpointError(409, "TOO_MANY_ENDPOINTS", f"A shop can have at most {MAX_ENDPOINTS} endpoints.")
+            raise ApiError(409, "TOO_MANY_ENDPOINTS", f"A shop can have at most {MAX_ENDPOINTS} endpoints.")
         if _url_taken(session, tenant_id, clean["url"]):
-            raise EndpointInvalid({"url": "is already an endpoint of this shop"})
+            raise invalid({"url": "is already an endpoint of this shop"})
         endpoint = WebhookEndpoint(tenant_id=tenant_id, url=clean["url"], description=clean.get("description", ""),
                                    event_types=clean.get("event_types"), secret_encrypted=_box().encrypt(secret),
                                    enabled=True)
@@ -194,7 +188,7 @@ def create(tenant_id: int, body: object, *, actor: str) -> tuple[dict, str]:
             with session.begin_nested():
                 session.add(endpoint)
         except IntegrityError:  # the same URL saved at the same moment by someone else
-            raise EndpointInvalid({"url": "is already an endpoint of this shop"}) from None
+            raise invalid({"url": "is already an endpoint of this shop"}) from None
         _audit(session, tenant_id, actor, endpoint.id, {
             "url": {"from": None, "to": endpoint.url},
             "events": {"from": None, "to": endpoint.event_types or "all"}})
@@ -211,7 +205,7 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
         if clean.get("resend_failed"):
             # Deliveries before the endpoint row: the order a delivery task locks them in.
             if session.get(WebhookEndpoint, endpoint_id) is None:
-                raise EndpointError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
+                raise ApiError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
             now = utcnow()
             resent = session.execute(update(WebhookDelivery).where(
                 WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.endpoint_id == endpoint_id,
@@ -220,7 +214,7 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
                      redriven_at=None).execution_options(synchronize_session=False)).rowcount
         endpoint = _locked(session, endpoint_id)
         if "url" in clean and _url_taken(session, tenant_id, clean["url"], except_id=endpoint.id):
-            raise EndpointInvalid({"url": "is already an endpoint of this shop"})
+            raise invalid({"url": "is already an endpoint of this shop"})
         changes = {}
         for key, column in (("url", "url"), ("description", "description"), ("event_types", "event_types"),
                             ("enabled", "enabled")):
@@ -237,7 +231,7 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
         if "url" in changes:  # a new address starts with a clean health record
             endpoint.failing_since, endpoint.consecutive_failures = None, 0
         if clean.get("resend_failed") and not endpoint.enabled:
-            raise EndpointError(409, "ENDPOINT_DISABLED",
+            raise ApiError(409, "ENDPOINT_DISABLED",
                                 "The endpoint is disabled: enable it (\"enabled\": true) to send its failed events.")
         if resent:
             changes["resend_failed"] = {"from": None, "to": resent}
@@ -245,7 +239,7 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
             with session.begin_nested():
                 session.flush()
         except IntegrityError:
-            raise EndpointInvalid({"url": "is already an endpoint of this shop"}) from None
+            raise invalid({"url": "is already an endpoint of this shop"}) from None
         _audit(session, tenant_id, actor, endpoint.id, changes)
         return describe(endpoint), resent
 
@@ -254,7 +248,7 @@ def delete_endpoint(tenant_id: int, endpoint_id: int, *, actor: str) -> None:
     with session_scope(tenant_id) as session:
         endpoint = session.get(WebhookEndpoint, endpoint_id)
         if endpoint is None:
-            raise EndpointError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
+            raise ApiError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
         url = endpoint.url
         # Deliveries first (waits for one being sent), then the endpoint: the order a delivery task locks in.
         session.execute(delete(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id,

@@ -13,10 +13,10 @@ import logging
 from flask import Blueprint, current_app, jsonify
 
 from plugin.admin.auth import current_user, dashboard_auth
-from plugin.http import json_error, read_json_body
+from plugin.http import ApiError, json_body
 from plugin.privacy import service
 from plugin.identity import is_valid_email
-from plugin.tenants.models import Tenant
+from plugin.tenants.service import get_tenant, saleor_client
 
 log = logging.getLogger(__name__)
 bp = Blueprint("privacy", __name__, url_prefix="/api/admin/privacy")
@@ -24,14 +24,12 @@ bp = Blueprint("privacy", __name__, url_prefix="/api/admin/privacy")
 PERMISSION = "MANAGE_USERS"
 
 
-def _email_from_body() -> tuple[str | None, tuple | None]:
-    body, problem = read_json_body()
-    if problem:
-        return None, json_error(400, "INVALID_JSON", problem)
+def _email_from_body() -> str:
+    body = json_body(code="INVALID_JSON")
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str) or not is_valid_email(email.strip()):
-        return None, json_error(400, "INVALID_EMAIL", "Send {\"email\": \"name@example.com\"}.")
-    return email.strip(), None
+        raise ApiError(400, "INVALID_EMAIL", "Send {\"email\": \"name@example.com\"}.")
+    return email.strip()
 
 
 def _secret() -> str:
@@ -41,9 +39,7 @@ def _secret() -> str:
 @bp.post("/export")
 @dashboard_auth(permission=PERMISSION)
 def export_personal_data():
-    email, error = _email_from_body()
-    if error:
-        return error
+    email = _email_from_body()
     data = service.export(current_user().tenant_id, email, secret=_secret())
     response = jsonify(data)
     response.headers["Content-Disposition"] = 'attachment; filename="personal-data.json"'
@@ -54,9 +50,7 @@ def export_personal_data():
 @bp.post("/erase")
 @dashboard_auth(permission=PERMISSION)
 def erase_personal_data():
-    email, error = _email_from_body()
-    if error:
-        return error
+    email = _email_from_body()
     user = current_user()
     report = service.erase(user.tenant_id, email, secret=_secret(), saleor=lambda: _saleor_client(user.tenant_id),
                            actor=user.actor)
@@ -69,9 +63,5 @@ def erase_personal_data():
 
 
 def _saleor_client(tenant_id: int):
-    from plugin.db import session_scope
-    from plugin.tenants.service import saleor_client
-
-    with session_scope() as session:
-        tenant = session.get(Tenant, tenant_id)
+    tenant = get_tenant(tenant_id)
     return saleor_client(tenant) if tenant is not None and tenant.token_encrypted else None

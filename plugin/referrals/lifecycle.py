@@ -7,6 +7,7 @@ so it starts once the decision is committed, and never for a decision that rolle
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,13 +16,14 @@ from plugin.coupons import service as coupons
 from plugin.coupons.models import Coupon
 from plugin.coupons.tasks import issue_coupon, revoke_referral
 from plugin.db import serialized, session_scope, utcnow
+from plugin.http import ApiError
 from plugin.i18n import money
 from plugin.program.settings import Program, load_program
 from plugin.program.experiments import variant_rewards
 from plugin.ledger import move_referral
-from plugin.referrals.models import Advocate, OrderRecord, Referral
+from plugin.referrals.models import Advocate, LedgerEntry, OrderRecord, Referral
 from plugin.referrals.order_records import read_order, upsert_order
-from plugin.saleor.client import SaleorError
+from plugin.saleor.client import SaleorError, SaleorUnavailable
 from plugin.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -121,3 +123,94 @@ def release_holds(tenant_id: int) -> int:
             approve(session, tenant, program, referral, reason="Hold period ended.", actor="system")
             released += 1
     return released
+
+
+# -- the merchant's review queue --------------------------------------------------------------------
+
+@dataclass
+class Decision:
+    referral_id: int
+    state: str
+    message: str
+
+
+AWAITING_APPROVAL = (Referral.HELD, Referral.FLAGGED, Referral.PENDING)
+
+
+def _merchant_approves(session: Session, tenant: Tenant, referral: Referral, actor: str, note: str,
+                       saleor_order: dict | None) -> Decision:
+    if referral.state in AWAITING_APPROVAL:
+        if saleor_order is None or saleor_order["id"] != referral.saleor_order_id:
+            raise ApiError(409, "REFERRAL_CHANGED", "The referral changed meanwhile; reload and try again.")
+        order = session.get(OrderRecord, referral.order_record_id)
+        program = load_program(session, tenant.id)
+        why_not = revocation_reason(order, program)
+        if why_not:
+            raise ApiError(409, "ORDER_NO_LONGER_QUALIFIES", why_not)
+        approve(session, tenant, program, referral, reason=note or "Approved by the merchant.", actor=actor)
+        return Decision(referral.id, referral.state, "Approved: both rewards are being created.")
+    if referral.state in (Referral.APPROVED, Referral.ISSUED) and referral.decision == "flag":
+        # Rewards already went out; record that a person looked and kept them.
+        session.add(LedgerEntry(tenant_id=tenant.id, referral_id=referral.id, from_state=referral.state,
+                                to_state=referral.state, reason=note or "Reviewed by the merchant: rewards kept.",
+                                actor=actor))
+        return Decision(referral.id, referral.state, "Kept: the rewards stay.")
+    raise ApiError(409, "NOT_REVIEWABLE", f"This referral is {referral.state}; there is nothing to approve.")
+
+
+def _merchant_rejects(session: Session, referral: Referral, actor: str, note: str) -> Decision:
+    if referral.state in (Referral.REJECTED, Referral.REVOKED):
+        raise ApiError(409, "NOT_REVIEWABLE", f"This referral is already {referral.state}.")
+    had_coupons = referral.state in (Referral.APPROVED, Referral.ISSUED)
+    reject(session, referral, note or "Rejected by the merchant.", actor=actor)
+    message = "Rejected: unused rewards are being taken back." if had_coupons else "Rejected: no reward will be issued."
+    return Decision(referral.id, referral.state, message)
+
+
+def decide(tenant_id: int, referral_id: int, action: str, *, actor: str, note: str = "") -> Decision:
+    """The merchant approves or rejects a referral from the review queue; ApiError says why not.
+
+    Approving a referral that waits moves money, so it rests on the order as Saleor shows it now
+    (read first, outside the locks): a refund whose webhook never arrived still stops the rewards.
+    A flagged referral whose rewards went out is kept (approve) or taken back (reject)."""
+    saleor_order = _order_from_saleor(tenant_id, referral_id) if action == "approve" else None
+    with session_scope(tenant_id) as session, serialized(session):
+        if saleor_order is not None:
+            # Saleor's answer replaces what we had (a refund whose webhook we missed shows here);
+            # the order's lock is taken before the referral's, as the event pipeline takes them.
+            upsert_order(session, tenant_id, saleor_order)
+        referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+        if referral is None:
+            raise ApiError(404, "NOT_FOUND", "No such referral in this shop.")
+        tenant = session.get(Tenant, tenant_id)
+        if action != "approve":
+            return _merchant_rejects(session, referral, actor, note)
+        try:
+            return _merchant_approves(session, tenant, referral, actor, note, saleor_order)
+        except ApiError as exc:
+            refusal = exc  # raised after the commit: Saleor's fresh state of the order is kept
+    raise refusal
+
+
+def _order_from_saleor(tenant_id: int, referral_id: int) -> dict | None:
+    """The friend's order as Saleor shows it now, for a referral awaiting approval (read outside
+    any lock); None when approving would not move money (nothing to confirm)."""
+    with session_scope(tenant_id) as session:
+        referral = session.get(Referral, referral_id)
+        if referral is None or referral.state not in AWAITING_APPROVAL:
+            return None
+        tenant = session.get(Tenant, tenant_id)
+    if not tenant.is_installed:
+        raise ApiError(409, "NOT_INSTALLED", "The app is not installed in this shop; nothing can be issued.")
+    try:
+        order = read_order(tenant, referral.saleor_order_id)
+    except SaleorUnavailable:
+        raise ApiError(503, "SALEOR_UNAVAILABLE",
+                       "Saleor did not answer, so the order could not be confirmed; try again later.") from None
+    except SaleorError:
+        raise ApiError(502, "SALEOR_REFUSED",
+                       "Saleor refused to show the order to the app, so it could not be confirmed.") from None
+    if order is None:
+        raise ApiError(409, "ORDER_NOT_IN_SALEOR", "Saleor does not show this order to the app; "
+                                                   "no reward can be issued for it.")
+    return order

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from plugin import netpolicy, outbound
 from plugin.db import session_scope, utcnow
+from plugin.http import ApiError
 from plugin.saleor.client import (
     SaleorClient, SaleorError, SaleorGraphQLError, SaleorPermissionDenied, SaleorUnavailable,
 )
@@ -25,12 +26,6 @@ log = logging.getLogger(__name__)
 # forged deliveries from turning us into a load generator against Saleor's JWKS endpoint.
 JWKS_REFETCH_INTERVAL = timedelta(seconds=10)
 MAX_JWKS_BYTES = 8 * 1024  # Saleor publishes one or two RSA keys (~500 bytes each)
-
-
-class RegisterError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def jwks_url(saleor_api_url: str) -> str:
@@ -58,7 +53,7 @@ def _refuse_unless_callable(cfg, saleor_api_url: str) -> dict | None:
     """The allow-list, then (without one) the network policy: the same answer for every refused URL,
     so the install endpoint cannot be used to probe which ports or hosts answer. Returns the address
     policy the calls to this Saleor follow."""
-    prohibited = RegisterError(403, "SALEOR_URL_PROHIBITED", "This Saleor instance is not allowed to install the app.")
+    prohibited = ApiError(403, "SALEOR_URL_PROHIBITED", "This Saleor instance is not allowed to install the app.")
     if not cfg.saleor_api_url_allowed(saleor_api_url):
         raise prohibited
     policy = cfg.saleor_address_policy()
@@ -67,7 +62,7 @@ def _refuse_unless_callable(cfg, saleor_api_url: str) -> dict | None:
     try:
         netpolicy.check_url(saleor_api_url, **policy)
     except netpolicy.HostUnresolvable:
-        raise RegisterError(503, "SALEOR_UNREACHABLE", "The Saleor host name does not resolve.") from None
+        raise ApiError(503, "SALEOR_UNREACHABLE", "The Saleor host name does not resolve.") from None
     except netpolicy.UrlRefused as exc:
         log.info("register: %s refused by the network policy: %s", saleor_api_url, exc.reason)
         raise prohibited from None
@@ -91,26 +86,26 @@ def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_versio
         app_id = client.app_id()
     except SaleorUnavailable as exc:
         log.info("register: Saleor unreachable at %s: %s", saleor_api_url, exc)
-        raise RegisterError(503, "SALEOR_UNREACHABLE",
+        raise ApiError(503, "SALEOR_UNREACHABLE",
                             "Saleor did not answer in time while checking the app token; try installing again.") from None
     except SaleorError as exc:
         log.info("register: app id check failed for %s: %s", saleor_api_url, exc)
         app_id = None
     if not app_id:
-        raise RegisterError(401, "UNKNOWN_APP_ID", "Saleor did not accept the app token (no app id).")
+        raise ApiError(401, "UNKNOWN_APP_ID", "Saleor did not accept the app token (no app id).")
     installed = find_tenant(saleor_api_url)
     _refuse_takeover(installed, app_id)
     try:
         jwks = fetch_jwks(saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0), address_policy=policy)
     except (requests.RequestException, ValueError) as exc:
         log.info("register: JWKS unavailable for %s: %s", saleor_api_url, exc)
-        raise RegisterError(401, "JWKS_NOT_AVAILABLE", "Could not fetch the JWKS of this Saleor instance.") from None
+        raise ApiError(401, "JWKS_NOT_AVAILABLE", "Could not fetch the JWKS of this Saleor instance.") from None
     encrypted = token_box().encrypt(auth_token)
     with session_scope() as session:
         tenant = session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url).with_for_update())
         if _credentials(tenant) != _credentials(installed):
             # Another registration or an uninstall landed while we asked Saleor: decide again.
-            raise RegisterError(409, "REGISTRATION_CONFLICT",
+            raise ApiError(409, "REGISTRATION_CONFLICT",
                                 "The shop's installation changed while registering; try installing again.")
         if tenant is None:
             tenant = Tenant(saleor_api_url=saleor_api_url)
@@ -138,12 +133,12 @@ def _refuse_takeover(installed: Tenant | None, app_id: str) -> None:
     try:
         still_works = stored_token_works(installed)
     except SaleorUnavailable:
-        raise RegisterError(503, "SALEOR_UNREACHABLE", "Saleor did not answer while checking the installed "
+        raise ApiError(503, "SALEOR_UNREACHABLE", "Saleor did not answer while checking the installed "
                                                        "app's token; try installing again.") from None
     if still_works:
         log.warning("register refused for tenant %s: app %s is installed and Saleor still takes its token "
                     "(the new token is app %.64r)", installed.id, installed.app_id, app_id)
-        raise RegisterError(409, "APP_ALREADY_INSTALLED",
+        raise ApiError(409, "APP_ALREADY_INSTALLED",
                             "This Saleor instance already has the app installed, and that installation still "
                             "works. Remove it in the Saleor Dashboard before installing again.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from plugin import outbound
-from plugin.http import json_error, read_json_body
+from plugin.http import ApiError, error_response, json_body, json_error, saleor_contract
 from plugin.ratelimit import limiter, retry_after
 from plugin.tenants import service
 from plugin.tenants.manifest import build_manifest, saleor_line
@@ -27,37 +27,27 @@ def manifest():
     return response
 
 
-def _register_error(status: int, code: str, message: str):
-    return jsonify({"success": False, "error": {"code": code, "message": message}}), status
-
-
 def _register_too_many(limit):
-    response, status = _register_error(429, "TOO_MANY_REQUESTS", "Too many install attempts; retry later.")
-    response.status_code = status
-    response.headers["Retry-After"] = retry_after(limit)
-    return response
+    return error_response(ApiError(429, "TOO_MANY_REQUESTS", "Too many install attempts; retry later.",
+                                   headers={"Retry-After": retry_after(limit)}), saleor=True)
 
 
 @bp.route("/api/register", methods=["POST"])
 @bp.route("/api/register/", methods=["POST"])
+@saleor_contract
 @limiter.limit(f"{REGISTER_LIMIT} per minute", on_breach=_register_too_many)
 def register():
     api_url = request.headers.get("Saleor-Api-Url", "").strip()
     if not api_url:
-        return _register_error(400, "MISSING_SALEOR_API_URL", "Missing saleor-api-url header.")
-    body, problem = read_json_body()
-    if problem:
-        return _register_error(400, "INVALID_BODY", problem)
+        raise ApiError(400, "MISSING_SALEOR_API_URL", "Missing saleor-api-url header.")
+    body = json_body()
     token = body.get("auth_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token.strip():
-        return _register_error(400, "MISSING_AUTH_TOKEN", "Missing auth token.")
+        raise ApiError(400, "MISSING_AUTH_TOKEN", "Missing auth token.")
     domain = request.headers.get("Saleor-Domain") or request.headers.get("X-Saleor-Domain") or ""
     line = saleor_line(request.headers.get("Saleor-Schema-Version"))
-    try:
-        with outbound.deadline(INSTALL_DEADLINE):
-            service.register(api_url, domain, token.strip(), saleor_version=f"{line[0]}.{line[1]}" if line else None)
-    except service.RegisterError as exc:
-        return _register_error(exc.status, exc.code, exc.message)
+    with outbound.deadline(INSTALL_DEADLINE):
+        service.register(api_url, domain, token.strip(), saleor_version=f"{line[0]}.{line[1]}" if line else None)
     return jsonify({"success": True})
 
 
