@@ -17,9 +17,19 @@ import plugin.referrals.tasks  # noqa: F401
 import plugin.sweeper  # noqa: F401
 import plugin.webhooks.tasks  # noqa: F401
 from plugin import ratelimit, tasks
+from plugin.admin.views import api as admin_api
+from plugin.admin.views import pages as admin_pages
+from plugin.admin.webhooks import bp as admin_webhooks_api
 from plugin.config import Config
 from plugin.db import init_engine, session_scope
 from plugin.http import ApiError, error_response, json_error
+from plugin.migrations import upgrade
+from plugin.privacy.views import bp as privacy_api
+from plugin.tasks.celery_factory import make_celery
+from plugin.tenants.views import bp as install_endpoints
+from plugin.ui.pages import error_page
+from plugin.ui.views import landing_bp, portal_bp, widget_bp
+from plugin.webhooks.views import bp as webhook_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +37,9 @@ log = logging.getLogger(__name__)
 # personal data at INFO/DEBUG: our log carries ids, never codes, tokens or e-mail addresses.
 QUIET_LOGGERS = ("gql", "gql.transport.requests", "requests", "urllib3", "flask-limiter", "limits",
                  "werkzeug")  # werkzeug: the dev server logs every path, portal links (bearer tokens) too
+
+BLUEPRINTS = (install_endpoints, webhook_endpoints, widget_bp, landing_bp, portal_bp, admin_pages, admin_api,
+              admin_webhooks_api, privacy_api)
 
 # Endpoints Saleor, storefronts and scripts call: errors are JSON there, HTML elsewhere.
 JSON_PREFIXES = ("/api/", "/healthz", "/widget")
@@ -57,8 +70,6 @@ def create_app(config: Config | None = None, *, runner: str | None = None) -> Fl
     app.session_interface = _NoCookieSession()
 
     init_engine(cfg.database_url)
-    from plugin.migrations import upgrade
-
     upgrade(cfg.database_url)
 
     _install_runner(app, cfg, runner)
@@ -93,8 +104,6 @@ def _install_runner(app: Flask, cfg: Config, runner: str | None) -> None:
     if runner == "eager" or cfg.task_always_eager:
         app.extensions["task_runner"] = tasks.EagerRunner(app)
     elif cfg.redis_url:
-        from plugin.tasks.celery_factory import make_celery
-
         celery = make_celery(cfg)
         app.extensions["celery"] = celery
         app.extensions["task_runner"] = tasks.CeleryRunner(celery)
@@ -106,21 +115,8 @@ def _install_runner(app: Flask, cfg: Config, runner: str | None) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from plugin.tenants.views import bp as install_bp
-    from plugin.webhooks.views import bp as webhooks_bp
-
-    app.register_blueprint(install_bp)
-    app.register_blueprint(webhooks_bp)
-    for module in ("plugin.ui.views", "plugin.admin.views", "plugin.privacy.views"):
-        try:
-            mod = __import__(module, fromlist=["bp"])
-        except ModuleNotFoundError as exc:
-            if exc.name not in (module, module.rpartition(".")[0]):  # the package may not exist yet either
-                raise
-            continue
-        for bp in getattr(mod, "BLUEPRINTS", [getattr(mod, "bp", None)]):
-            if bp is not None:
-                app.register_blueprint(bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
 
 def _wants_json() -> bool:
@@ -140,8 +136,6 @@ def _register_error_handlers(app: Flask) -> None:
         if _wants_json():
             code = (exc.name or "error").upper().replace(" ", "_")
             return json_error(exc.code or 500, code, exc.description or exc.name)
-        from plugin.ui.pages import error_page
-
         return error_page(exc.code or 500)
 
     @app.errorhandler(OperationalError)
@@ -150,8 +144,6 @@ def _register_error_handlers(app: Flask) -> None:
         log.error("database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__)
         if _wants_json():
             return json_error(503, "STORAGE_UNAVAILABLE", "Temporarily unavailable; try again shortly.")
-        from plugin.ui.pages import error_page
-
         return error_page(503)
 
     @app.errorhandler(RecursionError)
@@ -160,8 +152,6 @@ def _register_error_handlers(app: Flask) -> None:
         log.warning("input nested too deep on %s %s", request.method, request.path)
         if _wants_json():
             return json_error(400, "NESTED_TOO_DEEP", "The request is nested too deeply.")
-        from plugin.ui.pages import error_page
-
         return error_page(400)
 
     @app.errorhandler(Exception)
@@ -169,8 +159,6 @@ def _register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():
             return json_error(500, "INTERNAL_ERROR", "Something went wrong on our side; it was logged.")
-        from plugin.ui.pages import error_page
-
         return error_page(500)
 
 

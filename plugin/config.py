@@ -1,4 +1,4 @@
-"""Runtime configuration, read once from the environment.
+"""Runtime configuration, read once from the environment; the one place that reads it.
 
 Every variable is documented in the README ("Configuration"). Defaults are the
 embedded `make run` setup: SQLite file, in-process task runner, file outbox.
@@ -14,9 +14,6 @@ from urllib.parse import SplitResult
 
 from plugin.netpolicy import UrlRefused, parse_url
 
-DATA_DIR = Path(os.environ.get("DATA_DIR", Path.cwd() / "var"))
-
-
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -27,7 +24,7 @@ def _list(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
-def _secret_key() -> str:
+def _secret_key(data_dir: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in DATA_DIR.
 
     A key that changed on every restart would make stored Saleor tokens unreadable.
@@ -35,8 +32,8 @@ def _secret_key() -> str:
     key = os.environ.get("SECRET_KEY")
     if key:
         return key
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    path = DATA_DIR / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
@@ -54,6 +51,8 @@ class Config:
     mail_from: str = "Referrals <referrals@localhost>"
     mail_sender_domains: list[str] = field(default_factory=list)
     secret_key: str = ""
+    old_secret_keys: list[str] = field(default_factory=list)  # still decrypt tokens stored under these
+    data_dir: str = "var"
     allowed_saleor_api_urls: list[str] = field(default_factory=list)
     # Without an allow-list, a Saleor on loopback or a private network may install only when allowed.
     saleor_allow_loopback: bool = False
@@ -62,6 +61,10 @@ class Config:
     saleor_timeout: float = 5.0
     max_webhook_bytes: int = 256 * 1024
     sweep_interval: float = 30.0
+    sweep_grace: float = 30.0  # seconds: younger unfinished work is left to its task
+    mail_retry_base_seconds: float = 5.0
+    disposable_domains_file: str = ""  # "" → the shipped list (plugin/fraud/disposable_domains.txt)
+    coupon_sites_file: str = ""  # "" → the shipped list (plugin/fraud/coupon_sites.txt)
     task_always_eager: bool = False
     log_level: str = "INFO"
     # Outbound webhooks to the merchant's systems (plugin/merchant_webhooks/).
@@ -74,17 +77,20 @@ class Config:
     def from_env(cls, **overrides) -> "Config":
         env = os.environ
         port = int(env.get("PORT", "3000"))
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        data_dir = Path(env.get("DATA_DIR") or Path.cwd() / "var")
+        data_dir.mkdir(parents=True, exist_ok=True)
         cfg = cls(
             app_url=(env.get("APP_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
             port=port,
-            database_url=env.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'referrals.sqlite3'}",
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'referrals.sqlite3'}",
             redis_url=env.get("REDIS_URL", ""),
             smtp_url=env.get("SMTP_URL", ""),
-            mail_outbox_dir=env.get("MAIL_OUTBOX_DIR") or str(DATA_DIR / "outbox"),
+            mail_outbox_dir=env.get("MAIL_OUTBOX_DIR") or str(data_dir / "outbox"),
             mail_from=env.get("MAIL_FROM") or cls.mail_from,
             mail_sender_domains=[d.lower() for d in _list(env.get("MAIL_SENDER_DOMAINS"))],
             secret_key="",
+            old_secret_keys=_list(env.get("OLD_SECRET_KEYS")),
+            data_dir=str(data_dir),
             allowed_saleor_api_urls=_list(env.get("ALLOWED_SALEOR_API_URLS")),
             saleor_allow_loopback=_bool(env.get("SALEOR_ALLOW_LOOPBACK")),
             saleor_allow_private=_bool(env.get("SALEOR_ALLOW_PRIVATE")),
@@ -92,6 +98,10 @@ class Config:
             saleor_timeout=float(env.get("SALEOR_TIMEOUT", "5")),
             max_webhook_bytes=int(env.get("MAX_WEBHOOK_BYTES", str(256 * 1024))),
             sweep_interval=float(env.get("SWEEP_INTERVAL", "30")),
+            sweep_grace=float(env.get("SWEEP_GRACE") or 30),
+            mail_retry_base_seconds=float(env.get("MAIL_RETRY_BASE_SECONDS") or 5),
+            disposable_domains_file=env.get("DISPOSABLE_DOMAINS_FILE", ""),
+            coupon_sites_file=env.get("COUPON_SITES_FILE", ""),
             log_level=env.get("LOG_LEVEL", "INFO"),
             webhooks_allow_local=_bool(env.get("WEBHOOKS_ALLOW_LOCAL")),
             webhook_timeout=float(env.get("WEBHOOK_TIMEOUT", "5")),
@@ -101,7 +111,7 @@ class Config:
         for key, value in overrides.items():
             setattr(cfg, key, value)
         if not cfg.secret_key:
-            cfg.secret_key = _secret_key()
+            cfg.secret_key = _secret_key(Path(cfg.data_dir))
         return cfg
 
     def saleor_api_url_allowed(self, url: str) -> bool:

@@ -1,7 +1,7 @@
 """Storage: one SQLAlchemy engine, sessions, and tenant isolation.
 
 Every table that belongs to a shop inherits `TenantScoped`. A session opened
-with `tenant_session(tenant_id)` automatically filters every SELECT of such a
+with `session_scope(tenant_id)` automatically filters every SELECT of such a
 table to that tenant and refuses to flush a row of another tenant, so a query
 written in a hurry cannot cross shops.
 """
@@ -123,10 +123,6 @@ def engine() -> Engine:
     return _engine
 
 
-def is_sqlite() -> bool:
-    return engine().dialect.name == "sqlite"
-
-
 @contextlib.contextmanager
 def session_scope(tenant_id: int | None = None) -> Iterator[Session]:
     """A transaction: commit on success, roll back on error.
@@ -145,10 +141,6 @@ def session_scope(tenant_id: int | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def tenant_session(tenant_id: int):
-    return session_scope(tenant_id)
 
 
 @contextlib.contextmanager

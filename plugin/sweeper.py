@@ -7,9 +7,9 @@ re-enqueues is idempotent, so running it too often costs only queries.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import and_, exists, or_, select, update
 
 from plugin.coupons.models import Coupon
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def grace() -> timedelta:
     """Work younger than this is probably still in flight; leave it alone."""
-    return timedelta(seconds=float(os.environ.get("SWEEP_GRACE", "30")))
+    return timedelta(seconds=current_app.config["SETTINGS"].sweep_grace)
 
 
 @task("sweep")

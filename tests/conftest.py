@@ -154,11 +154,10 @@ def _clean_tables():
 @pytest.fixture
 def make_config(database_url, tmp_path):
     def make(**overrides) -> Config:
-        os.environ.setdefault("SWEEP_GRACE", "30")
         base = dict(
             app_url="http://127.0.0.1:3000", database_url=database_url, redis_url="", smtp_url="",
             mail_outbox_dir=str(tmp_path / "outbox"), secret_key="test-secret-key-" + "x" * 32,
-            allowed_saleor_api_urls=[], saleor_timeout=3.0, sweep_interval=0,
+            allowed_saleor_api_urls=[], saleor_timeout=3.0, sweep_interval=0, data_dir=str(tmp_path / "data"),
             saleor_allow_loopback=True,  # the emulator is on loopback, as a local Saleor is for `make run`
         )
         base.update(overrides)

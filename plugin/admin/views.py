@@ -13,7 +13,6 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from plugin.admin import channels as shop
 from plugin.admin import emails, review, setup
-from plugin.admin import webhooks as outbound_webhooks
 from plugin.admin import settings as program_settings
 from plugin.admin.auth import DashboardAuthError, authenticate, current_user, dashboard_auth
 from plugin.admin.orders import order_details
@@ -34,7 +33,6 @@ STATIC = HERE / "static"
 
 pages = Blueprint("admin_pages", __name__, template_folder="templates")
 api = Blueprint("admin_api", __name__, url_prefix="/api/admin")
-BLUEPRINTS = [pages, api, outbound_webhooks.bp]
 
 # Widget texts the settings page offers to rewrite (the widget reads any `widget.*` key; see plugin.ui.share).
 WIDGET_TEXT_KEYS = ("title", "greeting", "offer", "intro", "share_text", "email_subject")

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -70,6 +71,7 @@ def build_context(session: Session, program: Program, advocate: Advocate, record
     `friend_check(record) -> bool` asks Saleor whether the buyer paid an earlier order
     (see plugin.referrals.friend_check); orders we saw ourselves count without asking.
     """
+    cfg = current_app.config["SETTINGS"]
     had_paid_order = earlier_paid_order_known(session, record) is not None
     if not had_paid_order and friend_check is not None:
         had_paid_order = bool(friend_check(record))
@@ -88,6 +90,6 @@ def build_context(session: Session, program: Program, advocate: Advocate, record
         seconds_click_to_order=(record.created_at - clicked_at).total_seconds() if clicked_at else None,
         min_seconds_click_to_order=program.fraud.min_seconds_click_to_order or DEFAULT_MIN_SECONDS_CLICK_TO_ORDER,
         landing_referrer_host=referrer_host(claim.landing_referrer) if claim is not None else None,
-        coupon_site_domains=coupon_site_domains() | set(program.fraud.coupon_site_domains),
-        disposable_domains=disposable_domains(),
+        coupon_site_domains=coupon_site_domains(cfg.coupon_sites_file) | set(program.fraud.coupon_site_domains),
+        disposable_domains=disposable_domains(cfg.disposable_domains_file),
     )

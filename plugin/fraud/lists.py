@@ -1,17 +1,17 @@
 """Shipped lists: disposable e-mail domains and coupon/deal sites (one domain per line).
 
 Update a list by editing its file (see docs/TRUST.md), or point DISPOSABLE_DOMAINS_FILE /
-COUPON_SITES_FILE at your own file in the same format.
+COUPON_SITES_FILE at your own file in the same format (read once per file).
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 _HERE = Path(__file__).parent
 
 
+@lru_cache(maxsize=8)
 def _read(path: Path) -> frozenset[str]:
     if not path.exists():
         return frozenset()
@@ -22,14 +22,14 @@ def _read(path: Path) -> frozenset[str]:
     )
 
 
-@lru_cache(maxsize=1)
-def disposable_domains() -> frozenset[str]:
-    return _read(Path(os.environ.get("DISPOSABLE_DOMAINS_FILE") or _HERE / "disposable_domains.txt"))
+def disposable_domains(replacement: str = "") -> frozenset[str]:
+    """The shipped list, or the operator's file (`DISPOSABLE_DOMAINS_FILE`)."""
+    return _read(Path(replacement or _HERE / "disposable_domains.txt"))
 
 
-@lru_cache(maxsize=1)
-def coupon_site_domains() -> frozenset[str]:
-    return _read(Path(os.environ.get("COUPON_SITES_FILE") or _HERE / "coupon_sites.txt"))
+def coupon_site_domains(replacement: str = "") -> frozenset[str]:
+    """The shipped list, or the operator's file (`COUPON_SITES_FILE`)."""
+    return _read(Path(replacement or _HERE / "coupon_sites.txt"))
 
 
 def domain_listed(domain: str | None, listed) -> bool:

@@ -6,7 +6,6 @@ then kept as failed where the merchant can see it and send it again.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from email.utils import parseaddr
 
@@ -24,10 +23,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12  # about 3 h of backoff; the sweeper and the merchant can resend after
 
 
-def _backoff(attempts: int) -> timedelta:
-    # MAIL_RETRY_BASE_SECONDS (default 5) lets the fault drills shorten the wait; read per call.
-    base = float(os.environ.get("MAIL_RETRY_BASE_SECONDS") or 5)
-    return timedelta(seconds=min(base * 2 ** attempts, 1800))
+def _backoff(cfg, attempts: int) -> timedelta:
+    # MAIL_RETRY_BASE_SECONDS (default 5) lets the fault drills shorten the wait.
+    return timedelta(seconds=min(cfg.mail_retry_base_seconds * 2 ** attempts, 1800))
 
 
 def send_email(tenant_id: int, email_id: int) -> str:
@@ -58,7 +56,7 @@ def send_email(tenant_id: int, email_id: int) -> str:
             transport_from_config(cfg).send(message)
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried later
             email.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            email.next_attempt_at = utcnow() + _backoff(email.attempts)
+            email.next_attempt_at = utcnow() + _backoff(cfg, email.attempts)
             if email.attempts >= MAX_ATTEMPTS:
                 email.status = OutboundEmail.FAILED
             # The exception's text may quote the recipient (SMTPRecipientsRefused): the log gets its type only.

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import JSON, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+import plugin.models  # noqa: F401 - every table registered, for the sweep over all of them
 from plugin.analytics.models import FunnelEvent
 from plugin.coupons import service as coupon_service
 from plugin.coupons.models import Coupon
@@ -275,8 +276,6 @@ def _text_columns(table) -> list:
 
 def _sweep_every_table(session: Session, tenant_id: int, person: _Person) -> int:
     """Replace any remaining spelling of the e-mail in any text or JSON cell of this tenant's rows."""
-    import plugin.models  # noqa: F401 - every table registered
-
     if not person.spellings:
         return 0
     replace = _replacer(person)

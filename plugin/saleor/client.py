@@ -87,10 +87,6 @@ def document(name: str) -> DocumentNode:
     return gql((GRAPHQL_DIR / f"{name}.graphql").read_text())
 
 
-def document_text(name: str) -> str:
-    return (GRAPHQL_DIR / f"{name}.graphql").read_text()
-
-
 class _Transport(RequestsHTTPTransport):
     """gql's transport, but a 5xx is an error even when its body is JSON, and every call goes
     through `plugin.outbound`'s rules: no redirects, a capped answer, a total deadline and, where

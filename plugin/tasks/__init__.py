@@ -41,7 +41,6 @@ class Task:
         self.fn = fn
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
-        self.__wrapped__ = fn
 
     def __call__(self, *args):
         return self.fn(*args)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -18,9 +17,7 @@ def _fernet(secret: str) -> Fernet:
 
 
 class TokenBox:
-    def __init__(self, secret_key: str, old_keys: list[str] | None = None):
-        if old_keys is None:
-            old_keys = [k for k in os.environ.get("OLD_SECRET_KEYS", "").split(",") if k]
+    def __init__(self, secret_key: str, old_keys: list[str] = ()):
         self._box = MultiFernet([_fernet(secret_key), *(_fernet(k) for k in old_keys)])
 
     def encrypt(self, token: str) -> bytes:

@@ -46,7 +46,8 @@ def fetch_jwks(saleor_api_url: str, timeout: float, address_policy: dict | None 
 
 
 def token_box() -> TokenBox:
-    return TokenBox(current_app.config["SETTINGS"].secret_key)
+    cfg = current_app.config["SETTINGS"]
+    return TokenBox(cfg.secret_key, cfg.old_secret_keys)
 
 
 def _refuse_unless_callable(cfg, saleor_api_url: str) -> dict | None:

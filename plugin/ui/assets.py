@@ -6,7 +6,6 @@ bytes and the same ETag).
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,17 +17,12 @@ import rjsmin
 
 STATIC = Path(__file__).with_name("static")
 CSS_PLACEHOLDER = '"__WIDGET_CSS__"'
-BUDGET_GZIP_BYTES = 3 * 1024  # the issue's limit for widget.js plus its CSS
 
 
 @dataclass(frozen=True)
 class Bundle:
     body: bytes
     etag: str
-
-    @property
-    def gzip_size(self) -> int:
-        return len(gzip.compress(self.body, compresslevel=9))
 
 
 @lru_cache(maxsize=1)

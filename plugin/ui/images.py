@@ -18,7 +18,7 @@ import qrcode
 import qrcode.image.svg
 from PIL import Image, ImageDraw, ImageFont
 
-from plugin import config
+from flask import current_app
 
 OG_SIZE = (1200, 630)
 CARD_VERSION = "2"  # bump when the drawing changes, so cached cards are redrawn
@@ -102,7 +102,7 @@ def draw_card(headline: str, offer: str, shop: str, cta: str) -> bytes:
 
 def cached_card(key: str, draw) -> bytes:
     """The card stored under `key`, drawing (and storing) it on first use."""
-    directory = Path(config.DATA_DIR) / "og"
+    directory = Path(current_app.config["SETTINGS"].data_dir) / "og"
     path = directory / f"{key}.png"
     try:
         return path.read_bytes()

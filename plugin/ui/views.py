@@ -33,7 +33,6 @@ from plugin.ui.pages import error_page
 widget_bp = Blueprint("widget", __name__)
 landing_bp = Blueprint("landing", __name__, template_folder="templates")
 portal_bp = Blueprint("portal", __name__, template_folder="templates")
-BLUEPRINTS = [widget_bp, landing_bp, portal_bp]
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "pl": "Polski", "lv": "Latviešu"}
 OG_LOCALES = {"en": "en_US", "ru": "ru_RU", "pl": "pl_PL", "lv": "lv_LV"}

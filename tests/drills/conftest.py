@@ -287,13 +287,12 @@ def assert_nothing_lost_or_doubled(drill: Drill, account: Account) -> None:
 
 
 @pytest.fixture
-def drill(request, make_live_server, postgres, tmp_path, monkeypatch):
+def drill(request, make_live_server, postgres, tmp_path):
     """A fresh shop for one drill; `drill.redis` is a private redis-server the drill may stop."""
     from tests.saleor_emulator import SaleorEmulator
 
     if not RedisServer.available():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    monkeypatch.setenv("SWEEP_GRACE", "5")
     redis_server = RedisServer(tmp_path).start()
     smtp = RestartableSMTP().start()
     # Saleor re-sends a failed delivery (5xx, timeout, refused) with backoff; real Saleor waits

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from plugin.config import Config
 from plugin.fraud import lists
 from plugin.fraud.context import referrer_host
 from plugin.fraud.explain import advocate_message
@@ -27,12 +28,8 @@ def test_lists_can_be_replaced_by_the_operator(tmp_path, monkeypatch):
     custom = tmp_path / "mine.txt"
     custom.write_text("# ours\nthrowaway.test  # a comment\n\n")
     monkeypatch.setenv("DISPOSABLE_DOMAINS_FILE", str(custom))
-    lists.disposable_domains.cache_clear()
-    try:
-        assert lists.disposable_domains() == frozenset({"throwaway.test"})
-    finally:
-        monkeypatch.delenv("DISPOSABLE_DOMAINS_FILE")
-        lists.disposable_domains.cache_clear()
+    assert Config.from_env().disposable_domains_file == str(custom)
+    assert lists.disposable_domains(str(custom)) == frozenset({"throwaway.test"})
     assert "mailinator.com" in lists.disposable_domains()
 
 

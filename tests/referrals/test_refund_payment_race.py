@@ -26,9 +26,8 @@ OFFSETS = (0, 0.05, 0.15, 0.3, 0.6)  # seconds between the two groups of deliver
 
 
 @pytest.fixture
-def racing_shop(saleor, make_live_server, postgres, monkeypatch):
-    monkeypatch.setenv("SWEEP_GRACE", "1")
-    server = install(saleor, make_live_server, runner=None, sweep_interval=0.5)
+def racing_shop(saleor, make_live_server, postgres):
+    server = install(saleor, make_live_server, runner=None, sweep_interval=0.5, sweep_grace=1)
     with server.app.app_context():
         yield saleor
 

@@ -19,8 +19,7 @@ from tests.workers import CeleryWorker, RedisServer, worker_env
 
 
 @pytest.fixture
-def celery_shop(saleor, make_live_server, smtp, redis_url, postgres, tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEP_GRACE", "2")
+def celery_shop(saleor, make_live_server, smtp, redis_url, postgres, tmp_path):
     server = make_live_server(runner=None, redis_url=redis_url, smtp_url=smtp.url)
     assert saleor.install(f"{server.url}/api/manifest").response.status_code == 200
     workers = []
@@ -132,11 +131,9 @@ def test_worker_killed_mid_task_is_finished_once_by_a_new_worker(celery_shop, sm
         assert len(mails_with(smtp.messages, coupon.code)) == 1
 
 
-def test_redis_down_webhooks_still_answered_and_processed_after(saleor, make_live_server, smtp, postgres, tmp_path,
-                                                                monkeypatch):
+def test_redis_down_webhooks_still_answered_and_processed_after(saleor, make_live_server, smtp, postgres, tmp_path):
     if not RedisServer.available():
         pytest.skip("redis-server binary not installed")
-    monkeypatch.setenv("SWEEP_GRACE", "2")
     redis_server = RedisServer(tmp_path).start()
     server = make_live_server(runner=None, redis_url=redis_server.url, smtp_url=smtp.url)
     assert saleor.install(f"{server.url}/api/manifest").response.status_code == 200

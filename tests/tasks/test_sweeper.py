@@ -87,9 +87,8 @@ def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(installed):
     assert len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
 
 
-def test_a_sweep_does_not_requeue_what_it_queued_moments_ago(installed, monkeypatch):
+def test_a_sweep_does_not_requeue_what_it_queued_moments_ago(installed):
     """A backlog in the broker is not multiplied: each row waits a grace period between copies."""
-    monkeypatch.setenv("SWEEP_GRACE", "30")
     saleor, app = installed.saleor, installed.flask_app
     code = make_advocate(saleor)
     app.extensions["task_runner"] = BrokerDown()
