@@ -171,7 +171,7 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
             with env.Gunicorn(spec, environment, port=port, extra_args=extra):
                 load.warm_up(target, deliveries.make(target, 50) if is_app else warm[:50])
                 stored_before = _stored_events(database_url)
-                saturated = load.closed_loop(target, lambda: next(saturation_pool, None), concurrency,
+                saturated = load.closed_loop(target, lambda pool=saturation_pool: next(pool, None), concurrency,
                                              saturate_seconds, f"{label}: saturated ({concurrency} concurrent)")
                 log(f"    saturated: {saturated.summary()}")
                 paced = load.open_loop(target, steady, rate, f"{label}: {rate:.0f} req/s")

@@ -149,7 +149,7 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
         r = results["ingest"]
         setups = (("gthread, the production setup", r.get("gthread_throughput_ratio"), GTHREAD_APP),
                   ("sync workers", r.get("throughput_ratio"), "app"))
-        for setup, ratio, label in setups:
+        for setup, ratio, _label in setups:
             rows.append((f"ingest throughput vs bare Flask ({setup})", f"≥ {TARGETS['ingest_ratio']}×", _fmt(ratio, "×"),
                          _verdict(None if ratio is None else ratio >= TARGETS["ingest_ratio"])))
         for setup, _ratio, label in setups:

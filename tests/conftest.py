@@ -14,9 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from plugin.config import Config
+from plugin.db import session_scope
+from plugin.tenants.models import Tenant
 from tests.saleor_schemas import SchemaUnavailable, schema_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,36 +245,6 @@ def saleor():
     emulator.stop()
 
 
-@pytest.fixture
-def installed(saleor, live_server):
-    """The app served on loopback and installed into the emulated Saleor."""
-    result = saleor.install(f"{live_server.url}/api/manifest")
-    assert result.response.status_code == 200, result.response.text
-    return Shop(saleor, live_server, result.app)
-
-
-class Shop:
-    """An installed shop: the emulator, the app server and the app's identity in Saleor."""
-
-    def __init__(self, saleor, server, app):
-        self.saleor = saleor
-        self.server = server
-        self.app = app
-
-    @property
-    def flask_app(self):
-        return self.server.app
-
-    def tenant_id(self) -> int:
-        from sqlalchemy import select
-
-        from plugin.db import session_scope
-        from plugin.tenants.models import Tenant
-
-        with session_scope() as session:
-            return session.scalar(select(Tenant.id).where(Tenant.saleor_api_url == self.saleor.api_url))
-
-
 # -- SMTP -------------------------------------------------------------------------------------
 
 class SMTPSink:
@@ -324,6 +296,55 @@ def smtp():
     sink = SMTPSink().start()
     yield sink
     sink.stop()
+
+
+# -- an installed shop ------------------------------------------------------------------------------
+
+class Shop:
+    """An installed shop: the emulated Saleor, the app served on loopback (eager tasks), the SMTP sink
+    the app sends to, and the app's identity in Saleor."""
+
+    def __init__(self, saleor, server, app, smtp):
+        self.saleor = saleor
+        self.server = server
+        self.app = app
+        self.smtp = smtp
+
+    @property
+    def flask_app(self):
+        return self.server.app
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def tenant(self) -> Tenant:
+        with session_scope() as session:
+            return session.scalar(select(Tenant).where(Tenant.saleor_api_url == self.saleor.api_url))
+
+    def tenant_id(self) -> int:
+        return self.tenant().id
+
+
+@pytest.fixture
+def install_shop(saleor, make_live_server, smtp):
+    """Serve the app (overrides: its Config fields, or `runner`) and install it into the emulated Saleor."""
+
+    def install(**server_overrides) -> Shop:
+        server = make_live_server(**{"smtp_url": smtp.url, **server_overrides})
+        result = saleor.install(f"{server.url}/api/manifest")
+        assert result.response.status_code == 200, result.response.text
+        return Shop(saleor, server, result.app, smtp)
+
+    return install
+
+
+@pytest.fixture
+def shop(install_shop):
+    """The installed shop; the test runs inside the app's context, so it can call services directly too."""
+    installed = install_shop()
+    with installed.flask_app.app_context():
+        yield installed
 
 
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05):

@@ -108,11 +108,11 @@ def _voucher_value(saleor, code: str) -> Decimal:
         return voucher.listing_for("default-channel").discount_value
 
 
-def test_merchant_changes_the_reward_and_the_next_coupon_uses_it(chromium, dashboard, installed):
-    saleor = installed.saleor
+def test_merchant_changes_the_reward_and_the_next_coupon_uses_it(chromium, dashboard, shop):
+    saleor = shop.saleor
     advocate = make_advocate(saleor)
-    url = dashboard.page(app_url=installed.server.url, token=saleor.mint_dashboard_token(installed.app),
-                         saleor_api_url=saleor.api_url, app_id=installed.app.id)
+    url = dashboard.page(app_url=shop.server.url, token=saleor.mint_dashboard_token(shop.app),
+                         saleor_api_url=saleor.api_url, app_id=shop.app.id)
     context = chromium.new_context(viewport={"width": 960, "height": 1000})
     page = context.new_page()
     errors = []
@@ -129,7 +129,7 @@ def test_merchant_changes_the_reward_and_the_next_coupon_uses_it(chromium, dashb
     assert value.input_value() == "10"
     assert app.locator("[data-channel=default-channel] > legend").inner_text().startswith("Default Channel")
 
-    fresh = saleor.mint_dashboard_token(installed.app, email="owner@shop.example")
+    fresh = saleor.mint_dashboard_token(shop.app, email="owner@shop.example")
     page.evaluate("token => window.refreshToken(token)", fresh)
     value.fill("15")
     app.locator("#save-settings").click()
@@ -156,16 +156,16 @@ def test_merchant_changes_the_reward_and_the_next_coupon_uses_it(chromium, dashb
     # Dark theme from the Dashboard's theme event, and nothing wider than the 900 px iframe.
     page.evaluate("window.setTheme('dark')")
     app.locator("html[data-theme=dark]").wait_for(state="attached", timeout=5000)
-    frame = next(f for f in page.frames if f.url.startswith(installed.server.url))
+    frame = next(f for f in page.frames if f.url.startswith(shop.server.url))
     assert frame.evaluate("document.documentElement.scrollWidth") <= 900
     assert errors == []
     context.close()
 
 
-def test_invalid_value_is_shown_next_to_its_field(chromium, dashboard, installed):
-    saleor = installed.saleor
-    url = dashboard.page(app_url=installed.server.url, token=saleor.mint_dashboard_token(installed.app),
-                         saleor_api_url=saleor.api_url, app_id=installed.app.id, theme="dark")
+def test_invalid_value_is_shown_next_to_its_field(chromium, dashboard, shop):
+    saleor = shop.saleor
+    url = dashboard.page(app_url=shop.server.url, token=saleor.mint_dashboard_token(shop.app),
+                         saleor_api_url=saleor.api_url, app_id=shop.app.id, theme="dark")
     page = chromium.new_page()
     page.goto(url)
     app = page.frame_locator("#app")
@@ -181,11 +181,11 @@ def test_invalid_value_is_shown_next_to_its_field(chromium, dashboard, installed
     page.close()
 
 
-def test_page_refuses_messages_without_a_dashboard_referrer(chromium, dashboard, installed):
+def test_page_refuses_messages_without_a_dashboard_referrer(chromium, dashboard, shop):
     """With no referrer there is no Dashboard origin to trust: the handshake is ignored."""
-    saleor = installed.saleor
-    url = dashboard.page(app_url=installed.server.url, token=saleor.mint_dashboard_token(installed.app),
-                         saleor_api_url=saleor.api_url, app_id=installed.app.id,
+    saleor = shop.saleor
+    url = dashboard.page(app_url=shop.server.url, token=saleor.mint_dashboard_token(shop.app),
+                         saleor_api_url=saleor.api_url, app_id=shop.app.id,
                          iframe_attrs='referrerpolicy="no-referrer"')
     page = chromium.new_page()
     page.goto(url)

@@ -14,13 +14,11 @@ from tests.flows import coupons_for, make_advocate, mails_with, referred_order
 
 
 @pytest.fixture
-def server(saleor, make_live_server):
+def server(install_shop):
     # SMTP points at a closed port first: every e-mail fails until the test fixes it.
-    server = make_live_server(smtp_url="smtp://127.0.0.1:9?timeout=1")
-    result = saleor.install(f"{server.url}/api/manifest")
-    assert result.response.status_code == 200
-    server.admin = Admin(server.app.test_client(), saleor, result.app)
-    return server
+    shop = install_shop(smtp_url="smtp://127.0.0.1:9?timeout=1")
+    shop.server.admin = Admin(shop.flask_app.test_client(), shop.saleor, shop.app)
+    return shop.server
 
 
 def test_order_api_explains_a_referred_order(server, saleor):

@@ -97,11 +97,8 @@ def test_results_per_variant_with_significance_and_holdout_uplift(app, client, s
 
 
 @pytest.fixture
-def live_shop(saleor, make_live_server, smtp):
-    server = make_live_server(smtp_url=smtp.url)
-    result = saleor.install(f"{server.url}/api/manifest")
-    assert result.response.status_code == 200
-    admin = Admin(server.app.test_client(), saleor, result.app)
+def live_shop(shop):
+    admin = Admin(shop.flask_app.test_client(), shop.saleor, shop.app)
     test = {"enabled": True, "holdout_percent": 50,
             "variants": [{"name": "control", "weight": 1},
                          {"name": "generous", "weight": 1, "referrer": {"type": "FIXED", "value": "25"}}]}

@@ -177,14 +177,11 @@ def make_advocate(saleor, email: str, first_name: str = "Alice") -> tuple[str, s
 
 
 @pytest.fixture
-def fuzz_shop(saleor, make_live_server, smtp):
-    """The app (eager tasks, real SMTP sink) installed into the emulator, with one advocate."""
-    server = make_live_server(smtp_url=smtp.url)
-    result = saleor.install(f"{server.url}/api/manifest")
-    assert result.response.status_code == 200, result.response.text
-    shop = FuzzShop(saleor, server, result.app)
-    shop.smtp = smtp
-    shop.advocate_code, shop.advocate_order_id = make_advocate(saleor, "alice@example.com")
+def fuzz_shop(install_shop):
+    """The installed shop, with one advocate."""
+    installed = install_shop()
+    shop = FuzzShop(installed.saleor, installed.server, installed.app, installed.smtp)
+    shop.advocate_code, shop.advocate_order_id = make_advocate(shop.saleor, "alice@example.com")
     return shop
 
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import IN_CI, free_port, wait_until
+from tests.flows import set_program, set_shop_name
 from tests.fuzz.conftest import XSS, Form, assert_inert, make_advocate
 
 NAME = XSS[0] + XSS[1]  # a first name: <script>…</script>"><img src=x onerror=…>
@@ -21,30 +22,6 @@ SHOP = XSS[4] + " & Co"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-
-
-def set_shop_name(name: str) -> None:
-    from plugin.db import session_scope
-    from plugin.tenants.models import Tenant
-
-    with session_scope() as session:
-        for tenant in session.scalars(select(Tenant)):
-            tenant.shop_name = name
-
-
-def set_program(data: dict) -> None:
-    from plugin.db import session_scope
-    from plugin.program.models import ProgramSettings
-    from plugin.tenants.models import Tenant
-
-    with session_scope() as session:
-        tenant_id = session.scalar(select(Tenant.id))
-        row = session.scalar(select(ProgramSettings).where(ProgramSettings.tenant_id == tenant_id))
-        if row is None:
-            session.add(ProgramSettings(tenant_id=tenant_id, data=data))
-        else:
-            row.data = {**(row.data or {}), **data}
-
 
 MERCHANT_TEXTS = {
     "email": {"subjects": {"invite": XSS[2], "friend_reward": XSS[2]}, "intros": {"invite": XSS[0], "friend_reward": XSS[1]}},
@@ -55,19 +32,12 @@ MERCHANT_TEXTS = {
 
 
 @pytest.fixture
-def hostile_shop(saleor, make_live_server, smtp):
-    server = make_live_server(smtp_url=smtp.url)
-    result = saleor.install(f"{server.url}/api/manifest")
-    assert result.response.status_code == 200, result.response.text
+def hostile_shop(shop):
+    saleor, server = shop.saleor, shop.server
     set_shop_name(SHOP)
-    set_program(MERCHANT_TEXTS)
+    set_program(**MERCHANT_TEXTS)
     code, order_id = make_advocate(saleor, "mallory@example.com", first_name=NAME)
 
-    class Hostile:
-        pass
-
-    shop = Hostile()
-    shop.saleor, shop.server, shop.app, shop.smtp = saleor, server, result.app, smtp
     shop.code, shop.order_id, shop.client = code, order_id, server.app.test_client()
     return shop
 

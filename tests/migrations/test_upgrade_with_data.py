@@ -78,7 +78,7 @@ def assert_usable(engine, seeded: seeds.Seeded) -> None:
         assert referral.advocate.code == "ALICE7K2"
         assert session.get(FriendClaim, ids["claim"]).advocate.id == ids["advocate"]
         coupons = session.execute(select(Coupon.purpose, Coupon.code).where(Coupon.referral_id == referral.id))
-        assert {purpose: code for purpose, code in coupons} == {"referrer_reward": "THANKS-ALICE7K2-7QX",
+        assert dict(coupons.all()) == {"referrer_reward": "THANKS-ALICE7K2-7QX",
                                                                 "friend_reward": "THANKS-FRIEND1-K3P"}
         steps = session.scalars(select(LedgerEntry.to_state).where(LedgerEntry.referral_id == referral.id)
                                 .order_by(LedgerEntry.at))

@@ -12,7 +12,7 @@ from plugin.db import engine, session_scope, utcnow
 from plugin.program.settings import load_program
 from plugin.referrals.claims import claim_offer, issue_now
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
-from tests.referrals.shop import advocate_row, coupons_of, friend_order, new_advocate, own_address, tenant_id
+from tests.flows import advocate_row, coupons_for, friend_order, new_advocate, own_address, tenant_id
 
 FIONA = "Fiona.Friend+promo@gmail.com"
 FIONA_NORMALISED = "fionafriend@gmail.com"
@@ -50,7 +50,7 @@ def build_history(saleor) -> History:
     history = History(alice_code, fiona_code, fiona_order, gina_order, hank_order)
     history.codes["fiona_offer"] = outcome.code
     for label, order in (("fiona", fiona_order), ("gina", gina_order)):
-        for coupon in coupons_of(order["id"]):
+        for coupon in coupons_for(order["id"]):
             history.codes[f"{label}:{coupon.purpose}"] = coupon.code
     assert len(history.codes) == 5
     assert {r.state for r in (_referral(fiona_order), _referral(gina_order))} == {"issued"}

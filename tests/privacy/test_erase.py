@@ -16,8 +16,8 @@ from plugin.referrals.models import Advocate
 from plugin.sweeper import sweep
 from plugin.tenants.service import saleor_client
 from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning, totals
-from tests.referrals.shop import (
-    coupons_of, friend_order, live_codes, new_advocate, referral_of, set_program, tenant_id,
+from tests.flows import (
+    coupons_for, friend_order, live_codes, new_advocate, referral_for, set_program, tenant_id,
 )
 
 
@@ -39,7 +39,7 @@ def test_erase_leaves_no_trace_and_analytics_totals_stay_right(served, smtp):
     # A merchant's free-text review note that mentions her (notes are stored in the ledger).
     from plugin.admin.review import decide
 
-    (result,) = decide(tenant_id(), [referral_of(history.hank_order["id"]).id], "approve",
+    (result,) = decide(tenant_id(), [referral_for(history.hank_order["id"]).id], "approve",
                        actor="merchant:owner@example.com", note="Checked with FIONA.FRIEND+promo@gmail.com by phone")
     assert result["ok"], result
     smtp.wait_for(1)
@@ -75,9 +75,9 @@ def test_erase_leaves_no_trace_and_analytics_totals_stay_right(served, smtp):
     assert codes["fiona_offer"] in known  # spent on her order: Saleor's history, nothing to recall
 
     # The referrals themselves keep their state (the orders happened).
-    assert referral_of(history.fiona_order["id"]).state == "issued"
-    assert referral_of(history.gina_order["id"]).state == "issued"
-    assert referral_of(history.hank_order["id"]).state == "issued"  # approved by the merchant above
+    assert referral_for(history.fiona_order["id"]).state == "issued"
+    assert referral_for(history.gina_order["id"]).state == "issued"
+    assert referral_for(history.hank_order["id"]).state == "issued"  # approved by the merchant above
     with session_scope() as session:
         fiona = session.scalar(select(Advocate).where(Advocate.code == history.fiona_code))
         assert fiona.erased_at is not None and is_pseudonym(fiona.email) and fiona.first_name == ""
@@ -100,19 +100,19 @@ def test_reward_reserved_after_the_erasure_is_cancelled_not_sent(served, smtp):
     set_program(hold_days=5)
     code = new_advocate(saleor, FIONA, "Fiona")
     order = friend_order(saleor, "gina@example.com", code=code)
-    referral = referral_of(order["id"])
+    referral = referral_for(order["id"])
     assert referral.state == "held" and referral.hold_until is not None
     _erase(served)
     sent_before = len(smtp.messages)
 
     with time_machine.travel(referral.hold_until + timedelta(minutes=1), tick=True):
         sweep()
-    coupons = {c.purpose: c for c in coupons_of(order["id"])}
+    coupons = {c.purpose: c for c in coupons_for(order["id"])}
     assert coupons[Coupon.REFERRER_REWARD].state == Coupon.CANCELLED  # never created for the erased advocate
     assert coupons[Coupon.REFERRER_REWARD].code not in saleor.voucher_codes()
     assert coupons[Coupon.FRIEND_REWARD].state == Coupon.ISSUED  # Gina still gets hers
     assert live_codes(saleor, [coupons[Coupon.FRIEND_REWARD].code]) == {coupons[Coupon.FRIEND_REWARD].code}
-    assert referral_of(order["id"]).state == "issued"
+    assert referral_for(order["id"]).state == "issued"
     messages = smtp.wait_for(sent_before + 1)
     assert [m["To"] for m in messages[sent_before:]] == ["gina@example.com"]
 

@@ -8,7 +8,7 @@ import requests
 
 from plugin.privacy import service
 from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning
-from tests.referrals.shop import tenant_id
+from tests.flows import tenant_id
 
 
 def test_export_holds_everything_about_the_person_and_masks_others(served):

@@ -19,17 +19,17 @@ from plugin.db import session_scope
 from plugin.referrals.models import Referral
 from tests.conftest import wait_until
 from tests.flows import advocate_code
-from tests.referrals.shop import install, own_address
+from tests.flows import own_address
 
 ROUNDS = 20
 OFFSETS = (0, 0.05, 0.15, 0.3, 0.6)  # seconds between the two groups of deliveries
 
 
 @pytest.fixture
-def racing_shop(saleor, make_live_server, postgres):
-    server = install(saleor, make_live_server, runner=None, sweep_interval=0.5, sweep_grace=1)
-    with server.app.app_context():
-        yield saleor
+def racing_shop(install_shop, postgres):
+    shop = install_shop(runner=None, sweep_interval=0.5, sweep_grace=1)
+    with shop.flask_app.app_context():
+        yield shop.saleor
 
 
 def _fire_together(first, second, offset: float):
@@ -92,10 +92,10 @@ def test_refund_racing_payment_always_ends_revoked(racing_shop):
         else:
             _fire_together(paid, refund, offset)
 
-        settled = wait_until(lambda: _settled(order["id"]), timeout=30)
+        settled = wait_until(lambda order=order: _settled(order["id"]), timeout=30)
         assert settled, f"round {round_no}: referral did not settle"
         time.sleep(0.3)  # anything still in flight would change the state now
-        settled = wait_until(lambda: _settled(order["id"]), timeout=30)
+        settled = wait_until(lambda order=order: _settled(order["id"]), timeout=30)
         state, coupon_states, codes = settled
         live = {c for c in codes if saleor.voucher_codes().get(c, {}).get("is_active")}
         outcomes.append((round_no, state, coupon_states, live))

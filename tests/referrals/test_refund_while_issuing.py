@@ -15,16 +15,14 @@ from plugin.coupons.models import Coupon
 from plugin.coupons.tasks import issue_coupon
 from plugin.db import session_scope
 from plugin.referrals.models import Referral
-from tests.referrals.shop import (
-    coupons_of, friend_order, install, ledger_of, live_codes, new_advocate, referral_of, tenant_id,
+from tests.flows import (
+    coupons_for, friend_order, ledger_of, live_codes, new_advocate, referral_for, tenant_id,
 )
 
 
 @pytest.fixture
-def served(saleor, make_live_server, postgres):
-    server = install(saleor, make_live_server)
-    with server.app.app_context():
-        yield saleor, server.app
+def served(shop, postgres):
+    return shop.saleor, shop.flask_app
 
 
 def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypatch):
@@ -37,8 +35,8 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
                         else real_enqueue(handle, *args, **kw))
     order = friend_order(saleor, "bob@example.com", code=code)
     monkeypatch.setattr(tasks, "enqueue", real_enqueue)
-    first, second = sorted(c.id for c in coupons_of(order["id"]))
-    assert referral_of(order["id"]).state == Referral.APPROVED
+    first, second = sorted(c.id for c in coupons_for(order["id"]))
+    assert referral_for(order["id"]).state == Referral.APPROVED
 
     tid = tenant_id()
     with app.app_context():
@@ -81,4 +79,4 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
     transitions = [(step[0], step[1]) for step in ledger_of(order["id"])]
     assert not [t for t in transitions if t[0] == Referral.REVOKED], transitions  # revoked is final
     assert states == [Coupon.REVOKED, Coupon.REVOKED]
-    assert live_codes(saleor, {c.code for c in coupons_of(order["id"])}) == set()
+    assert live_codes(saleor, {c.code for c in coupons_for(order["id"])}) == set()

@@ -427,7 +427,7 @@ def _clean_codes(st, inp: dict[str, Any], *, creating: bool) -> tuple[list[str],
     existing = st.all_codes()
     if add_codes is not None and "addCodes" in inp:
         stripped = [c.strip() for c in add_codes]
-        dups = _duplicates([c for c in stripped])
+        dups = _duplicates(list(stripped))
         if dups:
             return [], [_discount_error("codes", "Duplicated promo codes provided.", "DUPLICATED_INPUT_ITEM", voucherCodes=dups)]
         taken, cleaned = [], []
@@ -654,7 +654,8 @@ def m_voucher_channel_listing_update(ctx: ExecContext, info, id: str, input: dic
             listing.discount_value = _decimal(item["discountValue"])
         if "minAmountSpent" in item:
             listing.min_spent = _decimal(item["minAmountSpent"])
-    voucher.listings = [l for l in voucher.listings if str(st.channel_by_slug(l.channel_slug).pk) not in remove_pks]
+    voucher.listings = [listing for listing in voucher.listings
+                        if str(st.channel_by_slug(listing.channel_slug).pk) not in remove_pks]
     ctx.emulator._record_event(ctx, "VOUCHER_UPDATED", voucher=voucher)
     return _voucher_payload(ctx, voucher, [])
 

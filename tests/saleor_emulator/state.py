@@ -257,7 +257,7 @@ class Voucher:
         return to_global_id("Voucher", self.pk)
 
     def listing_for(self, slug: str | None) -> VoucherChannelListing | None:
-        return next((l for l in self.listings if l.channel_slug == slug), None)
+        return next((listing for listing in self.listings if listing.channel_slug == slug), None)
 
 
 @dataclass

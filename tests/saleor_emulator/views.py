@@ -284,7 +284,7 @@ class Views:
             "currency": listing.currency if listing else None,
             "minSpent": money(listing.min_spent, listing.currency) if listing and listing.min_spent is not None else None,
             "type": v.type,
-            "channelListings": [self.voucher_listing(l) for l in v.listings],
+            "channelListings": [self.voucher_listing(listing) for listing in v.listings],
             "translation": lambda info, languageCode: None,
             **meta_fields(v.metadata, v.private_metadata),
         }

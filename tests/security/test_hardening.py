@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tests.conftest import free_port, wait_until
 from tests.flows import coupons_for, make_advocate, referred_order
 from tests.security import servers
-from tests.ui.conftest import paid_advocate
+from tests.flows import paid_advocate, set_program
 from tests.ui.test_landing import open_landing, shown_code, submit_claim
 
 
@@ -164,18 +164,12 @@ def test_a_fake_saleor_cannot_make_our_mail_server_speak_for_paypal(saleor, make
 
 
 def test_an_operator_allowed_sender_domain_may_be_the_from_address(saleor, make_live_server, smtp):
-    from tests.ui.conftest import set_program
 
     server = make_live_server(smtp_url=smtp.url, mail_from="Referrals <referrals@app.example>",
                               mail_sender_domains=["shop.example"])
     installed = saleor.install(f"{server.url}/api/manifest")
     assert installed.response.status_code == 200
-    from plugin.db import session_scope
-    from plugin.tenants.models import Tenant
-
-    with session_scope() as session:
-        tenant_id = session.scalar(select(Tenant.id))
-    set_program(tenant_id, email={"sender": "Shop <hello@shop.example>", "reply_to": "", "subjects": {}, "intros": {}})
+    set_program(email={"sender": "Shop <hello@shop.example>", "reply_to": "", "subjects": {}, "intros": {}})
     make_advocate(saleor, "buyer@example.com")
     message = smtp.wait_for(1)[0]
     assert str(message["From"]) == "Shop <hello@shop.example>"
@@ -210,9 +204,8 @@ SEPARATORS = ["\u2028", "\u2029", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\
 
 
 def test_line_separators_in_a_name_never_reach_a_header_nor_stop_other_mail(shop):
-    from tests.ui.conftest import set_program
 
-    set_program(shop.tenant_id(), email={"sender": "", "reply_to": "", "subjects": {"invite": "{first_name}, your link"},
+    set_program(email={"sender": "", "reply_to": "", "subjects": {"invite": "{first_name}, your link"},
                                          "intros": {}})
     for i, separator in enumerate(SEPARATORS):
         paid_advocate(shop, f"buyer{i}@example.com", f"Eve{separator}Bcc: spy@example.org")
@@ -294,7 +287,7 @@ def test_repeat_claims_resend_the_email_at_most_three_times_an_hour(shop):
 
 @pytest.mark.parametrize("domain", ["outlook.de", "hotmail.co.uk", "yandex.ru", "gmx.de", "pm.me",
                                     "protonmail.ch", "mac.com"])
-def test_plus_addressing_is_a_self_referral_at_every_provider(saleor, installed, domain):
+def test_plus_addressing_is_a_self_referral_at_every_provider(saleor, shop, domain):
     code = make_advocate(saleor, f"alice@{domain}")
     order = referred_order(saleor, code, f"Alice+deals@{domain}")
     assert coupons_for(order["id"]) == []
@@ -319,14 +312,14 @@ def test_json_nested_too_deep_is_a_400_never_a_500(client, path, code):
     assert response.json["error"]["code"] == code
 
 
-def test_json_nested_too_deep_to_the_admin_api_is_a_400(saleor, installed):
+def test_json_nested_too_deep_to_the_admin_api_is_a_400(saleor, shop):
     from tests.admin.helpers import auth_headers
 
-    headers = auth_headers(saleor.mint_dashboard_token(installed.app), saleor.api_url)
-    response = requests.put(f"{installed.server.url}/api/admin/settings", data=DEEP, timeout=10,
+    headers = auth_headers(saleor.mint_dashboard_token(shop.app), saleor.api_url)
+    response = requests.put(f"{shop.server.url}/api/admin/settings", data=DEEP, timeout=10,
                             headers={**headers, "Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_BODY"
-    deep_token = requests.get(f"{installed.server.url}/api/admin/settings", timeout=10, headers=auth_headers(
+    deep_token = requests.get(f"{shop.server.url}/api/admin/settings", timeout=10, headers=auth_headers(
         _jwt_with_header(DEEP), saleor.api_url))
     assert deep_token.status_code == 401 and deep_token.json()["error"]["code"] == "INVALID_TOKEN"
 
@@ -337,11 +330,11 @@ def _jwt_with_header(header: bytes) -> str:
     return base64.urlsafe_b64encode(header).rstrip(b"=").decode() + ".e30.c2ln"
 
 
-def test_a_jws_header_nested_too_deep_is_refused_not_a_500(saleor, installed):
+def test_a_jws_header_nested_too_deep_is_refused_not_a_500(saleor, shop):
     import base64
 
     header = base64.urlsafe_b64encode(DEEP).rstrip(b"=").decode()
-    response = requests.post(f"{installed.server.url}/api/webhooks/saleor", data=b"{}", timeout=10,
+    response = requests.post(f"{shop.server.url}/api/webhooks/saleor", data=b"{}", timeout=10,
                              headers={"Saleor-Api-Url": saleor.api_url, "Saleor-Event": "order_created",
                                       "Saleor-Signature": f"{header}..c2ln"})
     assert response.status_code == 401 and response.json()["error"]["code"] == "INVALID_SIGNATURE"

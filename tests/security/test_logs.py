@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import select
 
 from tests.conftest import wait_until
-from tests.ui.conftest import paid_advocate
+from tests.flows import paid_advocate
 from tests.ui.test_landing import shown_code, submit_claim
 
 

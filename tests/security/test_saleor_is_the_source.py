@@ -20,11 +20,11 @@ from sqlalchemy import select
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.referrals.models import OrderRecord, Referral
-from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
 from tests.admin.helpers import Admin
+from tests.conftest import Shop
 from tests.flows import coupons_for, make_advocate, mails_with, order_record, referral_for, referred_order
-from tests.referrals.shop import install, ledger_of, live_codes, set_program
+from tests.flows import ledger_of, live_codes, set_program
 from tests.saleor_emulator.signing import sign_detached_jws
 
 # What another app may subscribe to: its own query, with aliases that make an unpaid order look
@@ -57,30 +57,16 @@ subscription {
 SECOND_APP_LIFECYCLE = "subscription { event { __typename ... on AppDeleted { app { id } } } }"
 
 
-class Shop:
-    def __init__(self, saleor, server, app, smtp):
-        self.saleor, self.server, self.app, self.smtp = saleor, server, app, smtp
-
-    def tenant(self) -> Tenant:
-        with session_scope() as session:
-            return session.scalar(select(Tenant).where(Tenant.saleor_api_url == self.saleor.api_url))
-
-    def post(self, path: str, body: bytes, headers: dict) -> requests.Response:
-        sent = {k: v for k, v in headers.items() if k.lower() not in {"host", "content-length"}}
-        return requests.post(f"{self.server.url}{path}", data=body, headers=sent, timeout=30)
-
-    def signed_post(self, path: str, body: bytes, event: str) -> requests.Response:
-        """A body signed with the instance key, as Saleor signs whatever any app's subscription renders."""
-        return self.post(path, body, {
-            "Content-Type": "application/json", "Saleor-Event": event, "Saleor-Domain": self.saleor.domain,
-            "Saleor-Api-Url": self.saleor.api_url, "Saleor-Signature": sign_detached_jws(body, self.saleor.key)})
+def post(shop: Shop, path: str, body: bytes, headers: dict) -> requests.Response:
+    sent = {k: v for k, v in headers.items() if k.lower() not in {"host", "content-length"}}
+    return requests.post(f"{shop.server.url}{path}", data=body, headers=sent, timeout=30)
 
 
-@pytest.fixture
-def shop(saleor, make_live_server, smtp):
-    server = install(saleor, make_live_server, smtp_url=smtp.url)
-    with server.app.app_context():
-        yield Shop(saleor, server, saleor.app_by_identifier("saleor.app.referrals"), smtp)
+def signed_post(shop: Shop, path: str, body: bytes, event: str) -> requests.Response:
+    """A body signed with the instance key, as Saleor signs whatever any app's subscription renders."""
+    return post(shop, path, body, {
+        "Content-Type": "application/json", "Saleor-Event": event, "Saleor-Domain": shop.saleor.domain,
+        "Saleor-Api-Url": shop.saleor.api_url, "Saleor-Signature": sign_detached_jws(body, shop.saleor.key)})
 
 
 @pytest.fixture
@@ -119,7 +105,7 @@ def test_hole1_a_signed_order_delivery_posted_as_app_deleted_uninstalls_nothing(
     code = make_advocate(shop.saleor)
     carols = shop.saleor.create_order("carol@example.com", paid=True)
     genuine = _for(shop.saleor.emit(["ORDER_FULLY_PAID"], carols, deliver=False), shop.app, "ORDER_FULLY_PAID")
-    response = shop.post("/api/webhooks/app-deleted", genuine.body,
+    response = post(shop, "/api/webhooks/app-deleted", genuine.body,
                          {**genuine.headers, "Saleor-Event": "app_deleted", "X-Saleor-Event": "app_deleted"})
     assert response.status_code == 200
     assert response.json() == {"ok": True, "uninstalled": False}
@@ -133,14 +119,14 @@ def test_second_app_cannot_uninstall_our_shop(shop, second_app):
     deliveries = shop.saleor.delete_app(second_app, deliver=False)
     its_own = _for(deliveries, second_app, "APP_DELETED")
     assert json.loads(its_own.body) == {"__typename": "AppDeleted", "app": {"id": second_app.id}}
-    response = shop.post("/api/webhooks/app-deleted", its_own.body, its_own.headers)
+    response = post(shop, "/api/webhooks/app-deleted", its_own.body, its_own.headers)
     assert response.status_code == 200 and response.json()["uninstalled"] is False
     assert shop.tenant().is_installed and shop.tenant().app_id == shop.app.id
 
 
 def test_an_app_deleted_body_naming_our_app_changes_nothing_while_saleor_takes_our_token(shop):
     body = json.dumps({"__typename": "AppDeleted", "app": {"id": shop.app.id}}).encode()
-    response = shop.signed_post("/api/webhooks/app-deleted", body, "app_deleted")
+    response = signed_post(shop, "/api/webhooks/app-deleted", body, "app_deleted")
     assert response.status_code == 200 and response.json()["uninstalled"] is False
     assert shop.tenant().is_installed
     asked = [r for r in shop.saleor.requests if r.operation == "AppId"]
@@ -220,7 +206,7 @@ def test_hole3_second_apps_aliased_body_issues_no_rewards_for_an_unpaid_order(sh
     forwarded = _for(deliveries, second_app, "ORDER_CREATED")
     assert json.loads(forwarded.body)["order"]["isPaid"] is True, "the alias makes it look paid"
     assert shop.saleor.get_order(order)["isPaid"] is False
-    assert shop.post("/api/webhooks/saleor", forwarded.body, forwarded.headers).status_code == 200
+    assert post(shop, "/api/webhooks/saleor", forwarded.body, forwarded.headers).status_code == 200
     assert coupons_for(order["id"]) == [] and referral_for(order["id"]) is None
     [event] = _events(order["id"])
     assert event.status == WebhookEvent.DONE
@@ -231,7 +217,7 @@ def test_a_signed_body_naming_our_app_is_only_a_hint_saleors_order_decides(shop,
     code = make_advocate(shop.saleor)
     order = referred_order(shop.saleor, code, paid=False, deliver=False)
     forwarded = _for(shop.saleor.checkout_complete(order, deliver=False), second_app, "ORDER_CREATED")
-    response = shop.signed_post("/api/webhooks/saleor", _resigned_for(shop, forwarded.body), "order_fully_paid")
+    response = signed_post(shop, "/api/webhooks/saleor", _resigned_for(shop, forwarded.body), "order_fully_paid")
     assert response.status_code == 200
     assert coupons_for(order["id"]) == [] and referral_for(order["id"]) is None
     record = order_record(order["id"])
@@ -248,7 +234,7 @@ def test_an_order_saleor_does_not_know_changes_nothing(shop):
     daves = shop.saleor.create_order("dave@example.com", paid=True)
     body = _for(shop.saleor.emit(["ORDER_FULLY_PAID"], daves, deliver=False), shop.app, "ORDER_FULLY_PAID").payload
     body["order"]["id"] = base64.b64encode(f"Order:{uuid.uuid4()}".encode()).decode()  # an order nobody has
-    response = shop.signed_post("/api/webhooks/saleor", json.dumps(body).encode(), "order_fully_paid")
+    response = signed_post(shop, "/api/webhooks/saleor", json.dumps(body).encode(), "order_fully_paid")
     assert response.status_code == 200
     [event] = _events(body["order"]["id"])
     assert event.status == WebhookEvent.DONE and event.last_error.startswith("Ignored: Saleor shows no order")
@@ -264,7 +250,7 @@ def test_the_legitimate_flow_issues_both_coupons_exactly_once_beside_a_second_ap
     assert {d.event for d in ours} == {"ORDER_CREATED", "ORDER_PAID", "ORDER_FULLY_PAID", "ORDER_UPDATED"}
     for delivery in deliveries:
         if delivery.app.pk == second_app.pk:
-            shop.post("/api/webhooks/saleor", delivery.body, delivery.headers)
+            post(shop, "/api/webhooks/saleor", delivery.body, delivery.headers)
     for delivery in ours + ours:  # and Saleor delivers everything twice
         assert delivery.send().status_code == 200
     coupons = coupons_for(order["id"])
@@ -284,8 +270,8 @@ def test_a_forged_refunded_body_revokes_nothing_saleor_says_is_paid(shop, second
     shop.saleor.update_order(order, customer_note="gift wrap")  # any change: ORDER_UPDATED goes out
     forged = _for(shop.saleor.emit(["ORDER_UPDATED"], order, deliver=False), second_app, "ORDER_UPDATED")
     assert json.loads(forged.body)["order"]["totalRefunded"]["amount"] == 40.0, "the alias makes it look refunded"
-    assert shop.post("/api/webhooks/saleor", forged.body, forged.headers).status_code == 200
-    response = shop.signed_post("/api/webhooks/saleor", _resigned_for(shop, forged.body), "order_fully_refunded")
+    assert post(shop, "/api/webhooks/saleor", forged.body, forged.headers).status_code == 200
+    response = signed_post(shop, "/api/webhooks/saleor", _resigned_for(shop, forged.body), "order_fully_refunded")
     assert response.status_code == 200
     assert referral_for(order["id"]).state == Referral.ISSUED
     assert [c.state for c in coupons_for(order["id"])] == [Coupon.ISSUED, Coupon.ISSUED]

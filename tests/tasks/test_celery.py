@@ -95,7 +95,7 @@ def test_concurrent_duplicates_and_both_paid_events_issue_once(celery_shop, smtp
     assert len(referral_codes) == 2, "no extra vouchers were created in Saleor"
     with session_scope() as session:
         assert session.scalar(select(func.count(WebhookEvent.id)).where(WebhookEvent.order_id == order["id"])) == 2
-    messages = wait_until(lambda: len(smtp.messages) >= 4 and smtp.messages, timeout=30)
+    assert wait_until(lambda: len(smtp.messages) >= 4, timeout=30)
     time.sleep(1)
     for coupon in coupons:
         assert len(mails_with(smtp.messages, coupon.code)) == 1
@@ -150,14 +150,13 @@ def test_redis_down_webhooks_still_answered_and_processed_after(saleor, make_liv
         for order in orders:
             for delivery in saleor.checkout_complete(order, deliver=False):
                 statuses.append(delivery.send().attempts[-1].status_code)
-        # Acknowledged (stored durably) or refused with 5xx so that Saleor retries: never lost.
-        assert all(s == 200 or s >= 500 for s in statuses), statuses
-        assert all(s == 200 for s in statuses), "the event store is PostgreSQL, so Redis being down costs nothing"
+        # Acknowledged, because stored durably: the event store is PostgreSQL, so Redis being down costs nothing.
+        assert statuses == [200] * len(statuses), statuses
         time.sleep(2)
         assert all(coupons_for(o["id"]) == [] for o in orders), "nothing could be processed without the broker"
         redis_server.start()
         for order in orders:
-            assert wait_until(lambda: len(issued(order["id"])) == 2, timeout=60), worker.log()[-3000:]
+            assert wait_until(lambda order=order: len(issued(order["id"])) == 2, timeout=60), worker.log()[-3000:]
     finally:
         worker.stop()
         redis_server.stop()

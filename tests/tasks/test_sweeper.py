@@ -18,8 +18,8 @@ class BrokerDown(Runner):
         raise ConnectionError("broker unreachable")
 
 
-def test_events_stored_while_the_broker_was_down_are_processed_by_the_sweep(installed):
-    saleor, app = installed.saleor, installed.flask_app
+def test_events_stored_while_the_broker_was_down_are_processed_by_the_sweep(shop):
+    saleor, app = shop.saleor, shop.flask_app
     code = make_advocate(saleor)
     working_runner = app.extensions["task_runner"]
     app.extensions["task_runner"] = BrokerDown()
@@ -56,8 +56,8 @@ class Recorder(Runner):
         return taken
 
 
-def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(installed):
-    saleor, app = installed.saleor, installed.flask_app
+def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(shop):
+    saleor, app = shop.saleor, shop.flask_app
     code = make_advocate(saleor)
     working_runner = app.extensions["task_runner"]
     recorder = app.extensions["task_runner"] = Recorder()
@@ -87,9 +87,9 @@ def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(installed):
     assert len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
 
 
-def test_a_sweep_does_not_requeue_what_it_queued_moments_ago(installed):
+def test_a_sweep_does_not_requeue_what_it_queued_moments_ago(shop):
     """A backlog in the broker is not multiplied: each row waits a grace period between copies."""
-    saleor, app = installed.saleor, installed.flask_app
+    saleor, app = shop.saleor, shop.flask_app
     code = make_advocate(saleor)
     app.extensions["task_runner"] = BrokerDown()
     referred_order(saleor, code)

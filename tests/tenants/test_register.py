@@ -139,8 +139,8 @@ def test_register_accepts_post_only(client):
     assert response.status_code == 405 and response.is_json
 
 
-def test_uninstall_forgets_credentials_and_keeps_referral_data(saleor, installed):
-    deliveries = saleor.delete_app(installed.app)
+def test_uninstall_forgets_credentials_and_keeps_referral_data(saleor, shop):
+    deliveries = saleor.delete_app(shop.app)
     assert deliveries and deliveries[0].response.status_code == 200
     with session_scope() as session:
         tenant = session.scalar(select(Tenant))

@@ -9,7 +9,7 @@ import requests
 from PIL import Image
 from sqlalchemy import func, select
 
-from tests.ui.conftest import paid_advocate, set_program
+from tests.flows import paid_advocate, set_program
 
 
 class MetaTags(HTMLParser):
@@ -181,7 +181,7 @@ def test_claims_per_code_are_capped_per_day(shop):
     from plugin.referrals.models import FriendClaim
 
     _order, advocate = paid_advocate(shop)
-    set_program(shop.tenant_id(), caps={"rewards_per_advocate_30d": 10, "claims_per_code_per_day": 2})
+    set_program(caps={"rewards_per_advocate_30d": 10, "claims_per_code_per_day": 2})
     browser = requests.Session()
     assert submit_claim(browser, shop, advocate.code, "f1@example.com").status_code == 200
     assert submit_claim(browser, shop, advocate.code, "f2@example.com").status_code == 200
@@ -216,12 +216,12 @@ def test_when_saleor_is_down_the_friend_is_told_the_code_comes_by_email(shop):
 
 def test_continue_button_uses_only_the_merchants_http_url(shop):
     _order, advocate = paid_advocate(shop)
-    set_program(shop.tenant_id(), storefront_url_template="https://shop.example.com/cart?promo={code}&ref={referral_code}")
+    set_program(storefront_url_template="https://shop.example.com/cart?promo={code}&ref={referral_code}")
     response = submit_claim(requests.Session(), shop, advocate.code, "bob@example.com")
     code = shown_code(response.text)
     assert f'href="https://shop.example.com/cart?promo={code}&amp;ref={advocate.code}"' in response.text
 
-    set_program(shop.tenant_id(), storefront_url_template="javascript:alert(1)//{code}", storefront_url="")
+    set_program(storefront_url_template="javascript:alert(1)//{code}", storefront_url="")
     response = submit_claim(requests.Session(), shop, advocate.code, "carol@example.com")
     assert response.status_code == 200
     assert "javascript:" not in response.text
@@ -249,7 +249,7 @@ def test_holdout_advocates_and_a_disabled_program_have_no_landing_page(shop):
     assert requests.get(f"{shop.server.url}/r/{advocate.code}", timeout=10).status_code == 404
     with session_scope() as session:
         session.get(Advocate, advocate.id).variant = None
-    set_program(shop.tenant_id(), enabled=False)
+    set_program(enabled=False)
     assert requests.get(f"{shop.server.url}/r/{advocate.code}", timeout=10).status_code == 404
 
 

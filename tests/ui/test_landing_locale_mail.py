@@ -3,22 +3,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from tests.flows import make_advocate
-
-
-@pytest.fixture
-def shop(saleor, make_live_server, smtp):
-    server = make_live_server(smtp_url=smtp.url)
-    assert saleor.install(f"{server.url}/api/manifest").response.status_code == 200
-    return saleor, server
 
 
 def test_polish_landing_sends_a_polish_code_email(shop, smtp):
     import requests
 
-    saleor, server = shop
+    saleor, server = shop.saleor, shop.server
     code = make_advocate(saleor)  # the advocate's order language is English
     session = requests.Session()
     page = session.get(f"{server.url}/r/{code}?lang=pl")

@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import wait_until
-from tests.ui.conftest import paid_advocate
+from tests.flows import paid_advocate
 from tests.ui.test_landing import open_landing, shown_code, submit_claim
 
 

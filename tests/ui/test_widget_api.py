@@ -8,7 +8,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from tests.ui.conftest import paid_advocate, set_program
+from tests.flows import paid_advocate, set_program
 
 VOLATILE_HEADERS = {"Date", "Server", "Content-Length", "Connection"}
 
@@ -79,13 +79,13 @@ def test_locale_comes_from_the_snippet_then_the_order_then_the_shop(shop):
     assert state(shop, order["id"], locale="pl-PL").json()["texts"]["copy"] == "Kopiuj link"
     assert state(shop, order["id"], locale="xx").json()["locale"] == "ru"
     english, _ = paid_advocate(shop, "john@example.com", "John")
-    set_program(shop.tenant_id(), default_locale="lv", languages=["lv", "ru"])
+    set_program(default_locale="lv", languages=["lv", "ru"])
     assert state(shop, english["id"]).json()["locale"] == "lv"
 
 
 def test_merchant_texts_override_the_catalog_per_locale(shop):
     order, _advocate = paid_advocate(shop)
-    set_program(shop.tenant_id(), widget={"title": {"en": "Spread the word"}, "texts": {
+    set_program(widget={"title": {"en": "Spread the word"}, "texts": {
         "intro": {"en": "Friends of {first_name} save {friend_offer}.", "pl": "Znajomi {first_name} oszczędzają."},
         "copy": "Copy!"}})
     body = state(shop, order["id"]).json()
@@ -108,7 +108,7 @@ def test_no_widget_for_holdout_disabled_program_cancelled_or_refunded_orders(sho
         with session_scope() as session:
             session.get(Advocate, advocate.id).variant = "holdout"
     elif change == "disabled":
-        set_program(shop.tenant_id(), enabled=False)
+        set_program(enabled=False)
     elif change == "cancelled":
         shop.saleor.cancel(order)
     else:
@@ -119,7 +119,7 @@ def test_no_widget_for_holdout_disabled_program_cancelled_or_refunded_orders(sho
 def test_cors_is_open_until_the_merchant_lists_storefront_origins(shop):
     order, _advocate = paid_advocate(shop)
     assert state(shop, order["id"], origin="https://anything.example").headers["Access-Control-Allow-Origin"] == "*"
-    set_program(shop.tenant_id(), storefront_origins=["https://shop.example.com"])
+    set_program(storefront_origins=["https://shop.example.com"])
     listed = state(shop, order["id"], origin="https://shop.example.com")
     assert listed.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
     assert listed.json()["show"] is True

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.conftest import IN_CI, ROOT, free_port
-from tests.ui.conftest import paid_advocate, set_shop_name
+from tests.flows import paid_advocate, set_shop_name
 
 pytestmark = pytest.mark.browser
 
@@ -239,7 +239,7 @@ def test_without_a_target_the_widget_renders_where_the_snippet_is(page, shop, st
 
 
 def test_hostile_names_and_shop_texts_render_as_text(page, shop, storefront):
-    set_shop_name(shop.tenant_id(), "<img src=x onerror=alert(1)>")
+    set_shop_name("<img src=x onerror=alert(1)>")
     order, _advocate = paid_advocate(shop, "alice@example.com", "<script>alert('x')</script>\"><img src=y onerror=alert(2)>")
     page.goto(storefront.page_url(order["id"]))
     page.wait_for_selector(WIDGET_HOST, timeout=20_000)

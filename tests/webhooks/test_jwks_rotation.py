@@ -12,8 +12,8 @@ def events() -> int:
         return session.scalar(select(func.count(WebhookEvent.id)))
 
 
-def test_new_key_is_picked_up_by_refetching_the_jwks(installed):
-    saleor = installed.saleor
+def test_new_key_is_picked_up_by_refetching_the_jwks(shop):
+    saleor = shop.saleor
     fetched = saleor.jwks_requests
     saleor.rotate_key()
     order = saleor.create_order("alice@example.com", paid=True)
@@ -22,11 +22,11 @@ def test_new_key_is_picked_up_by_refetching_the_jwks(installed):
     assert saleor.jwks_requests == fetched + 1, "one refetch served every later delivery"
 
 
-def test_refetch_is_rate_limited_when_signatures_keep_failing(installed):
-    saleor = installed.saleor
+def test_refetch_is_rate_limited_when_signatures_keep_failing(shop):
+    saleor = shop.saleor
     order = saleor.create_order("alice@example.com", paid=True)
     delivery = saleor.checkout_complete(order, deliver=False)[0]
-    delivery.body  # render
+    assert delivery.body  # rendered now, so the clone below starts from these bytes
     fetched = saleor.jwks_requests
     forged = delivery.clone()
     forged._body = delivery.body.replace(b"alice", b"mallory")
