@@ -43,6 +43,12 @@ node:
 test: $(STAMP) browser schemas node
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff (rules and formatting) and import-linter (layers, no cycles, thin tasks): pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
 drills: $(STAMP)
 	$(PY) -m pytest -m longdrill --run-long-drills -s $(PYTEST_ARGS)
 

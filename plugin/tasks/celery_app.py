@@ -30,7 +30,7 @@ def _bind(name: str, handle: Task):
                 if name == "sweep":
                     raise
                 delay = RETRY_DELAYS[min(self.request.retries, len(RETRY_DELAYS) - 1)]
-                raise self.retry(exc=exc, countdown=delay)
+                raise self.retry(exc=exc, countdown=delay) from exc
 
     return run
 
