@@ -21,7 +21,7 @@ SETTINGS = "/api/admin/settings"
 
 
 @pytest.fixture
-def shop(app, saleor):
+def dashboard_app(app, saleor):
     saleor_app = saleor.create_app("saleor.app.referrals")
     tenant_id = add_tenant(app, saleor, saleor_app)
     return saleor_app, tenant_id
@@ -37,47 +37,47 @@ def _refused(response, status=401, code=None):
     return error
 
 
-def test_valid_token_opens_the_api(client, saleor, shop):
-    saleor_app, _ = shop
+def test_valid_token_opens_the_api(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     response = client.get("/api/admin/me", headers=auth_headers(saleor.mint_dashboard_token(saleor_app), saleor.api_url))
     assert response.status_code == 200
     assert response.get_json()["email"] == "admin@example.com"
 
 
-def test_no_token(client, saleor, shop):
+def test_no_token(client, saleor, dashboard_app):
     response = client.get(SETTINGS, headers={"saleor-api-url": saleor.api_url})
     _refused(response, code="MISSING_TOKEN")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_no_saleor_api_url(client, saleor, shop):
-    saleor_app, _ = shop
+def test_no_saleor_api_url(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     _refused(client.get(SETTINGS, headers={"authorization-bearer": saleor.mint_dashboard_token(saleor_app)}),
              code="MISSING_SALEOR_API_URL")
 
 
-def test_unknown_shop(client, saleor, shop):
-    saleor_app, _ = shop
+def test_unknown_shop(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     headers = auth_headers(saleor.mint_dashboard_token(saleor_app), "http://127.0.0.1:1/graphql/")
     _refused(client.get(SETTINGS, headers=headers), code="NOT_INSTALLED")
 
 
-def test_expired_token(client, saleor, shop):
-    saleor_app, _ = shop
+def test_expired_token(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     token = saleor.mint_dashboard_token(saleor_app, iat=int(time.time()) - 600, ttl=300)
     _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), code="TOKEN_EXPIRED")
 
 
-def test_wrong_signature(client, saleor, shop):
+def test_wrong_signature(client, saleor, dashboard_app):
     from tests.saleor_emulator.signing import SigningKey
 
-    saleor_app, _ = shop
+    saleor_app, _ = dashboard_app
     forged = saleor.mint_dashboard_token(saleor_app, key=SigningKey())  # the served kid, another key
     _refused(client.get(SETTINGS, headers=auth_headers(forged, saleor.api_url)), code="INVALID_SIGNATURE")
 
 
-def test_tampered_claims(client, saleor, shop):
-    saleor_app, _ = shop
+def test_tampered_claims(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     header, claims, signature = saleor.mint_dashboard_token(saleor_app, user_permissions=["MANAGE_ORDERS"]).split(".")
     from tests.saleor_emulator.signing import b64url_decode, b64url_encode
 
@@ -88,14 +88,14 @@ def test_tampered_claims(client, saleor, shop):
 
 
 @pytest.mark.parametrize("forgery", [{"alg": "none"}, {"alg": "HS256", "key": "secret"}])
-def test_unsigned_or_symmetric_tokens(client, saleor, shop, forgery):
-    saleor_app, _ = shop
+def test_unsigned_or_symmetric_tokens(client, saleor, dashboard_app, forgery):
+    saleor_app, _ = dashboard_app
     token = saleor.mint_dashboard_token(saleor_app, **forgery)
     _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), code="INVALID_TOKEN")
 
 
-def test_wrong_kid_refetches_the_jwks_once(client, saleor, shop):
-    saleor_app, _ = shop
+def test_wrong_kid_refetches_the_jwks_once(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     before = saleor.jwks_requests
     token = saleor.mint_dashboard_token(saleor_app, kid="not-a-key-of-this-shop")
     _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), code="UNKNOWN_KEY")
@@ -103,8 +103,8 @@ def test_wrong_kid_refetches_the_jwks_once(client, saleor, shop):
     assert saleor.jwks_requests - before == 1  # refetched once, then rate-limited
 
 
-def test_rotated_key_is_learned_from_the_jwks(client, saleor, shop):
-    saleor_app, tenant_id = shop
+def test_rotated_key_is_learned_from_the_jwks(client, saleor, dashboard_app):
+    saleor_app, tenant_id = dashboard_app
     saleor.rotate_key()
     token = saleor.mint_dashboard_token(saleor_app)
     assert client.get("/api/admin/me", headers=auth_headers(token, saleor.api_url)).status_code == 200
@@ -113,13 +113,13 @@ def test_rotated_key_is_learned_from_the_jwks(client, saleor, shop):
     assert stored["keys"][0]["kid"] == saleor.key.kid
 
 
-def test_token_of_another_app(client, saleor, shop):
+def test_token_of_another_app(client, saleor, dashboard_app):
     other = saleor.create_app("someone-else")
     token = saleor.mint_dashboard_token(other)
     _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), code="WRONG_APP")
 
 
-def test_token_of_another_shop(app, client, saleor, shop):
+def test_token_of_another_shop(app, client, saleor, dashboard_app):
     """Shop B's valid token, sent with shop A's URL: B's keys are not A's."""
     from tests.saleor_emulator import SaleorEmulator
 
@@ -131,21 +131,21 @@ def test_token_of_another_shop(app, client, saleor, shop):
         _refused(client.get(SETTINGS, headers=auth_headers(token_b, saleor.api_url)))
 
 
-def test_token_issued_for_another_api_url(client, saleor, shop):
+def test_token_issued_for_another_api_url(client, saleor, dashboard_app):
     """Same signing key (e.g. one Saleor serving two URLs), but the token names another issuer."""
-    saleor_app, _ = shop
+    saleor_app, _ = dashboard_app
     token = saleor.mint_dashboard_token(saleor_app, issuer="http://127.0.0.1:9/graphql/")
     _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), code="WRONG_ISSUER")
 
 
-def test_not_a_dashboard_token(client, saleor, shop):
-    saleor_app, _ = shop
+def test_not_a_dashboard_token(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     token = saleor.mint_dashboard_token(saleor_app, extra_claims={"type": "access"})
     _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), code="INVALID_TOKEN")
 
 
-def test_missing_permission_is_403(client, saleor, shop):
-    saleor_app, _ = shop
+def test_missing_permission_is_403(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     token = saleor.mint_dashboard_token(saleor_app, user_permissions=["MANAGE_ORDERS"])
     error = _refused(client.get(SETTINGS, headers=auth_headers(token, saleor.api_url)), 403, "PERMISSION_DENIED")
     assert "MANAGE_DISCOUNTS" in error["message"]
@@ -154,16 +154,16 @@ def test_missing_permission_is_403(client, saleor, shop):
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "NOT_FOUND"
 
 
-def test_uninstalled_shop(client, saleor, shop):
-    saleor_app, tenant_id = shop
+def test_uninstalled_shop(client, saleor, dashboard_app):
+    saleor_app, tenant_id = dashboard_app
     with session_scope() as session:
         session.get(Tenant, tenant_id).uninstalled_at = datetime.now(timezone.utc)
     _refused(client.get(SETTINGS, headers=auth_headers(saleor.mint_dashboard_token(saleor_app), saleor.api_url)),
              code="NOT_INSTALLED")
 
 
-def test_a_refused_put_changes_nothing(client, saleor, shop):
-    saleor_app, _ = shop
+def test_a_refused_put_changes_nothing(client, saleor, dashboard_app):
+    saleor_app, _ = dashboard_app
     forged = saleor.mint_dashboard_token(saleor_app, extra_claims={"app": "QXBwOjk5"})
     response = client.put(SETTINGS, headers=auth_headers(forged, saleor.api_url), json={"enabled": False})
     _refused(response, code="WRONG_APP")
@@ -171,7 +171,7 @@ def test_a_refused_put_changes_nothing(client, saleor, shop):
         assert session.scalar(select(ProgramSettings)) is None
 
 
-def test_order_widget_refuses_a_bad_token_with_a_page(client, saleor, shop):
+def test_order_widget_refuses_a_bad_token_with_a_page(client, saleor, dashboard_app):
     response = client.post("/dashboard/order-widget", data={
         "accessToken": "not.a.token", "saleorApiUrl": saleor.api_url, "orderId": "T3JkZXI6MQ=="})
     assert response.status_code == 401

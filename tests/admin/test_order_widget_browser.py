@@ -15,24 +15,24 @@ from tests.flows import make_advocate, referred_order
 pytestmark = pytest.mark.browser
 
 
-def framed_widget(dashboard, installed, order_id: str, theme: str) -> str:
-    saleor = installed.saleor
-    query = urlencode({"domain": saleor.domain, "saleorApiUrl": saleor.api_url, "id": installed.app.id,
+def framed_widget(dashboard, shop, order_id: str, theme: str) -> str:
+    saleor = shop.saleor
+    query = urlencode({"domain": saleor.domain, "saleorApiUrl": saleor.api_url, "id": shop.app.id,
                        "orderId": order_id, "theme": theme})
-    dashboard.html = PARENT % {"src": f"{installed.server.url}/dashboard/order-widget?{query}",
-                               "app_origin": json.dumps(installed.server.url),
-                               "token": json.dumps(saleor.mint_dashboard_token(installed.app)), "iframe_attrs": ""}
+    dashboard.html = PARENT % {"src": f"{shop.server.url}/dashboard/order-widget?{query}",
+                               "app_origin": json.dumps(shop.server.url),
+                               "token": json.dumps(saleor.mint_dashboard_token(shop.app)), "iframe_attrs": ""}
     return f"http://127.0.0.1:{dashboard.port}/"
 
 
-def test_get_widget_shows_the_referral_and_follows_the_dashboards_theme(chromium, dashboard, installed):  # noqa: F811
-    saleor = installed.saleor
+def test_get_widget_shows_the_referral_and_follows_the_dashboards_theme(chromium, dashboard, shop):  # noqa: F811
+    saleor = shop.saleor
     code = make_advocate(saleor)
     order = referred_order(saleor, code, email="friend@example.com")
     page = chromium.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(framed_widget(dashboard, installed, order["id"], "dark"))
+    page.goto(framed_widget(dashboard, shop, order["id"], "dark"))
     widget = page.frame_locator("#app")
 
     widget.locator("html[data-theme=dark]").wait_for(state="attached", timeout=10000)
@@ -54,9 +54,9 @@ def test_get_widget_shows_the_referral_and_follows_the_dashboards_theme(chromium
     page.close()
 
 
-def test_an_order_the_app_never_saw_says_so(chromium, dashboard, installed):  # noqa: F811
+def test_an_order_the_app_never_saw_says_so(chromium, dashboard, shop):  # noqa: F811
     page = chromium.new_page()
-    page.goto(framed_widget(dashboard, installed, "T3JkZXI6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw", "light"))
+    page.goto(framed_widget(dashboard, shop, "T3JkZXI6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw", "light"))
     unknown = page.frame_locator("#app").locator("#widget-unknown")
     unknown.wait_for(timeout=15000)
     assert unknown.inner_text().startswith("The referral app has not seen this order.")

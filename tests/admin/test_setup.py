@@ -9,7 +9,7 @@ from plugin.admin import channels as shop_channels
 from plugin.db import session_scope
 from plugin.tenants.models import Tenant
 from tests.admin.helpers import Admin, add_tenant
-from tests.ui.conftest import set_program
+from tests.flows import set_program
 
 SHOP = "https://shop.example.com"
 
@@ -75,13 +75,13 @@ def test_widget_counts_as_seen_only_from_a_listed_origin_and_only_the_first_time
             "https://www.shop.example.com")
 
 
-def test_a_referred_order_completes_the_checklist(installed):
+def test_a_referred_order_completes_the_checklist(shop):
     from tests.flows import make_advocate, referred_order
 
-    saleor = installed.saleor
-    admin = Admin(installed.flask_app.test_client(), saleor, installed.app)
-    client = installed.flask_app.test_client()
-    set_program(installed.tenant_id(), storefront_url=f"{SHOP}/", storefront_origins=[SHOP])
+    saleor = shop.saleor
+    admin = Admin(shop.flask_app.test_client(), saleor, shop.app)
+    client = shop.flask_app.test_client()
+    set_program(storefront_url=f"{SHOP}/", storefront_origins=[SHOP])
     widget_asks(client, saleor, SHOP)
     code = make_advocate(saleor)
     assert done(admin)["test_order"] is False

@@ -34,15 +34,15 @@ def load_widget(chromium, url: str, app_url: str) -> None:
 
 
 def test_fresh_shop_sees_the_checklist_and_the_widget_from_a_listed_origin_ticks_it(
-        chromium, dashboard, storefront, installed):  # noqa: F811 - fixtures
-    saleor, app_url = installed.saleor, installed.server.url
+        chromium, dashboard, storefront, shop):  # noqa: F811 - fixtures
+    saleor, app_url = shop.saleor, shop.server.url
     context = chromium.new_context(viewport={"width": 960, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(dashboard.page(app_url=app_url, token=saleor.mint_dashboard_token(installed.app),
-                             saleor_api_url=saleor.api_url, app_id=installed.app.id))
+    page.goto(dashboard.page(app_url=app_url, token=saleor.mint_dashboard_token(shop.app),
+                             saleor_api_url=saleor.api_url, app_id=shop.app.id))
     app = page.frame_locator("#app")
 
     setup = app.locator("#setup [data-complete=false]")

@@ -19,7 +19,7 @@ RANGE = {"from": (TODAY - timedelta(days=6)).isoformat(), "to": TODAY.isoformat(
 
 
 @pytest.fixture
-def shop(app, client, saleor):
+def seeded(app, client, saleor):
     saleor_app = saleor.create_app("saleor.app.referrals")
     tenant_id = add_tenant(app, saleor, saleor_app)
     with session_scope(tenant_id) as s:
@@ -82,8 +82,8 @@ def _group(report, channel):
     return group
 
 
-def test_funnel_and_money_per_channel(shop):
-    response = shop.get("/api/admin/stats", query_string=RANGE)
+def test_funnel_and_money_per_channel(seeded):
+    response = seeded.get("/api/admin/stats", query_string=RANGE)
     assert response.status_code == 200, response.data
     report = response.get_json()
     usd = _group(report, "default-channel")
@@ -123,8 +123,8 @@ def test_funnel_and_money_per_channel(shop):
     assert totals["USD"]["net_revenue"] == "170.00" and totals["PLN"]["net_revenue"] == "200.00"
 
 
-def test_daily_series_adds_up(shop):
-    report = shop.get("/api/admin/stats", query_string=RANGE).get_json()
+def test_daily_series_adds_up(seeded):
+    report = seeded.get("/api/admin/stats", query_string=RANGE).get_json()
     usd = _group(report, "default-channel")
     assert len(usd["daily"]) == 7
     assert sum(d["clicks"] for d in usd["daily"]) == 40
@@ -132,21 +132,21 @@ def test_daily_series_adds_up(shop):
     assert sum(float(d["revenue"]) for d in usd["daily"]) == pytest.approx(170.0)
 
 
-def test_channel_filter(shop):
-    report = shop.get("/api/admin/stats", query_string={**RANGE, "channel": "channel-pln"}).get_json()
+def test_channel_filter(seeded):
+    report = seeded.get("/api/admin/stats", query_string={**RANGE, "channel": "channel-pln"}).get_json()
     assert [g["channel"] for g in report["groups"]] == ["channel-pln"]
 
 
-def test_range_reaching_back_includes_the_old_referral(shop):
+def test_range_reaching_back_includes_the_old_referral(seeded):
     wide = {"from": (TODAY - timedelta(days=60)).isoformat(), "to": TODAY.isoformat()}
-    usd = _group(shop.get("/api/admin/stats", query_string=wide).get_json(), "default-channel")
+    usd = _group(seeded.get("/api/admin/stats", query_string=wide).get_json(), "default-channel")
     assert usd["money"]["revenue"] == "1189.00"
     assert usd["funnel"]["clicks"] == 45
 
 
-def test_csv_matches_the_api(shop):
-    report = shop.get("/api/admin/stats", query_string=RANGE).get_json()
-    response = shop.get("/api/admin/stats.csv", query_string=RANGE)
+def test_csv_matches_the_api(seeded):
+    report = seeded.get("/api/admin/stats", query_string=RANGE).get_json()
+    response = seeded.get("/api/admin/stats.csv", query_string=RANGE)
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -162,27 +162,27 @@ def test_csv_matches_the_api(shop):
         assert float(row["roi"]) == group["money"]["roi"]
 
 
-def test_daily_csv_matches_the_api(shop):
-    report = shop.get("/api/admin/stats", query_string=RANGE).get_json()
-    rows = list(csv.DictReader(io.StringIO(shop.get("/api/admin/stats.csv",
+def test_daily_csv_matches_the_api(seeded):
+    report = seeded.get("/api/admin/stats", query_string=RANGE).get_json()
+    rows = list(csv.DictReader(io.StringIO(seeded.get("/api/admin/stats.csv",
                                                      query_string={**RANGE, "table": "daily"}).data.decode())))
     usd_rows = [r for r in rows if r["channel"] == "default-channel"]
     assert [r["revenue"] for r in usd_rows] == [d["revenue"] for d in _group(report, "default-channel")["daily"]]
 
 
-def test_top_advocates(shop):
-    data = shop.get("/api/admin/advocates", query_string=RANGE).get_json()
+def test_top_advocates(seeded):
+    data = seeded.get("/api/admin/advocates", query_string=RANGE).get_json()
     by_email = {a["email"]: a for a in data["items"]}
     anna, ben = by_email["anna@example.com"], by_email["ben@example.com"]
     assert (anna["friends"], anna["revenue"], anna["rewards"], anna["reward_value"]) == (2, "130.00", 2, "20.00")
     assert (ben["friends"], ben["not_counted"], ben["revenue"]) == (1, 2, "60.00")
     assert data["items"][0]["email"] == "anna@example.com"  # most friends first
-    advocates_csv = shop.get("/api/admin/stats.csv", query_string={**RANGE, "table": "advocates"}).data.decode()
+    advocates_csv = seeded.get("/api/admin/stats.csv", query_string={**RANGE, "table": "advocates"}).data.decode()
     assert "anna@example.com" in advocates_csv and "130.00" in advocates_csv
 
 
-def test_charts_are_svg_with_the_numbers(shop):
-    report = shop.get("/api/admin/stats", query_string={**RANGE, "charts": "1"}).get_json()
+def test_charts_are_svg_with_the_numbers(seeded):
+    report = seeded.get("/api/admin/stats", query_string={**RANGE, "charts": "1"}).get_json()
     charts = _group(report, "default-channel")["charts"]
     assert charts["funnel"].startswith("<svg")
     assert ">Link clicks</text>" in charts["funnel"] and ">40  (200% of previous)</text>" in charts["funnel"]
@@ -195,25 +195,25 @@ def test_charts_are_svg_with_the_numbers(shop):
     ({"from": "2026-05-02", "to": "2026-05-01"}, "from"),
     ({"from": "2010-01-01", "to": "2026-01-01"}, "from"),
 ])
-def test_bad_ranges_are_400(shop, query, field):
-    response = shop.get("/api/admin/stats", query_string=query)
+def test_bad_ranges_are_400(seeded, query, field):
+    response = seeded.get("/api/admin/stats", query_string=query)
     assert response.status_code == 400
     assert field in response.get_json()["error"]["fields"]
 
 
-def test_closed_days_are_counted_once_and_today_stays_live(shop):
+def test_closed_days_are_counted_once_and_today_stays_live(seeded):
     from sqlalchemy import func, select
 
     from plugin.analytics.models import FunnelDaily
 
-    first = _group(shop.get("/api/admin/stats", query_string=RANGE).get_json(), "default-channel")
+    first = _group(seeded.get("/api/admin/stats", query_string=RANGE).get_json(), "default-channel")
     with session_scope() as session:
         stored = session.scalar(select(func.count(FunnelDaily.id)))
         tenant_id = session.scalar(select(FunnelDaily.tenant_id).limit(1))
     assert stored > 0  # the closed day of the scenario (two days ago) was rolled up
     with session_scope(tenant_id) as session:
         seed.events(session, tenant_id, E.CLICK, 3, at=seed.days_ago(0))  # today: an open day
-    second = _group(shop.get("/api/admin/stats", query_string=RANGE).get_json(), "default-channel")
+    second = _group(seeded.get("/api/admin/stats", query_string=RANGE).get_json(), "default-channel")
     assert second["funnel"]["clicks"] == first["funnel"]["clicks"] + 3
     with session_scope() as session:
         assert session.scalar(select(func.count(FunnelDaily.id))) == stored  # nothing counted twice

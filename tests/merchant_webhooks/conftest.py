@@ -18,12 +18,9 @@ def receiver():
 
 
 @pytest.fixture
-def webhook_shop(saleor, make_live_server):
+def webhook_shop(install_shop):
     """An installed shop whose app may call loopback receivers over plain http (a test setting)."""
-    server = make_live_server(webhooks_allow_local=True)
-    result = saleor.install(f"{server.url}/api/manifest")
-    assert result.response.status_code == 200, result.response.text
-    return Shop(saleor, server, result.app)
+    return install_shop(webhooks_allow_local=True)
 
 
 def admin_of(shop: Shop) -> Admin:

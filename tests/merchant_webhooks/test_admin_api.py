@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from plugin.db import utcnow
-from plugin.tasks.sweeper import sweep
+from plugin.sweeper import sweep
 from tests.admin.helpers import Admin
 from tests.flows import make_advocate, referred_order
 from tests.merchant_webhooks.conftest import add_endpoint, admin_of, deliveries, endpoint_row, stored_messages

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from plugin.db import session_scope
 from plugin.merchant_webhooks.delivery import redeliver
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookMessage
-from plugin.referrals.ledger import move_referral
+from plugin.ledger import move_referral
 from plugin.referrals.models import Referral
 from tests.flows import coupons_for, make_advocate, referral_for, referred_order
 from tests.merchant_webhooks.conftest import add_endpoint, deliveries, stored_messages

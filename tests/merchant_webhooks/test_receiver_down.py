@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from plugin.db import session_scope, utcnow
 from plugin.merchant_webhooks.models import WebhookAttempt
-from plugin.tasks.sweeper import sweep
+from plugin.sweeper import sweep
 from tests.conftest import wait_until
 from tests.flows import advocate_code, coupons_for, make_advocate, referred_order
 from tests.admin.helpers import Admin

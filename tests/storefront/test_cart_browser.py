@@ -18,7 +18,7 @@ import requests
 from plugin.coupons.models import Coupon
 from tests.conftest import Shop
 from tests.flows import coupons_for, referral_for
-from tests.ui.conftest import paid_advocate, set_program
+from tests.flows import paid_advocate, set_program
 from tests.ui.test_landing import shown_code, submit_claim
 
 pytestmark = pytest.mark.browser
@@ -27,14 +27,6 @@ CART_PATH = "/en/default-channel/cart"
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Cart</title></head><body>
 <h1>Cart</h1><div id="cart" data-checkout-id="%(checkout_id)s" data-saleor-api-url="%(api_url)s"></div>
 <script type="module" src="/harness.js"></script></body></html>"""
-
-
-@pytest.fixture
-def shop(saleor, make_live_server, smtp):
-    server = make_live_server(smtp_url=smtp.url)
-    result = saleor.install(server.url + "/api/manifest")
-    assert result.ok, result.message
-    return Shop(saleor, server, result.app)
 
 
 def mutations(saleor, name: str) -> list:
@@ -52,7 +44,7 @@ def open_cart(chromium, url: str):
 def test_cart_applies_the_friends_code_and_stores_the_referral_once(chromium, shop, storefront, harness_bundle):
     saleor = shop.saleor
     _order, advocate = paid_advocate(shop, "alice@example.com", "Alice")
-    set_program(shop.tenant_id(), storefront_url_template=f"{storefront.origin}{CART_PATH}?promo={{code}}&ref={{referral_code}}")
+    set_program(storefront_url_template=f"{storefront.origin}{CART_PATH}?promo={{code}}&ref={{referral_code}}")
     claimed = submit_claim(requests.Session(), shop, advocate.code, "bob@example.com")
     friend_code = shown_code(claimed.text)
     link = html.unescape(re.search(r'<a class="button" href="([^"]+)"', claimed.text).group(1))
