@@ -138,6 +138,16 @@ def redis_url():
     return REDIS_TEST_URL
 
 
+def _engine_ready() -> bool:
+    from plugin import db
+
+    try:
+        db.engine()
+    except RuntimeError:  # no app yet in this session: the database is fresh
+        return False
+    return True
+
+
 def _clean_tables():
     from plugin import db
     from plugin.models import Base
@@ -215,9 +225,9 @@ def make_live_server(make_config):
     def make(*, runner: str | None = "eager", **overrides) -> LiveServer:
         port = free_port()
         cfg = make_config(app_url=f"http://127.0.0.1:{port}", port=port, **overrides)
+        if not servers and _engine_ready():
+            _clean_tables()  # before the new app's runner starts: its sweeper must not race the TRUNCATE
         application = create_app(cfg, runner=runner)
-        if not servers:
-            _clean_tables()
         server = LiveServer(application, port).start()
         servers.append(server)
         return server
@@ -304,7 +314,7 @@ class Shop:
     """An installed shop: the emulated Saleor, the app served on loopback (eager tasks), the SMTP sink
     the app sends to, and the app's identity in Saleor."""
 
-    def __init__(self, saleor, server, app, smtp):
+    def __init__(self, saleor, server, app, smtp=None):
         self.saleor = saleor
         self.server = server
         self.app = app

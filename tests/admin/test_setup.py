@@ -61,7 +61,7 @@ def test_widget_counts_as_seen_only_from_a_listed_origin_and_only_the_first_time
     widget_asks(client, saleor, None)
     assert done(admin)["widget_seen"] is False
 
-    set_program(admin.tenant_id, storefront_url=f"{SHOP}/", storefront_origins=[SHOP, "https://www.shop.example.com"])
+    set_program(storefront_url=f"{SHOP}/", storefront_origins=[SHOP, "https://www.shop.example.com"])
     assert done(admin) == {"storefront": True, "widget_seen": False, "test_order": False}
     widget_asks(client, saleor, "https://evil.example")
     assert done(admin)["widget_seen"] is False
