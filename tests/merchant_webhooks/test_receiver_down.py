@@ -107,7 +107,7 @@ def test_events_survive_a_dead_receiver_and_a_killed_worker(celery_webhook_shop,
     assert code, worker.log()[-3000:]
     friends = [referred_order(saleor, code, email=f"friend{i}@example.com") for i in range(2)]
     for friend in friends:
-        assert wait_until(lambda: len([c for c in coupons_for(friend["id"]) if c.state == "issued"]) == 2,
+        assert wait_until(lambda friend=friend: len([c for c in coupons_for(friend["id"]) if c.state == "issued"]) == 2,
                           timeout=60), worker.log()[-3000:]
     # alice enrolled; per friend: enrolled, attributed, approved, two rewards issued
     assert wait_until(lambda: len(stored_messages()) == 11, timeout=30)
