@@ -1,7 +1,8 @@
 """The baseline: a bare Flask endpoint answering 200, served by the same gunicorn command.
 
-    gunicorn -w 2 'bench.baseline_app:app'
+gunicorn -w 2 'bench.baseline_app:app'
 """
+
 from __future__ import annotations
 
 from flask import Flask, jsonify, request

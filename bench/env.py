@@ -5,6 +5,7 @@
 * `Gunicorn`             `gunicorn -w 2 'plugin:create_app()'` (or the bare baseline app)
 * `CeleryWorker`         `celery -A plugin.tasks.celery_app worker --beat`
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,9 +19,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
 
 import requests
 from sqlalchemy import create_engine, text
@@ -85,12 +86,26 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def __enter__(self) -> "PrivateRedis":
+    def __enter__(self) -> PrivateRedis:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port)
         return self
 
@@ -102,13 +117,23 @@ class PrivateRedis:
 
 
 def app_env(database_url: str, redis_url: str, app_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CELERY_", "DATABASE_URL", "REDIS_URL", "SMTP_URL", "APP_URL"))}
-    env.update({
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "APP_URL": app_url, "SECRET_KEY": SECRET_KEY,
-        "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1", "DATA_DIR": tempfile.mkdtemp(prefix="bench-data-"),
-        "SALEOR_ALLOW_LOOPBACK": "1",  # the emulated Saleor is on loopback
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CELERY_", "DATABASE_URL", "REDIS_URL", "SMTP_URL", "APP_URL"))
+    }
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "APP_URL": app_url,
+            "SECRET_KEY": SECRET_KEY,
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            "DATA_DIR": tempfile.mkdtemp(prefix="bench-data-"),
+            "SALEOR_ALLOW_LOOPBACK": "1",  # the emulated Saleor is on loopback
+        }
+    )
     env.update(extra)
     return env
 
@@ -121,10 +146,11 @@ class Process:
         self.log_path = Path(tempfile.gettempdir()) / f"bench-{log_name}-{os.getpid()}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Process":
+    def start(self) -> Process:
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         return self
 
     def stop(self) -> None:
@@ -151,18 +177,35 @@ class Process:
 class Gunicorn(Process):
     """`gunicorn -w 2` (sync workers unless `extra_args` choose another class), on a free port."""
 
-    def __init__(self, app_spec: str, env: dict[str, str], workers: int = 2, port: int | None = None,
-                 extra_args: list[str] | None = None):
+    def __init__(
+        self,
+        app_spec: str,
+        env: dict[str, str],
+        workers: int = 2,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+    ):
         self.port = port or free_port()
-        argv = [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
-                "--backlog", "2048", *(extra_args or []), app_spec]
+        argv = [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "2048",
+            *(extra_args or []),
+            app_spec,
+        ]
         super().__init__(argv, env, f"gunicorn-{self.port}")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Gunicorn":
+    def start(self) -> Gunicorn:
         super().start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -179,9 +222,18 @@ class Gunicorn(Process):
 class CeleryWorker(Process):
     def __init__(self, env: dict[str, str], concurrency: int, beat: bool = True):
         self.schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
-        argv = [str(BIN / "celery"), "-A", "plugin.tasks.celery_app", "worker", f"--concurrency={concurrency}",
-                "--pool=prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                f"--loglevel={os.environ.get('BENCH_CELERY_LOGLEVEL', 'WARNING')}"]
+        argv = [
+            str(BIN / "celery"),
+            "-A",
+            "plugin.tasks.celery_app",
+            "worker",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            f"--loglevel={os.environ.get('BENCH_CELERY_LOGLEVEL', 'WARNING')}",
+        ]
         if beat:
             argv += ["--beat", "-s", str(self.schedule)]
         super().__init__(argv, env, f"celery-{uuid.uuid4().hex[:6]}")
@@ -221,11 +273,18 @@ def machine() -> dict[str, str]:
         admin.dispose()
     redis_line = _command_output(["redis-server", "--version"])
     return {
-        "cpu": cpu, "cores (nproc)": _command_output(["nproc"]), "memory (free -h)": memory,
-        "kernel": platform.release(), "python": platform.python_version(), "postgresql": postgres,
+        "cpu": cpu,
+        "cores (nproc)": _command_output(["nproc"]),
+        "memory (free -h)": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": postgres,
         "redis": redis_line.split()[2].removeprefix("v=") if redis_line.startswith("Redis") else redis_line,
-        "gunicorn": _version("gunicorn"), "celery": _version("celery"), "flask": _version("Flask"),
-        "sqlalchemy": _version("SQLAlchemy"), "psycopg": _version("psycopg"),
+        "gunicorn": _version("gunicorn"),
+        "celery": _version("celery"),
+        "flask": _version("Flask"),
+        "sqlalchemy": _version("SQLAlchemy"),
+        "psycopg": _version("psycopg"),
         "chromium": _command_output(["chromium", "--version"]) if shutil.which("chromium") else "not installed",
         "playwright": _version("playwright"),
     }
@@ -241,7 +300,7 @@ def _stat(pid: int) -> list[str] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return raw[raw.rindex(")") + 2:].split()  # fields from "state" on (the name may hold spaces)
+    return raw[raw.rindex(")") + 2 :].split()  # fields from "state" on (the name may hold spaces)
 
 
 def process_tree(root: int) -> list[int]:
@@ -281,7 +340,9 @@ def postgres_backends(database_url: str) -> list[int]:
     admin = create_engine(PG_ADMIN_URL)
     try:
         with admin.connect() as conn:
-            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :n"), {"n": name}).scalars())
+            return list(
+                conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :n"), {"n": name}).scalars()
+            )
     finally:
         admin.dispose()
 
@@ -303,7 +364,7 @@ class CpuMeter:
     def _snapshot(self) -> dict[str, dict[int, float]]:
         return {name: {pid: cpu_seconds([pid]) for pid in pids()} for name, pids in self.groups.items()}
 
-    def start(self) -> "CpuMeter":
+    def start(self) -> CpuMeter:
         self._before = self._snapshot()
         self._machine = machine_cpu_seconds()
         self._wall = time.monotonic()

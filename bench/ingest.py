@@ -9,6 +9,7 @@ JWKS the tenant row holds; so every request is a new, valid, non-duplicate deliv
 No Celery worker runs: the measured path ends when the delivery is a durable row in PostgreSQL
 (which is what acknowledging means; the relay in the Celery worker hands rows to Redis).
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,9 +17,8 @@ import json
 import os
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import count, cycle
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -58,14 +58,21 @@ def _signed_request(args: tuple[str, str, int]) -> bytes:
     order["userEmail"] = f"friend{n}-{order_uuid.hex[:6]}@example.com"
     order["checkoutId"] = base64.b64encode(f"Checkout:{uuid.uuid4()}".encode()).decode()
     order["metadata"] = [{"key": "referral_code", "value": f"ALICE{n % 97:02d}K"}]
-    payload["issuedAt"] = datetime.now(timezone.utc).isoformat()
+    payload["issuedAt"] = datetime.now(UTC).isoformat()
     body = json.dumps(payload).encode()
     signature = sign_detached_jws(body, _key)
     headers = {
-        "User-Agent": "Saleor/3.23", "Accept-Encoding": "gzip, deflate", "Accept": "*/*",
-        "Content-Type": "application/json", "X-Saleor-Event": "order_fully_paid", "X-Saleor-Domain": "127.0.0.1:9",
-        "X-Saleor-Signature": signature, "Saleor-Event": "order_fully_paid", "Saleor-Domain": "127.0.0.1:9",
-        "Saleor-Signature": signature, "Saleor-Api-Url": API_URL,
+        "User-Agent": "Saleor/3.23",
+        "Accept-Encoding": "gzip, deflate",
+        "Accept": "*/*",
+        "Content-Type": "application/json",
+        "X-Saleor-Event": "order_fully_paid",
+        "X-Saleor-Domain": "127.0.0.1:9",
+        "X-Saleor-Signature": signature,
+        "Saleor-Event": "order_fully_paid",
+        "Saleor-Domain": "127.0.0.1:9",
+        "Saleor-Signature": signature,
+        "Saleor-Api-Url": API_URL,
         "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
     }
     return load.raw_post(url, headers, body)
@@ -77,15 +84,17 @@ class Deliveries:
     def __init__(self, key):
         from cryptography.hazmat.primitives import serialization
 
-        self.pem = key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption())
+        self.pem = key.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         self.template = json.dumps(_template())
         self.numbers = count()
 
     def make(self, url: str, n: int) -> list[bytes]:
         jobs = [(url, self.template, next(self.numbers)) for _ in range(n)]
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, initializer=_init_signer,
-                                 initargs=(self.pem,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 2, initializer=_init_signer, initargs=(self.pem,)
+        ) as pool:
             return list(pool.map(_signed_request, jobs, chunksize=64))
 
 
@@ -96,11 +105,17 @@ def install_tenant(database_url: str, key) -> None:
 
     engine = create_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO tenants (saleor_api_url, domain, app_id, token_encrypted, jwks, jwks_fetched_at, installed_at)"
-            " VALUES (:url, '127.0.0.1:9', 'QXBwOjI=', :token, :jwks, now(), now())"),
-            {"url": API_URL, "token": TokenBox(env.SECRET_KEY).encrypt("bench-app-token"),
-             "jwks": json.dumps(jwks_document([key]))})
+        conn.execute(
+            text(
+                "INSERT INTO tenants (saleor_api_url, domain, app_id, token_encrypted, jwks, jwks_fetched_at, installed_at)"
+                " VALUES (:url, '127.0.0.1:9', 'QXBwOjI=', :token, :jwks, now(), now())"
+            ),
+            {
+                "url": API_URL,
+                "token": TokenBox(env.SECRET_KEY).encrypt("bench-app-token"),
+                "jwks": json.dumps(jwks_document([key])),
+            },
+        )
     engine.dispose()
 
 
@@ -112,13 +127,17 @@ def seed_webhook_events(database_url: str, total: int) -> float:
         have = conn.execute(text("SELECT count(*) FROM webhook_events")).scalar()
         missing = total - have
         if missing > 0:
-            conn.execute(text(
-                "INSERT INTO webhook_events (tenant_id, event_type, order_id, body_sha256, body, issued_at,"
-                " received_at, status, attempts, processed_at)"
-                " SELECT 1, (ARRAY['order_created','order_paid','order_fully_paid','order_updated'])[1 + g % 4],"
-                " 'T3JkZXI6' || md5((g / 4)::text), encode(sha256(('seed' || g)::bytea), 'hex'),"
-                " '{\"order\": {\"id\": \"seeded\"}}', NULL, now() - (g % 86400) * interval '1 minute', 'done', 1, now()"
-                " FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) g"), {"first": have + 1, "last": total})
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_events (tenant_id, event_type, order_id, body_sha256, body, issued_at,"
+                    " received_at, status, attempts, processed_at)"
+                    " SELECT 1, (ARRAY['order_created','order_paid','order_fully_paid','order_updated'])[1 + g % 4],"
+                    " 'T3JkZXI6' || md5((g / 4)::text), encode(sha256(('seed' || g)::bytea), 'hex'),"
+                    " '{\"order\": {\"id\": \"seeded\"}}', NULL, now() - (g % 86400) * interval '1 minute', 'done', 1, now()"
+                    " FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) g"
+                ),
+                {"first": have + 1, "last": total},
+            )
         conn.execute(text("ANALYZE webhook_events"))
     engine.dispose()
     return load.now() - started
@@ -142,15 +161,29 @@ VARIANTS = {
 }
 
 
-def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: float = 10, concurrency: int = 16,
-        scale_rows: tuple[int, ...] = (10_000, 100_000, 1_000_000), scale_seconds: float = 10,
-        variants: tuple[str, ...] = tuple(VARIANTS), log=print) -> dict:
+def run(
+    *,
+    rate: float = 200,
+    steady_seconds: float = 20,
+    saturate_seconds: float = 10,
+    concurrency: int = 16,
+    scale_rows: tuple[int, ...] = (10_000, 100_000, 1_000_000),
+    scale_seconds: float = 10,
+    variants: tuple[str, ...] = tuple(VARIANTS),
+    log=print,
+) -> dict:
     from tests.saleor_emulator.signing import SigningKey
 
     key = SigningKey()
     deliveries = Deliveries(key)
-    report: dict = {"rate": rate, "steady_seconds": steady_seconds, "saturate_seconds": saturate_seconds,
-                    "concurrency": concurrency, "runs": {}, "scaling": []}
+    report: dict = {
+        "rate": rate,
+        "steady_seconds": steady_seconds,
+        "saturate_seconds": saturate_seconds,
+        "concurrency": concurrency,
+        "runs": {},
+        "scaling": [],
+    }
     with env.scratch_database() as database_url, env.PrivateRedis() as broker:
         install_tenant(database_url, key)
         port = env.free_port()
@@ -165,14 +198,22 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
             is_app = spec.startswith("plugin")
             # Distinct deliveries for the app (the saturation run stops early should they run out).
             log(f"  {label}: signing deliveries ...")
-            saturation_pool = iter(deliveries.make(target, int(saturate_seconds * SATURATION_CEILING))) if is_app \
+            saturation_pool = (
+                iter(deliveries.make(target, int(saturate_seconds * SATURATION_CEILING)))
+                if is_app
                 else cycle(baseline_pool)
+            )
             steady = deliveries.make(target, int(rate * steady_seconds))
             with env.Gunicorn(spec, environment, port=port, extra_args=extra):
                 load.warm_up(target, deliveries.make(target, 50) if is_app else warm[:50])
                 stored_before = _stored_events(database_url)
-                saturated = load.closed_loop(target, lambda pool=saturation_pool: next(pool, None), concurrency,
-                                             saturate_seconds, f"{label}: saturated ({concurrency} concurrent)")
+                saturated = load.closed_loop(
+                    target,
+                    lambda pool=saturation_pool: next(pool, None),
+                    concurrency,
+                    saturate_seconds,
+                    f"{label}: saturated ({concurrency} concurrent)",
+                )
                 log(f"    saturated: {saturated.summary()}")
                 paced = load.open_loop(target, steady, rate, f"{label}: {rate:.0f} req/s")
                 log(f"    steady   : {paced.summary()}")
@@ -182,8 +223,12 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
                     sustainable = round(saturated.throughput / 2)
                     if 0 < sustainable < rate:
                         # Below saturation the latency is the app's own, not a queue's.
-                        half = load.open_loop(target, deliveries.make(target, int(sustainable * steady_seconds)),
-                                              sustainable, f"{label}: {sustainable} req/s (half its maximum)")
+                        half = load.open_loop(
+                            target,
+                            deliveries.make(target, int(sustainable * steady_seconds)),
+                            sustainable,
+                            f"{label}: {sustainable} req/s (half its maximum)",
+                        )
                         log(f"    half max : {half.summary()}")
                         entry["half_of_max"] = half.summary()
                         acknowledged += half.ok
@@ -193,9 +238,15 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
         app_rate = report["runs"].get("app", {}).get("saturated", {}).get("throughput_rps")
         base_rate = report["runs"].get("baseline", {}).get("saturated", {}).get("throughput_rps")
         report["throughput_ratio"] = round(app_rate / base_rate, 3) if app_rate and base_rate else None
-        threaded = report["runs"].get("app, gthread (2 workers × 4 threads)", {}).get("saturated", {}).get("throughput_rps")
-        threaded_base = report["runs"].get("baseline, gthread (2 workers × 4 threads)", {}).get("saturated", {}).get(
-            "throughput_rps")
+        threaded = (
+            report["runs"].get("app, gthread (2 workers × 4 threads)", {}).get("saturated", {}).get("throughput_rps")
+        )
+        threaded_base = (
+            report["runs"]
+            .get("baseline, gthread (2 workers × 4 threads)", {})
+            .get("saturated", {})
+            .get("throughput_rps")
+        )
         report["gthread_throughput_ratio"] = round(threaded / threaded_base, 3) if threaded and threaded_base else None
 
         if scale_rows:
@@ -208,8 +259,9 @@ def run(*, rate: float = 200, steady_seconds: float = 20, saturate_seconds: floa
                     seconds = seed_webhook_events(database_url, rows)
                     payloads = deliveries.make(target, int(scale_rate * scale_seconds))
                     load.warm_up(target, deliveries.make(target, 20))
-                    paced = load.open_loop(target, payloads, scale_rate,
-                                           f"app at {scale_rate:.0f} req/s, {rows:,} stored events")
+                    paced = load.open_loop(
+                        target, payloads, scale_rate, f"app at {scale_rate:.0f} req/s, {rows:,} stored events"
+                    )
                     log(f"  ingest with {rows:>9,} stored events (seeded in {seconds:.1f} s): {paced.summary()}")
                     report["scaling"].append({"stored_events": rows, **paced.summary()})
     return report

@@ -10,14 +10,15 @@
 Each request opens its own connection and sends `Connection: close`, like Saleor's webhook
 sender (and gunicorn's sync workers close after every response anyway).
 """
+
 from __future__ import annotations
 
 import asyncio
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 
@@ -25,8 +26,12 @@ def raw_post(url: str, headers: dict[str, str], body: bytes) -> bytes:
     parts = urlsplit(url)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError("the benchmarks only talk to loopback")
-    lines = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
-             f"Content-Length: {len(body)}"]
+    lines = [
+        f"POST {parts.path or '/'} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Connection: close",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length", "connection")]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -61,9 +66,16 @@ class Result:
     def summary(self) -> dict:
         ms = lambda v: None if v is None else round(v * 1000, 2)  # noqa: E731
         return {
-            "label": self.label, "sent": self.sent, "ok": self.ok, "statuses": dict(sorted(self.statuses.items())),
-            "wall_s": round(self.wall, 2), "target_rate": self.target_rate, "throughput_rps": round(self.throughput, 1),
-            "p50_ms": ms(self.percentile(50)), "p90_ms": ms(self.percentile(90)), "p99_ms": ms(self.percentile(99)),
+            "label": self.label,
+            "sent": self.sent,
+            "ok": self.ok,
+            "statuses": dict(sorted(self.statuses.items())),
+            "wall_s": round(self.wall, 2),
+            "target_rate": self.target_rate,
+            "throughput_rps": round(self.throughput, 1),
+            "p50_ms": ms(self.percentile(50)),
+            "p90_ms": ms(self.percentile(90)),
+            "p99_ms": ms(self.percentile(99)),
             "max_ms": ms(max(self.latencies) if self.latencies else None),
             "mean_ms": ms(statistics.fmean(self.latencies) if self.latencies else None),
         }
@@ -84,7 +96,7 @@ async def _send(host: str, port: int, payload: bytes, timeout: float) -> str:
 
     try:
         return await asyncio.wait_for(exchange(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "timeout"
     except OSError as exc:
         return f"error:{type(exc).__name__}"
@@ -121,8 +133,14 @@ def open_loop(url: str, payloads: Sequence[bytes], rate: float, label: str, time
     return result
 
 
-def closed_loop(url: str, next_payload: Callable[[], bytes | None], concurrency: int, duration: float, label: str,
-                timeout: float = 10.0) -> Result:
+def closed_loop(
+    url: str,
+    next_payload: Callable[[], bytes | None],
+    concurrency: int,
+    duration: float,
+    label: str,
+    timeout: float = 10.0,
+) -> Result:
     """`concurrency` clients, each sending its next request as soon as the last one was answered."""
     parts = urlsplit(url)
     result = Result(label)

@@ -10,6 +10,7 @@ AdvocateLastShare, as the app does on a shop's first report), the rest give p50/
 SQL statement a report sends is EXPLAIN ANALYZEd, under the report's own session settings, to
 show which indexes it uses.
 """
+
 from __future__ import annotations
 
 import re
@@ -73,8 +74,10 @@ SELECT setval(pg_get_serial_sequence('orders', 'id'), :referrals);
 SELECT setval(pg_get_serial_sequence('referrals', 'id'), :referrals);
 """
 
-CHANNELS = {"default-channel": {"name": "Default", "currency": "USD"},
-            "channel-pln": {"name": "Polska", "currency": "PLN"}}
+CHANNELS = {
+    "default-channel": {"name": "Default", "currency": "USD"},
+    "channel-pln": {"name": "Polska", "currency": "PLN"},
+}
 
 
 def seed(database_url: str, events: int) -> dict:
@@ -137,12 +140,21 @@ def explain(engine, statements) -> list[dict]:
                 continue
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
             lines = [row[0] for row in cursor.fetchall()]
-            scans = sorted({m.group(0) for line in lines
-                            for m in re.finditer(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)"
-                                                 r"(?: using \w+)? on \w+", line)})
+            scans = sorted(
+                {
+                    m.group(0)
+                    for line in lines
+                    for m in re.finditer(
+                        r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)"
+                        r"(?: using \w+)? on \w+",
+                        line,
+                    )
+                }
+            )
             execution = next((line for line in lines if line.startswith("Execution Time")), "")
-            plans.append({"sql": " ".join(statement.split())[:300], "scans": scans, "execution": execution,
-                          "plan": lines})
+            plans.append(
+                {"sql": " ".join(statement.split())[:300], "scans": scans, "execution": execution, "plan": lines}
+            )
         raw.rollback()
     finally:
         raw.close()
@@ -174,16 +186,23 @@ def time_reports(database_url: str, runs: int, log=print, explain_plans: bool = 
                 else:
                     samples.append(elapsed)
             result = Result(name, latencies=samples)
-            entry = {"first_ms": round(first * 1000, 1) if first is not None else None,
-                     "p50_ms": _ms(result.percentile(50)), "p95_ms": _ms(result.percentile(95)),
-                     "max_ms": _ms(max(samples) if samples else None), "runs": len(samples), "error": error}
+            entry = {
+                "first_ms": round(first * 1000, 1) if first is not None else None,
+                "p50_ms": _ms(result.percentile(50)),
+                "p95_ms": _ms(result.percentile(95)),
+                "max_ms": _ms(max(samples) if samples else None),
+                "runs": len(samples),
+                "error": error,
+            }
             if explain_plans and error is None:
                 with StatementLog(engine) as recorded, db.session_scope(1) as session:
                     fn(session, period)
                 entry["plans"] = explain(engine, recorded.statements)
             out[f"{name} ({days} days)"] = entry
-            log(f"    {name:18} {days:>2} days: first {entry['first_ms']} ms, p50 {entry['p50_ms']} ms, "
-                f"p95 {entry['p95_ms']} ms" + (f"  ERROR {error}" if error else ""))
+            log(
+                f"    {name:18} {days:>2} days: first {entry['first_ms']} ms, p50 {entry['p50_ms']} ms, "
+                f"p95 {entry['p95_ms']} ms" + (f"  ERROR {error}" if error else "")
+            )
     engine.dispose()
     db._engine = None
     return out
@@ -198,8 +217,10 @@ def run(*, sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), runs: int = 20
     for events in sizes:
         with env.scratch_database() as database_url:
             seeded = seed(database_url, events)
-            log(f"  {events:,} funnel events seeded in {seeded['seconds']} s "
-                f"({seeded['advocates']:,} advocates, {seeded['referrals']:,} referrals, {seeded['coupons']:,} coupons)")
+            log(
+                f"  {events:,} funnel events seeded in {seeded['seconds']} s "
+                f"({seeded['advocates']:,} advocates, {seeded['referrals']:,} referrals, {seeded['coupons']:,} coupons)"
+            )
             timings = time_reports(database_url, runs, log, explain_plans=(events == max(sizes)))
             report["sizes"].append({"seeded": seeded, "queries": timings})
     return report

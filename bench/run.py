@@ -8,13 +8,14 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres; scratch databases are created
 dropped), `redis-server` (a private one on a free port is started), and for the widget
 timing Debian's chromium. Nothing leaves the machine.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import env
@@ -23,9 +24,9 @@ RESULTS = Path(__file__).with_name("results")
 SECTIONS = ("widget", "analytics", "ingest", "e2e")
 
 TARGETS = {
-    "ingest_ratio": 0.5,      # app throughput / bare Flask throughput, same gunicorn setup
-    "ingest_p99_ms": 25.0,    # at a steady 200 req/s
-    "e2e_p95_s": 2.0,         # paid delivery → both reward e-mails accepted, at 20 orders/s
+    "ingest_ratio": 0.5,  # app throughput / bare Flask throughput, same gunicorn setup
+    "ingest_p99_ms": 25.0,  # at a steady 200 req/s
+    "e2e_p95_s": 2.0,  # paid delivery → both reward e-mails accepted, at 20 orders/s
     "widget_gzip_bytes": 3 * 1024,
     "analytics_p95_ms": 200.0,  # each dashboard query, 1 M funnel events
 }
@@ -46,60 +47,107 @@ def _fmt(value, unit: str = "") -> str:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"# Benchmark report — {results['started']}", "", "## Machine", "",
-             "| | |", "|---|---|"]
+    lines = [f"# Benchmark report — {results['started']}", "", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in results["machine"].items()]
-    lines += ["", f"Load average before / after: {results['load_before']} / {results['load_after']}"
-              f" (other work on the machine shares the same cores).", "",
-              f"Command: `{results['command']}`", "", "## Targets", "", "| what | target | measured | verdict |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Load average before / after: {results['load_before']} / {results['load_after']}"
+        f" (other work on the machine shares the same cores).",
+        "",
+        f"Command: `{results['command']}`",
+        "",
+        "## Targets",
+        "",
+        "| what | target | measured | verdict |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {row[0]} | {row[1]} | {row[2]} | {row[3]} |" for row in results["targets"]]
 
     if "ingest" in results:
         r = results["ingest"]
-        lines += ["", "## 1. Webhook ingest (gunicorn -w 2, sync workers)", "",
-                  "| run | sent | 2xx | other | throughput | p50 | p90 | p99 | max |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## 1. Webhook ingest (gunicorn -w 2, sync workers)",
+            "",
+            "| run | sent | 2xx | other | throughput | p50 | p90 | p99 | max |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for runs in r["runs"].values():
             for key in ("saturated", "steady", "half_of_max"):
                 s = runs.get(key)
                 if not s:
                     continue
                 other = {k: v for k, v in s["statuses"].items() if not k.startswith("2")}
-                lines.append(f"| {s['label']} | {_fmt(s['sent'])} | {_fmt(s['ok'])} | {other or '–'} | "
-                             f"{_fmt(s['throughput_rps'], '/s')} | {_fmt(s['p50_ms'], ' ms')} | "
-                             f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |")
-        lines += ["", f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}** (sync workers), "
-                      f"**{r.get('gthread_throughput_ratio')}** (gthread, each against the baseline in the same setup)."]
-        lines += [f"{label}: {runs['acknowledged']:,} deliveries acknowledged, {runs['stored']:,} stored in PostgreSQL."
-                  for label, runs in r["runs"].items() if "acknowledged" in runs]
+                lines.append(
+                    f"| {s['label']} | {_fmt(s['sent'])} | {_fmt(s['ok'])} | {other or '–'} | "
+                    f"{_fmt(s['throughput_rps'], '/s')} | {_fmt(s['p50_ms'], ' ms')} | "
+                    f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |"
+                )
+        lines += [
+            "",
+            f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}** (sync workers), "
+            f"**{r.get('gthread_throughput_ratio')}** (gthread, each against the baseline in the same setup).",
+        ]
+        lines += [
+            f"{label}: {runs['acknowledged']:,} deliveries acknowledged, {runs['stored']:,} stored in PostgreSQL."
+            for label, runs in r["runs"].items()
+            if "acknowledged" in runs
+        ]
         if r.get("scaling"):
-            lines += ["", "Ingest as stored data grows (steady open-loop load):", "",
-                      "| stored webhook events | rate | 2xx | p50 | p99 |", "|---|---|---|---|---|"]
-            lines += [f"| {_fmt(s['stored_events'])} | {_fmt(s['target_rate'])}/s | {_fmt(s['ok'])}/{_fmt(s['sent'])} | "
-                      f"{_fmt(s['p50_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} |" for s in r["scaling"]]
+            lines += [
+                "",
+                "Ingest as stored data grows (steady open-loop load):",
+                "",
+                "| stored webhook events | rate | 2xx | p50 | p99 |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {_fmt(s['stored_events'])} | {_fmt(s['target_rate'])}/s | {_fmt(s['ok'])}/{_fmt(s['sent'])} | "
+                f"{_fmt(s['p50_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} |"
+                for s in r["scaling"]
+            ]
 
     if "e2e" in results:
-        lines += ["", "## 2. End to end: paid order → both reward e-mails", "",
-                  "| rate | orders | completed | missing | p50 | p95 | p99 | max | Saleor calls |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## 2. End to end: paid order → both reward e-mails",
+            "",
+            "| rate | orders | completed | missing | p50 | p95 | p99 | max | Saleor calls |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in results["e2e"]:
-            lines.append(f"| {_fmt(r['rate'])}/s | {r['orders']} | {r['completed']} | {r['missing']} | "
-                         f"{_fmt(r['p50_s'], ' s')} | {_fmt(r['p95_s'], ' s')} | {_fmt(r['p99_s'], ' s')} | "
-                         f"{_fmt(r['max_s'], ' s')} | {r['saleor_calls']} |")
+            lines.append(
+                f"| {_fmt(r['rate'])}/s | {r['orders']} | {r['completed']} | {r['missing']} | "
+                f"{_fmt(r['p50_s'], ' s')} | {_fmt(r['p95_s'], ' s')} | {_fmt(r['p99_s'], ' s')} | "
+                f"{_fmt(r['max_s'], ' s')} | {r['saleor_calls']} |"
+            )
         for r in results["e2e"]:
             per_order = r.get("saleor_calls_per_order")
             if per_order:
-                lines += ["", f"Saleor calls per referred order during the {_fmt(r['rate'])}/s run, by operation:", "",
-                          "| operation | calls per order |", "|---|---|"]
+                lines += [
+                    "",
+                    f"Saleor calls per referred order during the {_fmt(r['rate'])}/s run, by operation:",
+                    "",
+                    "| operation | calls per order |",
+                    "|---|---|",
+                ]
                 lines += [f"| {name} | {count} |" for name, count in per_order.items()]
                 lines.append(f"| all | {round(sum(per_order.values()), 2)} |")
         for r in results["e2e"]:
             cpu = r.get("cpu_seconds", {})
             if cpu:
-                lines += ["", f"CPU seconds during the {_fmt(r['rate'])}/s run ({r['orders']} orders):", "",
-                          "| process | CPU s | per order |", "|---|---|---|"]
-                lines += [f"| {k} | {v} | {v / r['orders']:.3f} |" for k, v in cpu.items()
-                          if k not in ("wall seconds", "cores available")]
+                lines += [
+                    "",
+                    f"CPU seconds during the {_fmt(r['rate'])}/s run ({r['orders']} orders):",
+                    "",
+                    "| process | CPU s | per order |",
+                    "|---|---|---|",
+                ]
+                lines += [
+                    f"| {k} | {v} | {v / r['orders']:.3f} |"
+                    for k, v in cpu.items()
+                    if k not in ("wall seconds", "cores available")
+                ]
                 lines.append(f"| wall seconds / cores | {cpu.get('wall seconds')} / {cpu.get('cores available')} | |")
 
     if "widget" in results:
@@ -107,31 +155,49 @@ def markdown(results: dict) -> str:
         size, render = w.get("size", {}), w.get("render", {})
         lines += ["", "## 3. Widget", ""]
         if size.get("available"):
-            lines += [f"`/widget.js` (CSS inlined): {size['raw_bytes']:,} bytes, gzip -6 {size['gzip6_bytes']:,} bytes,"
-                      f" gzip -9 {size['gzip9_bytes']:,} bytes (budget {size['budget_bytes']:,})."]
+            lines += [
+                f"`/widget.js` (CSS inlined): {size['raw_bytes']:,} bytes, gzip -6 {size['gzip6_bytes']:,} bytes,"
+                f" gzip -9 {size['gzip9_bytes']:,} bytes (budget {size['budget_bytes']:,})."
+            ]
         else:
             lines += ["`/widget.js`: not available."]
         if render.get("available"):
-            lines += ["", f"Headless Chromium, {render['samples']} cold loads:", "", "| measured from | p50 | p90 | max |",
-                      "|---|---|---|---|"]
+            lines += [
+                "",
+                f"Headless Chromium, {render['samples']} cold loads:",
+                "",
+                "| measured from | p50 | p90 | max |",
+                "|---|---|---|---|",
+            ]
             for key, label in (("from_insert", "script tag inserted"), ("from_script_loaded", "widget.js downloaded")):
                 s = render[key]
-                lines.append(f"| {label} → share block rendered | {_fmt(s['p50_ms'], ' ms')} | "
-                             f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |")
+                lines.append(
+                    f"| {label} → share block rendered | {_fmt(s['p50_ms'], ' ms')} | "
+                    f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |"
+                )
         else:
             lines += ["", f"Render timing: not available ({render.get('reason')})."]
 
     if "analytics" in results:
         a = results["analytics"]
-        lines += ["", "## 4. Analytics queries", "", f"{a['runs_per_query']} runs each after a first (cold) call.", "",
-                  "| funnel events | query | first call | p50 | p95 | max |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## 4. Analytics queries",
+            "",
+            f"{a['runs_per_query']} runs each after a first (cold) call.",
+            "",
+            "| funnel events | query | first call | p50 | p95 | max |",
+            "|---|---|---|---|---|---|",
+        ]
         for size in a["sizes"]:
             for name, q in size["queries"].items():
                 if q.get("error"):
                     lines.append(f"| {_fmt(size['seeded']['events'])} | {name} | error: {q['error']} | | | |")
                     continue
-                lines.append(f"| {_fmt(size['seeded']['events'])} | {name} | {_fmt(q['first_ms'], ' ms')} | "
-                             f"{_fmt(q['p50_ms'], ' ms')} | {_fmt(q['p95_ms'], ' ms')} | {_fmt(q['max_ms'], ' ms')} |")
+                lines.append(
+                    f"| {_fmt(size['seeded']['events'])} | {name} | {_fmt(q['first_ms'], ' ms')} | "
+                    f"{_fmt(q['p50_ms'], ' ms')} | {_fmt(q['p95_ms'], ' ms')} | {_fmt(q['max_ms'], ' ms')} |"
+                )
         biggest = a["sizes"][-1]
         lines += ["", f"Plans at {_fmt(biggest['seeded']['events'])} events (EXPLAIN ANALYZE of every statement):", ""]
         for name, q in biggest["queries"].items():
@@ -147,48 +213,82 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     if "ingest" in results:
         r = results["ingest"]
-        setups = (("gthread, the production setup", r.get("gthread_throughput_ratio"), GTHREAD_APP),
-                  ("sync workers", r.get("throughput_ratio"), "app"))
+        setups = (
+            ("gthread, the production setup", r.get("gthread_throughput_ratio"), GTHREAD_APP),
+            ("sync workers", r.get("throughput_ratio"), "app"),
+        )
         for setup, ratio, _label in setups:
-            rows.append((f"ingest throughput vs bare Flask ({setup})", f"≥ {TARGETS['ingest_ratio']}×", _fmt(ratio, "×"),
-                         _verdict(None if ratio is None else ratio >= TARGETS["ingest_ratio"])))
+            rows.append(
+                (
+                    f"ingest throughput vs bare Flask ({setup})",
+                    f"≥ {TARGETS['ingest_ratio']}×",
+                    _fmt(ratio, "×"),
+                    _verdict(None if ratio is None else ratio >= TARGETS["ingest_ratio"]),
+                )
+            )
         for setup, _ratio, label in setups:
             if label not in r["runs"]:
                 continue
             steady = r["runs"][label]["steady"]
-            ok = steady["p99_ms"] is not None and steady["p99_ms"] <= TARGETS["ingest_p99_ms"] and not [
-                s for s in steady["statuses"] if not s.startswith("2")]
-            rows.append((f"ingest p99 at {steady['target_rate']:.0f} req/s ({setup})",
-                         f"≤ {TARGETS['ingest_p99_ms']:.0f} ms",
-                         f"{_fmt(steady['p99_ms'], ' ms')} ({steady['ok']}/{steady['sent']} answered 2xx)", _verdict(ok)))
+            ok = (
+                steady["p99_ms"] is not None
+                and steady["p99_ms"] <= TARGETS["ingest_p99_ms"]
+                and not [s for s in steady["statuses"] if not s.startswith("2")]
+            )
+            rows.append(
+                (
+                    f"ingest p99 at {steady['target_rate']:.0f} req/s ({setup})",
+                    f"≤ {TARGETS['ingest_p99_ms']:.0f} ms",
+                    f"{_fmt(steady['p99_ms'], ' ms')} ({steady['ok']}/{steady['sent']} answered 2xx)",
+                    _verdict(ok),
+                )
+            )
     if "e2e" in results:
         for r in results["e2e"]:
             ok = r["p95_s"] is not None and r["p95_s"] <= TARGETS["e2e_p95_s"] and r["missing"] == 0
-            rows.append((f"paid → both e-mails p95 at {_fmt(r['rate'])} orders/s", f"≤ {TARGETS['e2e_p95_s']:.0f} s",
-                         f"{_fmt(r['p95_s'], ' s')} ({r['missing']} missing)",
-                         _verdict(ok) if r["rate"] >= 20 else f"{_verdict(ok)} (below the target rate)"))
+            rows.append(
+                (
+                    f"paid → both e-mails p95 at {_fmt(r['rate'])} orders/s",
+                    f"≤ {TARGETS['e2e_p95_s']:.0f} s",
+                    f"{_fmt(r['p95_s'], ' s')} ({r['missing']} missing)",
+                    _verdict(ok) if r["rate"] >= 20 else f"{_verdict(ok)} (below the target rate)",
+                )
+            )
     if "widget" in results:
         size = results["widget"].get("size", {})
         if size.get("available"):
-            rows.append(("widget.js + CSS, gzip", f"≤ {TARGETS['widget_gzip_bytes']:,} B", f"{size['gzip9_bytes']:,} B",
-                         _verdict(size["gzip9_bytes"] <= TARGETS["widget_gzip_bytes"])))
+            rows.append(
+                (
+                    "widget.js + CSS, gzip",
+                    f"≤ {TARGETS['widget_gzip_bytes']:,} B",
+                    f"{size['gzip9_bytes']:,} B",
+                    _verdict(size["gzip9_bytes"] <= TARGETS["widget_gzip_bytes"]),
+                )
+            )
         else:
             rows.append(("widget.js + CSS, gzip", f"≤ {TARGETS['widget_gzip_bytes']:,} B", "not available", "n/a"))
     if "analytics" in results:
         biggest = results["analytics"]["sizes"][-1]
-        worst = max(((q["p95_ms"] or 0.0, name) for name, q in biggest["queries"].items() if not q.get("error")),
-                    default=(None, None))
+        worst = max(
+            ((q["p95_ms"] or 0.0, name) for name, q in biggest["queries"].items() if not q.get("error")),
+            default=(None, None),
+        )
         errors = [name for name, q in biggest["queries"].items() if q.get("error")]
-        rows.append((f"dashboard query p95, {_fmt(biggest['seeded']['events'])} events",
-                     f"≤ {TARGETS['analytics_p95_ms']:.0f} ms",
-                     f"worst {_fmt(worst[0], ' ms')} ({worst[1]})" + (f"; errors: {errors}" if errors else ""),
-                     _verdict(worst[0] is not None and worst[0] <= TARGETS["analytics_p95_ms"] and not errors)))
+        rows.append(
+            (
+                f"dashboard query p95, {_fmt(biggest['seeded']['events'])} events",
+                f"≤ {TARGETS['analytics_p95_ms']:.0f} ms",
+                f"worst {_fmt(worst[0], ' ms')} ({worst[1]})" + (f"; errors: {errors}" if errors else ""),
+                _verdict(worst[0] is not None and worst[0] <= TARGETS["analytics_p95_ms"] and not errors),
+            )
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="shorter runs and smaller data (a smoke test)")
     parser.add_argument("--ingest-rate", type=float, default=200)
@@ -200,9 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}")
 
-    started = datetime.now(timezone.utc)
-    results: dict = {"started": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": env.machine(),
-                     "load_before": env.load_average(), "command": "python -m bench.run " + " ".join(argv or sys.argv[1:])}
+    started = datetime.now(UTC)
+    results: dict = {
+        "started": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": env.machine(),
+        "load_before": env.load_average(),
+        "command": "python -m bench.run " + " ".join(argv or sys.argv[1:]),
+    }
     print(f"benchmarks on {results['machine']['cores (nproc)']} cores, load {results['load_before']}", flush=True)
 
     def log(message: str) -> None:
@@ -225,9 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         from bench import ingest
 
         results["ingest"] = ingest.run(
-            rate=args.ingest_rate, steady_seconds=5 if args.quick else 20, saturate_seconds=4 if args.quick else 10,
+            rate=args.ingest_rate,
+            steady_seconds=5 if args.quick else 20,
+            saturate_seconds=4 if args.quick else 10,
             scale_rows=(10_000, 100_000) if args.quick else (10_000, 100_000, 1_000_000),
-            scale_seconds=3 if args.quick else 10, log=log)
+            scale_seconds=3 if args.quick else 10,
+            log=log,
+        )
     if "e2e" in chosen:
         print("== end to end", flush=True)
         from bench import e2e
@@ -235,8 +343,15 @@ def main(argv: list[str] | None = None) -> int:
         results["e2e"] = []
         for rate in (float(r) for r in args.e2e_rates.split(",") if r.strip()):
             seconds = 5 if args.quick else (15 if rate >= 10 else 30)
-            results["e2e"].append(e2e.run(rate=rate, seconds=seconds, advocates=5 if args.quick else 20,
-                                          concurrency=args.e2e_concurrency, log=log))
+            results["e2e"].append(
+                e2e.run(
+                    rate=rate,
+                    seconds=seconds,
+                    advocates=5 if args.quick else 20,
+                    concurrency=args.e2e_concurrency,
+                    log=log,
+                )
+            )
 
     results["load_after"] = env.load_average()
     results["minutes"] = round((time.monotonic() - clock) / 60, 1)

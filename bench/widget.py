@@ -10,6 +10,7 @@ buyer is already an advocate; a MutationObserver notes when the share block (a S
 from inserting the script tag, and from the moment widget.js finished downloading (≈ when it
 starts running), to the rendered block.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,8 +28,13 @@ from bench import env
 from bench.load import Result
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BUDGET_BYTES = 3 * 1024
 
 PAGE = """<!doctype html>
@@ -70,9 +76,13 @@ def measure_size(app_url: str) -> dict:
     body = response.content
     extra_css = [u for u in ("/widget.css",) if requests.get(app_url + u, timeout=10).status_code == 200]
     return {
-        "available": True, "raw_bytes": len(body), "gzip6_bytes": len(gzip.compress(body, compresslevel=6)),
-        "gzip9_bytes": len(gzip.compress(body, compresslevel=9)), "separate_css_files": extra_css,
-        "budget_bytes": BUDGET_BYTES, "cache_control": response.headers.get("Cache-Control"),
+        "available": True,
+        "raw_bytes": len(body),
+        "gzip6_bytes": len(gzip.compress(body, compresslevel=6)),
+        "gzip9_bytes": len(gzip.compress(body, compresslevel=9)),
+        "separate_css_files": extra_css,
+        "budget_bytes": BUDGET_BYTES,
+        "cache_control": response.headers.get("Cache-Control"),
     }
 
 
@@ -82,8 +92,9 @@ def measure_render(app_url: str, api_url: str, order_id: str, samples: int) -> d
     from playwright.sync_api import sync_playwright
 
     site = Path(tempfile.mkdtemp(prefix="bench-storefront-"))
-    (site / "thanks.html").write_text(PAGE.replace("APP_URL", app_url).replace("API_URL", api_url)
-                                      .replace("ORDER_ID", order_id))
+    (site / "thanks.html").write_text(
+        PAGE.replace("APP_URL", app_url).replace("API_URL", api_url).replace("ORDER_ID", order_id)
+    )
     port = env.free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), partial(_Quiet, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -113,8 +124,12 @@ def measure_render(app_url: str, api_url: str, order_id: str, samples: int) -> d
     finally:
         server.shutdown()
         shutil.rmtree(site, ignore_errors=True)
-    return {"available": True, "samples": samples,
-            "from_insert": _ms_summary(from_insert), "from_script_loaded": _ms_summary(from_script)}
+    return {
+        "available": True,
+        "samples": samples,
+        "from_insert": _ms_summary(from_insert),
+        "from_script_loaded": _ms_summary(from_script),
+    }
 
 
 def _ms_summary(result: Result) -> dict:
@@ -143,8 +158,11 @@ def run(*, samples: int = 20, log=print) -> dict:
             saleor.checkout_complete(order)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                state = requests.get(f"{app_url}/api/widget/state", timeout=5,
-                                     params={"saleorApiUrl": saleor.api_url, "orderId": order["id"]}).json()
+                state = requests.get(
+                    f"{app_url}/api/widget/state",
+                    timeout=5,
+                    params={"saleorApiUrl": saleor.api_url, "orderId": order["id"]},
+                ).json()
                 if state.get("show"):
                     break
                 time.sleep(0.2)

@@ -1,4 +1,5 @@
 """Referral rewards for Saleor storefronts."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """The Flask application factory."""
+
 from __future__ import annotations
 
 import logging
@@ -35,11 +36,27 @@ log = logging.getLogger(__name__)
 
 # Libraries that log request or response bodies (gql: every query and answer at INFO) or URLs with
 # personal data at INFO/DEBUG: our log carries ids, never codes, tokens or e-mail addresses.
-QUIET_LOGGERS = ("gql", "gql.transport.requests", "requests", "urllib3", "flask-limiter", "limits",
-                 "werkzeug")  # werkzeug: the dev server logs every path, portal links (bearer tokens) too
+QUIET_LOGGERS = (
+    "gql",
+    "gql.transport.requests",
+    "requests",
+    "urllib3",
+    "flask-limiter",
+    "limits",
+    "werkzeug",
+)  # werkzeug: the dev server logs every path, portal links (bearer tokens) too
 
-BLUEPRINTS = (install_endpoints, webhook_endpoints, widget_bp, landing_bp, portal_bp, admin_pages, admin_api,
-              admin_webhooks_api, privacy_api)
+BLUEPRINTS = (
+    install_endpoints,
+    webhook_endpoints,
+    widget_bp,
+    landing_bp,
+    portal_bp,
+    admin_pages,
+    admin_api,
+    admin_webhooks_api,
+    privacy_api,
+)
 
 # Endpoints Saleor, storefronts and scripts call: errors are JSON there, HTML elsewhere.
 JSON_PREFIXES = ("/api/", "/healthz", "/widget")
@@ -51,8 +68,10 @@ def create_app(config: Config | None = None, *, runner: str | None = None) -> Fl
     if not cfg.allowed_saleor_api_urls:
         log.warning(
             "ALLOWED_SALEOR_API_URLS is empty: any Saleor may install this app (loopback %s, private networks %s). "
-            "Set it in production.", "allowed" if cfg.saleor_allow_loopback else "refused",
-            "allowed" if cfg.saleor_allow_private else "refused")
+            "Set it in production.",
+            "allowed" if cfg.saleor_allow_loopback else "refused",
+            "allowed" if cfg.saleor_allow_private else "refused",
+        )
 
     app = Flask(__name__, static_folder=None)
     if cfg.trusted_proxies > 0:

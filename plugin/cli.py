@@ -8,6 +8,7 @@
 `export` and `erase` print JSON on stdout; exit status 2 for an unknown shop or an invalid e-mail,
 1 when the erasure could not delete every reward code in Saleor (run it again later).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ def _run(args) -> int:
     cfg = app.config["SETTINGS"]
     print(f"\n  Referrals app on http://127.0.0.1:{cfg.port}")
     print(f"  Manifest URL for the Saleor Dashboard: {cfg.app_url}/api/manifest")
-    print(f"  Database: {cfg.database_url.split('@')[-1]}   Tasks: {'Celery/Redis' if cfg.redis_url else 'in-process'}"
-          f"   Mail: {'SMTP' if cfg.smtp_url else cfg.mail_outbox_dir}\n", flush=True)
+    print(
+        f"  Database: {cfg.database_url.split('@')[-1]}   Tasks: {'Celery/Redis' if cfg.redis_url else 'in-process'}"
+        f"   Mail: {'SMTP' if cfg.smtp_url else cfg.mail_outbox_dir}\n",
+        flush=True,
+    )
     run_simple(args.host, cfg.port, app, threaded=True, use_reloader=False)
     return 0
 
@@ -56,12 +60,16 @@ def _privacy(args) -> int:
         if args.operation == "export":
             print(json.dumps(privacy.export(tenant.id, email, secret=secret), indent=2, ensure_ascii=False))
             return 0
-        report = privacy.erase(tenant.id, email, secret=secret, actor="operator:cli",
-                               saleor=lambda: saleor_client(tenant) if tenant.token_encrypted else None)
+        report = privacy.erase(
+            tenant.id,
+            email,
+            secret=secret,
+            actor="operator:cli",
+            saleor=lambda: saleor_client(tenant) if tenant.token_encrypted else None,
+        )
         print(json.dumps(report.as_dict(), indent=2))
         if not report.complete:
-            print("warning: some reward codes are still live in Saleor; run the erasure again later",
-                  file=sys.stderr)
+            print("warning: some reward codes are still live in Saleor; run the erasure again later", file=sys.stderr)
             return 1
         return 0
 
@@ -75,12 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=_db)
-    for name, helptext in (("erase", "erase (pseudonymise) everything stored about an e-mail"),
-                           ("export", "print everything stored about an e-mail as JSON")):
+    for name, helptext in (
+        ("erase", "erase (pseudonymise) everything stored about an e-mail"),
+        ("export", "print everything stored about an e-mail as JSON"),
+    ):
         privacy_command = sub.add_parser(name, help=helptext)
         privacy_command.add_argument("email")
-        privacy_command.add_argument("--shop", required=True, metavar="API_URL",
-                                     help="the shop's Saleor API URL, exactly as installed (e.g. https://x/graphql/)")
+        privacy_command.add_argument(
+            "--shop",
+            required=True,
+            metavar="API_URL",
+            help="the shop's Saleor API URL, exactly as installed (e.g. https://x/graphql/)",
+        )
         privacy_command.set_defaults(func=_privacy, operation=name)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -3,6 +3,7 @@
 Every variable is documented in the README ("Configuration"). Defaults are the
 embedded `make run` setup: SQLite file, in-process task runner, file outbox.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 from urllib.parse import SplitResult
 
 from plugin.netpolicy import UrlRefused, parse_url
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -74,7 +76,7 @@ class Config:
     webhook_retry_hours: float = 24.0
 
     @classmethod
-    def from_env(cls, **overrides) -> "Config":
+    def from_env(cls, **overrides) -> Config:
         env = os.environ
         port = int(env.get("PORT", "3000"))
         data_dir = Path(env.get("DATA_DIR") or Path.cwd() / "var")

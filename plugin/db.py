@@ -5,13 +5,14 @@ with `session_scope(tenant_id)` automatically filters every SELECT of such a
 table to that tenant and refuses to flush a row of another tenant, so a query
 written in a hurry cannot cross shops.
 """
+
 from __future__ import annotations
 
 import contextlib
 import functools
 import threading
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, create_engine, event
 from sqlalchemy.engine import Engine
@@ -28,7 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -39,12 +40,12 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -91,6 +92,7 @@ def init_engine(database_url: str) -> Engine:
         kwargs.update(pool_size=10, max_overflow=20)
     _engine = create_engine(database_url, **kwargs)
     if database_url.startswith("sqlite"):
+
         @event.listens_for(_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
@@ -98,6 +100,7 @@ def init_engine(database_url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
     _Session = sessionmaker(bind=_engine, expire_on_commit=False, future=True)
     return _engine
 
@@ -112,8 +115,15 @@ def autocommit_engine() -> Engine:
         if main.dialect.name == "sqlite":
             return main
         # Nothing to roll back on check-in: every statement committed itself.
-        _autocommit_engine = create_engine(main.url, future=True, isolation_level="AUTOCOMMIT", hide_parameters=True,
-                                           pool_size=5, max_overflow=10, pool_reset_on_return=None)
+        _autocommit_engine = create_engine(
+            main.url,
+            future=True,
+            isolation_level="AUTOCOMMIT",
+            hide_parameters=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_reset_on_return=None,
+        )
     return _autocommit_engine
 
 

@@ -1,8 +1,9 @@
 """Small HTTP helpers shared by the blueprints: the API's one error, JSON errors, safe body parsing."""
+
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from flask import jsonify, request
 

@@ -1,4 +1,5 @@
 """Who is who: e-mail addresses, referral and coupon codes, and the pseudonyms of erased people."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """State changes of referrals and coupons, each recorded with reason and actor."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -12,10 +13,16 @@ def move_referral(session: Session, referral: Referral, to_state: str, reason: s
     if referral.state == to_state and referral.id is not None:
         return
     from_state = referral.state if referral.id else None
-    session.add(LedgerEntry(
-        tenant_id=referral.tenant_id, referral=referral, from_state=from_state,
-        to_state=to_state, reason=reason, actor=actor,
-    ))
+    session.add(
+        LedgerEntry(
+            tenant_id=referral.tenant_id,
+            referral=referral,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            actor=actor,
+        )
+    )
     referral.state = to_state
     events.referral_moved(session, referral, from_state, reason, actor)
 
@@ -24,9 +31,16 @@ def move_coupon(session: Session, coupon: Coupon, to_state: str, reason: str, ac
     if coupon.state == to_state:
         return
     from_state = coupon.state
-    session.add(LedgerEntry(
-        tenant_id=coupon.tenant_id, referral_id=coupon.referral_id, coupon_id=coupon.id,
-        from_state=from_state, to_state=to_state, reason=reason, actor=actor,
-    ))
+    session.add(
+        LedgerEntry(
+            tenant_id=coupon.tenant_id,
+            referral_id=coupon.referral_id,
+            coupon_id=coupon.id,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            actor=actor,
+        )
+    )
     coupon.state = to_state
     events.reward_moved(session, coupon, from_state, reason, actor)

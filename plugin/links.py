@@ -1,4 +1,5 @@
 """URLs we hand to people: share links, portal magic links, storefront links."""
+
 from __future__ import annotations
 
 from urllib.parse import quote, urlencode, urlsplit

@@ -1,4 +1,5 @@
 """Every table, imported in one place for Alembic and `create_all`."""
+
 from plugin.analytics.models import FunnelDaily, FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import Base
@@ -10,7 +11,22 @@ from plugin.tenants.models import Tenant
 from plugin.webhooks.models import WebhookEvent
 
 __all__ = [
-    "Base", "Tenant", "ProgramSettings", "SettingsChange", "WebhookEvent", "Advocate", "FriendClaim",
-    "OrderRecord", "Referral", "LedgerEntry", "Coupon", "OutboundEmail", "FunnelEvent", "FunnelDaily",
-    "WebhookEndpoint", "WebhookMessage", "WebhookDelivery", "WebhookAttempt",
+    "Base",
+    "Tenant",
+    "ProgramSettings",
+    "SettingsChange",
+    "WebhookEvent",
+    "Advocate",
+    "FriendClaim",
+    "OrderRecord",
+    "Referral",
+    "LedgerEntry",
+    "Coupon",
+    "OutboundEmail",
+    "FunnelEvent",
+    "FunnelDaily",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "WebhookDelivery",
+    "WebhookAttempt",
 ]

@@ -12,6 +12,7 @@ characters, no fragment) and then every address the host resolves to. `check_add
 rule for one IP address; `plugin.outbound` applies it again to the address a connection actually
 reached, so a name that resolves differently a moment later gains nothing.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -87,7 +88,7 @@ def _is_ip_literal(host: str) -> bool:
 
 
 def address_class(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """"loopback", "private" (private, link-local, shared/CGNAT), "global" or "reserved"."""
+    """ "loopback", "private" (private, link-local, shared/CGNAT), "global" or "reserved"."""
     address = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:

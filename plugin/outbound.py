@@ -16,6 +16,7 @@ merchant typed): what such a server can make us do is bounded.
   a private network a moment after it was checked gains nothing. A proxy set in the environment
   is the operator's choice and is not checked.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,7 +83,7 @@ class _Watchdog:
         self._timer = threading.Timer(max(seconds, 0.0), self._expire)
         self._timer.daemon = True
 
-    def __enter__(self) -> "_Watchdog":
+    def __enter__(self) -> _Watchdog:
         self._outer = getattr(_local, "watchdog", None)
         _local.watchdog = self
         self._timer.start()

@@ -14,6 +14,7 @@ Every key is a digest: a client address or an e-mail used as a key never sits in
 Flask-Limiter's log lines) in clear text. The client address is `request.remote_addr`, which
 `TRUSTED_PROXIES` (werkzeug's ProxyFix) makes the visitor's own behind a reverse proxy.
 """
+
 from __future__ import annotations
 
 import hashlib

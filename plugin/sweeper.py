@@ -4,6 +4,7 @@ Covers a broker that was down at enqueue time, a worker killed mid-task, and
 Saleor or SMTP outages longer than a task's own retries. Everything it
 re-enqueues is idempotent, so running it too often costs only queries.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,39 +40,80 @@ def sweep() -> dict:
     cutoff = utcnow() - grace()
     # Shops that uninstalled the app have no token: nothing of theirs can be finished.
     installed = select(Tenant.id).where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None))
-    counts = {"events": 0, "coupons": 0, "revocations": 0, "email_tenants": 0, "hold_tenants": 0,
-              "webhook_deliveries": 0, "webhook_messages_pruned": 0}
+    counts = {
+        "events": 0,
+        "coupons": 0,
+        "revocations": 0,
+        "email_tenants": 0,
+        "hold_tenants": 0,
+        "webhook_deliveries": 0,
+        "webhook_messages_pruned": 0,
+    }
     with session_scope() as session:
         # Only events handed to the broker a grace period ago: rows not queued yet are the relay's
         # (plugin/webhooks/relay.py), which sends each once when the broker is back. A row
         # re-queued by an earlier sweep waits one more grace period before the next copy, so a
         # backlog in the broker is not flooded with duplicates of work already queued.
-        events = session.execute(select(WebhookEvent.tenant_id, WebhookEvent.id).where(
-            WebhookEvent.status == WebhookEvent.PENDING, WebhookEvent.queued_at < cutoff,
-            or_(WebhookEvent.redriven_at.is_(None), WebhookEvent.redriven_at < cutoff),
-        ).order_by(WebhookEvent.id).limit(1000)).all()
-        coupons = session.execute(select(Coupon.tenant_id, Coupon.id).where(
-            Coupon.state == Coupon.RESERVED, Coupon.created_at < cutoff, Coupon.tenant_id.in_(installed),
-            or_(Coupon.redriven_at.is_(None), Coupon.redriven_at < cutoff),
-        ).order_by(Coupon.id).limit(1000)).all()
+        events = session.execute(
+            select(WebhookEvent.tenant_id, WebhookEvent.id)
+            .where(
+                WebhookEvent.status == WebhookEvent.PENDING,
+                WebhookEvent.queued_at < cutoff,
+                or_(WebhookEvent.redriven_at.is_(None), WebhookEvent.redriven_at < cutoff),
+            )
+            .order_by(WebhookEvent.id)
+            .limit(1000)
+        ).all()
+        coupons = session.execute(
+            select(Coupon.tenant_id, Coupon.id)
+            .where(
+                Coupon.state == Coupon.RESERVED,
+                Coupon.created_at < cutoff,
+                Coupon.tenant_id.in_(installed),
+                or_(Coupon.redriven_at.is_(None), Coupon.redriven_at < cutoff),
+            )
+            .order_by(Coupon.id)
+            .limit(1000)
+        ).all()
         now = utcnow()
         if events:
-            session.execute(update(WebhookEvent).where(WebhookEvent.id.in_([e.id for e in events]))
-                            .values(redriven_at=now))
+            session.execute(
+                update(WebhookEvent).where(WebhookEvent.id.in_([e.id for e in events])).values(redriven_at=now)
+            )
         if coupons:
             session.execute(update(Coupon).where(Coupon.id.in_([c.id for c in coupons])).values(redriven_at=now))
-        revocations = session.execute(select(Referral.tenant_id, Referral.id).where(
-            Referral.state.in_([Referral.REVOKED, Referral.REJECTED]), Referral.tenant_id.in_(installed),
-            exists().where(and_(Coupon.referral_id == Referral.id,
-                                or_(Coupon.state == Coupon.ISSUED, Coupon.state == Coupon.RESERVED))),
-        ).limit(1000)).all()
-        email_tenants = session.scalars(select(OutboundEmail.tenant_id).where(
-            OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow(),
-            OutboundEmail.created_at < cutoff,
-        ).distinct()).all()
-        hold_tenants = session.scalars(select(Referral.tenant_id).where(
-            Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
-        ).distinct()).all()
+        revocations = session.execute(
+            select(Referral.tenant_id, Referral.id)
+            .where(
+                Referral.state.in_([Referral.REVOKED, Referral.REJECTED]),
+                Referral.tenant_id.in_(installed),
+                exists().where(
+                    and_(
+                        Coupon.referral_id == Referral.id,
+                        or_(Coupon.state == Coupon.ISSUED, Coupon.state == Coupon.RESERVED),
+                    )
+                ),
+            )
+            .limit(1000)
+        ).all()
+        email_tenants = session.scalars(
+            select(OutboundEmail.tenant_id)
+            .where(
+                OutboundEmail.status == OutboundEmail.PENDING,
+                OutboundEmail.next_attempt_at <= utcnow(),
+                OutboundEmail.created_at < cutoff,
+            )
+            .distinct()
+        ).all()
+        hold_tenants = session.scalars(
+            select(Referral.tenant_id)
+            .where(
+                Referral.state == Referral.HELD,
+                Referral.hold_until.is_not(None),
+                Referral.hold_until <= utcnow(),
+            )
+            .distinct()
+        ).all()
         # Outbound webhooks: first tries whose task was lost, and every retry whose backoff ended.
         deliveries = merchant_webhooks.due_deliveries(session, cutoff)
         counts["webhook_messages_pruned"] = merchant_webhooks.prune(session)
@@ -87,9 +129,14 @@ def sweep() -> dict:
         release_holds.enqueue(tenant_id)
     for tenant_id, delivery_id in deliveries:
         deliver_webhook.enqueue(tenant_id, delivery_id)
-    counts.update(events=len(events), coupons=len(coupons), revocations=len(revocations),
-                  email_tenants=len(email_tenants), hold_tenants=len(hold_tenants),
-                  webhook_deliveries=len(deliveries))
+    counts.update(
+        events=len(events),
+        coupons=len(coupons),
+        revocations=len(revocations),
+        email_tenants=len(email_tenants),
+        hold_tenants=len(hold_tenants),
+        webhook_deliveries=len(deliveries),
+    )
     if any(counts.values()):
         log.info("sweep re-drove %s", counts)
     return counts

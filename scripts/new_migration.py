@@ -8,6 +8,7 @@ models and writes plugin/migrations/versions/<next number>_<message>.py with dow
 head. Read what it wrote: autogenerate does not see renames (it drops and adds), data moves, or the
 server default a NOT NULL column needs on a table that already has rows. See plugin/migrations/README.md.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ emulator on loopback, the app served on loopback, and a local SMTP server.
 On a machine without PostgreSQL/Redis the tests that need them skip with a
 message; under CI=true a missing service fails the run instead.
 """
+
 from __future__ import annotations
 
 import os
@@ -88,6 +89,7 @@ def free_port() -> int:
 
 # -- PostgreSQL -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def pg_database_url(request):
     """A fresh PostgreSQL database for this test session, dropped at the end."""
@@ -163,13 +165,21 @@ def _clean_tables():
 
 # -- the app ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def make_config(database_url, tmp_path):
     def make(**overrides) -> Config:
         base = dict(
-            app_url="http://127.0.0.1:3000", database_url=database_url, redis_url="", smtp_url="",
-            mail_outbox_dir=str(tmp_path / "outbox"), secret_key="test-secret-key-" + "x" * 32,
-            allowed_saleor_api_urls=[], saleor_timeout=3.0, sweep_interval=0, data_dir=str(tmp_path / "data"),
+            app_url="http://127.0.0.1:3000",
+            database_url=database_url,
+            redis_url="",
+            smtp_url="",
+            mail_outbox_dir=str(tmp_path / "outbox"),
+            secret_key="test-secret-key-" + "x" * 32,
+            allowed_saleor_api_urls=[],
+            saleor_timeout=3.0,
+            sweep_interval=0,
+            data_dir=str(tmp_path / "data"),
             saleor_allow_loopback=True,  # the emulator is on loopback, as a local Saleor is for `make run`
         )
         base.update(overrides)
@@ -245,6 +255,7 @@ def live_server(make_live_server):
 
 # -- Saleor emulator --------------------------------------------------------------------------
 
+
 @pytest.fixture
 def saleor():
     from tests.saleor_emulator import SaleorEmulator
@@ -256,6 +267,7 @@ def saleor():
 
 
 # -- SMTP -------------------------------------------------------------------------------------
+
 
 class SMTPSink:
     """aiosmtpd on loopback, keeping every accepted message."""
@@ -309,6 +321,7 @@ def smtp():
 
 
 # -- an installed shop ------------------------------------------------------------------------------
+
 
 class Shop:
     """An installed shop: the emulated Saleor, the app served on loopback (eager tasks), the SMTP sink

@@ -1,4 +1,5 @@
 """The real Saleor 3.23.28 deliveries captured in tests/fixtures/saleor/, as test data."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ An advocate's paid order (`make_advocate`), then a friend's referred order (`ref
 `new_advocate` and `friend_order` do the same for people with a shipping address of their own,
 so that the household rule (same address) stays quiet unless a test wants it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,6 +24,7 @@ _street = itertools.count(1)
 
 # -- orders in Saleor -------------------------------------------------------------------------------
 
+
 def make_advocate(saleor, email="alice@example.com", first_name="Alice", **order_kwargs) -> str:
     order = saleor.create_order(email, first_name=first_name, paid=True, **order_kwargs)
     saleor.checkout_complete(order)
@@ -32,8 +34,9 @@ def make_advocate(saleor, email="alice@example.com", first_name="Alice", **order
 
 
 def referred_order(saleor, code, email="bob@example.com", *, total="40.00", paid=True, deliver=True, **kwargs):
-    order = saleor.create_order(email, first_name="Bob", total=total, metadata={"referral_code": code},
-                                paid=paid, **kwargs)
+    order = saleor.create_order(
+        email, first_name="Bob", total=total, metadata={"referral_code": code}, paid=paid, **kwargs
+    )
     if deliver:
         saleor.checkout_complete(order)
     return order
@@ -42,8 +45,14 @@ def referred_order(saleor, code, email="bob@example.com", *, total="40.00", paid
 def own_address(first_name: str = "Pat") -> dict:
     """A shipping address nobody else in the test uses (the emulator's default is shared)."""
     n = next(_street)
-    return {"firstName": first_name, "lastName": "Tester", "streetAddress1": f"{n} Test Street",
-            "city": "Springfield", "postalCode": f"{10000 + n}", "country": "US"}
+    return {
+        "firstName": first_name,
+        "lastName": "Tester",
+        "streetAddress1": f"{n} Test Street",
+        "city": "Springfield",
+        "postalCode": f"{10000 + n}",
+        "country": "US",
+    }
 
 
 def paid_advocate(shop, email: str = "alice@example.com", first_name: str = "Alice", **order_fields):
@@ -58,22 +67,32 @@ def paid_advocate(shop, email: str = "alice@example.com", first_name: str = "Ali
 
 def new_advocate(saleor, email="alice@example.com", first_name="Alice", *, address=None, **order_kwargs) -> str:
     """`make_advocate` at an address of their own."""
-    return make_advocate(saleor, email, first_name, total="50.00", shipping_address=address or own_address(first_name),
-                         **order_kwargs)
+    return make_advocate(
+        saleor, email, first_name, total="50.00", shipping_address=address or own_address(first_name), **order_kwargs
+    )
 
 
 def friend_order(saleor, email, *, code=None, voucher_code=None, total="40.00", address=None, deliver=True, **kwargs):
     """A friend's paid checkout order, at an address of their own, carrying the advocate's code (metadata)
     and/or a friend voucher."""
     metadata = {"referral_code": code} if code else {}
-    order = saleor.create_order(email, first_name="Fred", total=total, metadata=metadata, voucher_code=voucher_code,
-                                paid=True, shipping_address=address or own_address("Fred"), **kwargs)
+    order = saleor.create_order(
+        email,
+        first_name="Fred",
+        total=total,
+        metadata=metadata,
+        voucher_code=voucher_code,
+        paid=True,
+        shipping_address=address or own_address("Fred"),
+        **kwargs,
+    )
     if deliver:
         saleor.checkout_complete(order)
     return order
 
 
 # -- the shop's program ----------------------------------------------------------------------------
+
 
 def tenant_id() -> int:
     """The id of the one shop installed in the test."""
@@ -99,6 +118,7 @@ def set_program(**overrides) -> None:
 
 
 # -- what the app stored ---------------------------------------------------------------------------
+
 
 def advocate_code(email: str) -> str | None:
     with session_scope() as session:
@@ -132,8 +152,11 @@ def ledger_of(order_id: str) -> list[tuple[str | None, str, str, str]]:
     """(from, to, reason, actor) of the referral's own transitions, oldest first."""
     with session_scope() as session:
         referral_id = session.scalar(select(Referral.id).where(Referral.saleor_order_id == order_id))
-        rows = session.scalars(select(LedgerEntry).where(
-            LedgerEntry.referral_id == referral_id, LedgerEntry.coupon_id.is_(None)).order_by(LedgerEntry.id))
+        rows = session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.referral_id == referral_id, LedgerEntry.coupon_id.is_(None))
+            .order_by(LedgerEntry.id)
+        )
         return [(e.from_state, e.to_state, e.reason, e.actor) for e in rows]
 
 

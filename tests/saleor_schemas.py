@@ -16,6 +16,7 @@ or, under ``CI=true``, into a failure.
 
 This file runs as a script too (the make step), so it imports nothing outside the standard library.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -107,31 +108,41 @@ def schema_file(version: str = TARGET_VERSION) -> Path:
     expected = _pinned(version)
     for source, path in candidates(version):
         if source == "SALEOR_SCHEMA" and not path.is_file():
-            raise SchemaMissing(f"SALEOR_SCHEMA={path} does not exist (it should be Saleor {version}'s "
-                                f"saleor/graphql/schema.graphql)")
+            raise SchemaMissing(
+                f"SALEOR_SCHEMA={path} does not exist (it should be Saleor {version}'s saleor/graphql/schema.graphql)"
+            )
         if not path.is_file():
             continue
         actual = sha256_of(path)
         if actual != expected:
-            hint = ("run `make schemas` to download it again" if source == "cache"
-                    else f"point {source} at the file of Saleor's tag {version}")
+            hint = (
+                "run `make schemas` to download it again"
+                if source == "cache"
+                else f"point {source} at the file of Saleor's tag {version}"
+            )
             raise SchemaMismatch(
                 f"{path} (from {source}) is not Saleor {version}'s schema: its sha256 is {actual}, "
-                f"the pinned one is {expected}; {hint}", path)
+                f"the pinned one is {expected}; {hint}",
+                path,
+            )
         return path
     raise SchemaMissing(missing_message(version))
 
 
 def placement_hint(version: str) -> str:
     where = "SALEOR_SCHEMA=<file> or " if version == TARGET_VERSION else ""
-    return (f"set {where}SALEOR_SCHEMAS_DIR=<a folder holding {version}.graphql>, or check out the team's "
-            f"`shared` folder next to the repository")
+    return (
+        f"set {where}SALEOR_SCHEMAS_DIR=<a folder holding {version}.graphql>, or check out the team's "
+        f"`shared` folder next to the repository"
+    )
 
 
 def missing_message(version: str) -> str:
-    return (f"Saleor {version}'s GraphQL schema was not found. Run `make schemas` to download it "
-            f"({source_url(version)}, checked against its pinned sha256) into {cache_dir()}, or "
-            f"{placement_hint(version)}.")
+    return (
+        f"Saleor {version}'s GraphQL schema was not found. Run `make schemas` to download it "
+        f"({source_url(version)}, checked against its pinned sha256) into {cache_dir()}, or "
+        f"{placement_hint(version)}."
+    )
 
 
 def download(version: str, *, base_url: str = DEFAULT_BASE_URL, into: Path | None = None) -> Path:
@@ -150,15 +161,19 @@ def download(version: str, *, base_url: str = DEFAULT_BASE_URL, into: Path | Non
                         digest.update(chunk)
                         tmp.write(chunk)
             except urllib.error.HTTPError as exc:
-                raise SchemaMissing(f"could not download Saleor {version}'s schema from {url}: "
-                                    f"HTTP {exc.code} {exc.reason}") from None
+                raise SchemaMissing(
+                    f"could not download Saleor {version}'s schema from {url}: HTTP {exc.code} {exc.reason}"
+                ) from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise SchemaMissing(f"could not download Saleor {version}'s schema from {url}: {reason}") from None
             tmp.close()
             if digest.hexdigest() != expected:
-                raise SchemaMismatch(f"the file downloaded from {url} has sha256 {digest.hexdigest()}, "
-                                     f"not the pinned {expected}: not kept", target)
+                raise SchemaMismatch(
+                    f"the file downloaded from {url} has sha256 {digest.hexdigest()}, "
+                    f"not the pinned {expected}: not kept",
+                    target,
+                )
             os.replace(tmp.name, target)
         finally:
             if os.path.exists(tmp.name):

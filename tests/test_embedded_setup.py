@@ -1,4 +1,5 @@
 """The `make run` setup, started as a user would: SQLite, in-process tasks, file outbox."""
+
 from __future__ import annotations
 
 import email
@@ -17,13 +18,25 @@ from tests.conftest import ROOT, free_port, wait_until
 @pytest.fixture
 def embedded_app(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL", "APP_URL", "SECRET_KEY", "MAIL_OUTBOX_DIR"}}
-    env.update({"PORT": str(port), "DATA_DIR": str(tmp_path / "var"), "SWEEP_INTERVAL": "1", "SWEEP_GRACE": "1",
-                "PYTHONUNBUFFERED": "1", "SALEOR_ALLOW_LOOPBACK": "1"})  # as `make run` sets it
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SMTP_URL", "APP_URL", "SECRET_KEY", "MAIL_OUTBOX_DIR"}
+    }
+    env.update(
+        {
+            "PORT": str(port),
+            "DATA_DIR": str(tmp_path / "var"),
+            "SWEEP_INTERVAL": "1",
+            "SWEEP_GRACE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "SALEOR_ALLOW_LOOPBACK": "1",
+        }
+    )  # as `make run` sets it
     log = open(tmp_path / "app.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "plugin.cli", "run"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plugin.cli", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -40,8 +53,9 @@ def embedded_app(tmp_path):
 
 
 def outbox(var: Path) -> list:
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted((var / "outbox").glob("*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((var / "outbox").glob("*.eml"))
+    ]
 
 
 def test_make_run_defaults_work_end_to_end(embedded_app, saleor):
@@ -60,16 +74,26 @@ def test_make_run_defaults_work_end_to_end(embedded_app, saleor):
     body = invite[0].get_body(preferencelist=("plain",)).get_content()
     code = body.split("/r/")[1].split("?")[0].split()[0]
 
-    friend = saleor.create_order("bob@example.com", first_name="Bob", total="30.00",
-                                 metadata={"referral_code": code}, paid=True)
+    friend = saleor.create_order(
+        "bob@example.com", first_name="Bob", total="30.00", metadata={"referral_code": code}, paid=True
+    )
     saleor.checkout_complete(friend)
-    reward_codes = wait_until(lambda: [c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]
-                              if len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
-                              else None, timeout=20)
+    reward_codes = wait_until(
+        lambda: (
+            [c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]
+            if len([c for c in saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
+            else None
+        ),
+        timeout=20,
+    )
     assert reward_codes
+
     def reward_mails():
-        found = [m for m in outbox(var)
-                 if any(c in m.get_body(preferencelist=("plain",)).get_content() for c in reward_codes)]
+        found = [
+            m
+            for m in outbox(var)
+            if any(c in m.get_body(preferencelist=("plain",)).get_content() for c in reward_codes)
+        ]
         return found if len(found) >= 2 else None
 
     mails = wait_until(reward_mails, timeout=20)

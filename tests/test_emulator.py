@@ -1,5 +1,6 @@
 """Tests of the Saleor emulator itself (tests/saleor_emulator), checked against the fixtures captured
 from a real Saleor 3.23.28 in tests/fixtures/saleor/."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,7 +18,12 @@ from jose.exceptions import JWTError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.saleor_emulator import (
-    SaleorEmulator, SigningKey, b64url_decode, decode_jwt_unverified, from_global_id, verify_detached_jws,
+    SaleorEmulator,
+    SigningKey,
+    b64url_decode,
+    decode_jwt_unverified,
+    from_global_id,
+    verify_detached_jws,
 )
 
 PAYLOADS = Path(__file__).resolve().parent / "fixtures" / "saleor"
@@ -64,11 +70,13 @@ class Receiver:
         @app.post("/api/webhooks/app-deleted")
         def capture():
             with self.lock:
-                self.received.append({
-                    "path": request.path,
-                    "headers": list(request.headers.items()),
-                    "body": request.get_data(),
-                })
+                self.received.append(
+                    {
+                        "path": request.path,
+                        "headers": list(request.headers.items()),
+                        "body": request.get_data(),
+                    }
+                )
                 queued = self.status_for.get(request.path)
                 status = queued.pop(0) if queued else 200
             if request.path in self.delay_for:
@@ -112,7 +120,9 @@ def installed(saleor, receiver):
 
 def gql(saleor, query, variables=None, token=None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    resp = requests.post(saleor.api_url, json={"query": query, "variables": variables or {}}, headers=headers, timeout=10)
+    resp = requests.post(
+        saleor.api_url, json={"query": query, "variables": variables or {}}, headers=headers, timeout=10
+    )
     return resp
 
 
@@ -168,8 +178,11 @@ def test_unknown_token_is_anonymous_and_gets_permission_denied(saleor):
 
 def test_app_query_and_request_recording(saleor):
     app = saleor.create_app("ref", ["MANAGE_ORDERS"])
-    for header in ({"Authorization": f"Bearer {app.token}"}, {"Authorization": f"JWT {app.token}"},
-                   {"Authorization-Bearer": app.token}):
+    for header in (
+        {"Authorization": f"Bearer {app.token}"},
+        {"Authorization": f"JWT {app.token}"},
+        {"Authorization-Bearer": app.token},
+    ):
         resp = requests.post(saleor.api_url, json={"query": "{ app { id name } }"}, headers=header, timeout=5)
         assert resp.json()["data"]["app"] == {"id": app.id, "name": "ref"}
     assert from_global_id(app.id) == ("App", "1")
@@ -197,11 +210,31 @@ def test_voucher_lifecycle_rules(saleor):
         voucher { id name singleUse discountValueType codes(first: 10) { totalCount edges { node { id code used isActive } } } }
         errors { field code message voucherCodes } } }"""
     dup = gql(saleor, create, {"input": {"name": "x", "addCodes": ["A-1", " A-1 "]}}, app.token).json()
-    assert dup["data"]["voucherCreate"] == {"voucher": None, "errors": [{
-        "field": "codes", "code": "DUPLICATED_INPUT_ITEM", "message": "Duplicated promo codes provided.",
-        "voucherCodes": ["A-1"]}]}
-    ok = gql(saleor, create, {"input": {"name": "Friend", "addCodes": ["  FRIEND-1  "], "singleUse": True,
-                                        "discountValueType": "PERCENTAGE", "type": "ENTIRE_ORDER"}}, app.token).json()
+    assert dup["data"]["voucherCreate"] == {
+        "voucher": None,
+        "errors": [
+            {
+                "field": "codes",
+                "code": "DUPLICATED_INPUT_ITEM",
+                "message": "Duplicated promo codes provided.",
+                "voucherCodes": ["A-1"],
+            }
+        ],
+    }
+    ok = gql(
+        saleor,
+        create,
+        {
+            "input": {
+                "name": "Friend",
+                "addCodes": ["  FRIEND-1  "],
+                "singleUse": True,
+                "discountValueType": "PERCENTAGE",
+                "type": "ENTIRE_ORDER",
+            }
+        },
+        app.token,
+    ).json()
     voucher = ok["data"]["voucherCreate"]["voucher"]
     assert voucher["codes"]["edges"][0]["node"]["code"] == "FRIEND-1"
     assert from_global_id(voucher["id"])[0] == "Voucher"
@@ -211,44 +244,93 @@ def test_voucher_lifecycle_rules(saleor):
     listing = """mutation($id: ID!, $input: VoucherChannelListingInput!) { voucherChannelListingUpdate(id: $id, input: $input) {
         voucher { channelListings { channel { id slug currencyCode } discountValue currency minSpent { amount currency } } }
         errors { field code message channels } } }"""
-    too_much = gql(saleor, listing, {"id": voucher["id"], "input": {"addChannels": [
-        {"channelId": "Q2hhbm5lbDox", "discountValue": "150"}]}}, app.token).json()
-    assert too_much["data"]["voucherChannelListingUpdate"]["errors"] == [{
-        "field": "discountValue", "code": "INVALID", "message": "Invalid percentage value.", "channels": ["Q2hhbm5lbDox"]}]
-    unknown = gql(saleor, listing, {"id": voucher["id"], "input": {"addChannels": [
-        {"channelId": "Q2hhbm5lbDo5OQ==", "discountValue": "10"}]}}, app.token).json()
+    too_much = gql(
+        saleor,
+        listing,
+        {"id": voucher["id"], "input": {"addChannels": [{"channelId": "Q2hhbm5lbDox", "discountValue": "150"}]}},
+        app.token,
+    ).json()
+    assert too_much["data"]["voucherChannelListingUpdate"]["errors"] == [
+        {
+            "field": "discountValue",
+            "code": "INVALID",
+            "message": "Invalid percentage value.",
+            "channels": ["Q2hhbm5lbDox"],
+        }
+    ]
+    unknown = gql(
+        saleor,
+        listing,
+        {"id": voucher["id"], "input": {"addChannels": [{"channelId": "Q2hhbm5lbDo5OQ==", "discountValue": "10"}]}},
+        app.token,
+    ).json()
     assert unknown["data"]["voucherChannelListingUpdate"]["errors"][0]["field"] == "channelId"
-    good = gql(saleor, listing, {"id": voucher["id"], "input": {"addChannels": [
-        {"channelId": "Q2hhbm5lbDox", "discountValue": "10", "minAmountSpent": "50"}]}}, app.token).json()
-    assert good["data"]["voucherChannelListingUpdate"]["voucher"]["channelListings"] == [{
-        "channel": {"id": "Q2hhbm5lbDox", "slug": "default-channel", "currencyCode": "USD"},
-        "discountValue": 10.0, "currency": "USD", "minSpent": {"amount": 50.0, "currency": "USD"}}]
+    good = gql(
+        saleor,
+        listing,
+        {
+            "id": voucher["id"],
+            "input": {"addChannels": [{"channelId": "Q2hhbm5lbDox", "discountValue": "10", "minAmountSpent": "50"}]},
+        },
+        app.token,
+    ).json()
+    assert good["data"]["voucherChannelListingUpdate"]["voucher"]["channelListings"] == [
+        {
+            "channel": {"id": "Q2hhbm5lbDox", "slug": "default-channel", "currencyCode": "USD"},
+            "discountValue": 10.0,
+            "currency": "USD",
+            "minSpent": {"amount": 50.0, "currency": "USD"},
+        }
+    ]
 
-    search = gql(saleor, '{ vouchers(first: 5, filter: {search: "friend-"}) { totalCount edges { node { id } } } }',
-                 token=app.token).json()
+    search = gql(
+        saleor,
+        '{ vouchers(first: 5, filter: {search: "friend-"}) { totalCount edges { node { id } } } }',
+        token=app.token,
+    ).json()
     assert search["data"]["vouchers"]["totalCount"] == 1
 
     # the code is used by a checkout: single-use -> inactive, used stays 0
     saleor.create_order("friend@example.com", voucher_code="FRIEND-1", paid=True)
     assert saleor.voucher_codes()["FRIEND-1"] == {"voucher_id": voucher["id"], "used": 0, "is_active": False}
 
-    bulk = gql(saleor, "mutation($ids: [ID!]!) { voucherCodeBulkDelete(ids: $ids) { count errors { path code message voucherCodes } } }",
-               {"ids": [voucher["id"]]}, app.token).json()
-    assert bulk["data"]["voucherCodeBulkDelete"] == {"count": 0, "errors": [{
-        "path": "ids", "code": "INVALID", "message": "Invalid VoucherCode ID.", "voucherCodes": [voucher["id"]]}]}
-    bulk = gql(saleor, "mutation($ids: [ID!]!) { voucherCodeBulkDelete(ids: $ids) { count errors { code } } }",
-               {"ids": [code_id]}, app.token).json()
+    bulk = gql(
+        saleor,
+        "mutation($ids: [ID!]!) { voucherCodeBulkDelete(ids: $ids) { count errors { path code message voucherCodes } } }",
+        {"ids": [voucher["id"]]},
+        app.token,
+    ).json()
+    assert bulk["data"]["voucherCodeBulkDelete"] == {
+        "count": 0,
+        "errors": [
+            {"path": "ids", "code": "INVALID", "message": "Invalid VoucherCode ID.", "voucherCodes": [voucher["id"]]}
+        ],
+    }
+    bulk = gql(
+        saleor,
+        "mutation($ids: [ID!]!) { voucherCodeBulkDelete(ids: $ids) { count errors { code } } }",
+        {"ids": [code_id]},
+        app.token,
+    ).json()
     assert bulk["data"]["voucherCodeBulkDelete"] == {"count": 1, "errors": []}
 
-    meta = gql(saleor, """mutation($id: ID!) { updatePrivateMetadata(id: $id, input: [{key: "referrer", value: "alice"}]) {
-        item { ... on Voucher { id privateMetadata { key value } } } errors { code } } }""", {"id": voucher["id"]}, app.token).json()
+    meta = gql(
+        saleor,
+        """mutation($id: ID!) { updatePrivateMetadata(id: $id, input: [{key: "referrer", value: "alice"}]) {
+        item { ... on Voucher { id privateMetadata { key value } } } errors { code } } }""",
+        {"id": voucher["id"]},
+        app.token,
+    ).json()
     assert meta["data"]["updatePrivateMetadata"]["item"]["privateMetadata"] == [{"key": "referrer", "value": "alice"}]
 
 
 def test_mutation_without_permission_is_denied(saleor):
     app = saleor.create_app("weak", ["MANAGE_ORDERS"])
-    resp = gql(saleor, 'mutation { voucherCreate(input: {addCodes: ["X"]}) { voucher { id } errors { code } } }',
-               token=app.token).json()
+    resp = gql(
+        saleor,
+        'mutation { voucherCreate(input: {addCodes: ["X"]}) { voucher { id } errors { code } } }',
+        token=app.token,
+    ).json()
     assert resp["data"] == {"voucherCreate": None}
     assert resp["errors"][0]["extensions"]["exception"]["code"] == "PermissionDenied"
     assert resp["errors"][0]["message"].endswith("MANAGE_DISCOUNTS")
@@ -286,7 +368,14 @@ def test_install_posts_token_like_saleor(saleor, receiver):
     reg = receiver.at("/api/register")[before]
     captured = fixture("register__1.json")
     got = dict(reg["headers"])
-    for name in ("Content-Type", "X-Saleor-Domain", "Saleor-Domain", "Saleor-Api-Url", "Saleor-Schema-Version", "User-Agent"):
+    for name in (
+        "Content-Type",
+        "X-Saleor-Domain",
+        "Saleor-Domain",
+        "Saleor-Api-Url",
+        "Saleor-Schema-Version",
+        "User-Agent",
+    ):
         assert name in got
     assert got["User-Agent"] == captured["headers"]["User-Agent"]
     assert got["Saleor-Schema-Version"] == "3.23"
@@ -359,10 +448,27 @@ def test_delivery_headers_follow_fixture_order(saleor, installed, receiver):
 def test_paid_order_payload_has_same_keys_as_captured(saleor, installed, receiver):
     app = installed
     create = """mutation($input: VoucherInput!) { voucherCreate(input: $input) { voucher { id } errors { code } } }"""
-    gql(saleor, create, {"input": {"name": "Referral friend discount FRIEND-ALICE7K2-001", "addCodes": ["FRIEND-ALICE7K2-001"],
-                                   "singleUse": True, "discountValueType": "PERCENTAGE", "type": "ENTIRE_ORDER"}}, app.token)
-    order = saleor.create_order("friend1@example.com", total="5.37", voucher_code="FRIEND-ALICE7K2-001",
-                                metadata={"referral_code": "ALICE7K2"}, paid=True)
+    gql(
+        saleor,
+        create,
+        {
+            "input": {
+                "name": "Referral friend discount FRIEND-ALICE7K2-001",
+                "addCodes": ["FRIEND-ALICE7K2-001"],
+                "singleUse": True,
+                "discountValueType": "PERCENTAGE",
+                "type": "ENTIRE_ORDER",
+            }
+        },
+        app.token,
+    )
+    order = saleor.create_order(
+        "friend1@example.com",
+        total="5.37",
+        voucher_code="FRIEND-ALICE7K2-001",
+        metadata={"referral_code": "ALICE7K2"},
+        paid=True,
+    )
     deliveries = saleor.checkout_complete(order)
     fully_paid = next(d for d in deliveries if d.event == "ORDER_FULLY_PAID")
     captured = json.loads(fixture("order_fully_paid__A__3.json")["body"])
@@ -383,8 +489,11 @@ def test_paid_order_payload_has_same_keys_as_captured(saleor, installed, receive
 
 
 def test_event_sequences_and_states(saleor, installed, receiver):
-    order = saleor.create_order("ashley.cook@example.com", origin="DRAFT",
-                                user={"id": "VXNlcjo2", "email": "ashley.cook@example.com", "firstName": "Ashley", "lastName": "Cook"})
+    order = saleor.create_order(
+        "ashley.cook@example.com",
+        origin="DRAFT",
+        user={"id": "VXNlcjo2", "email": "ashley.cook@example.com", "firstName": "Ashley", "lastName": "Cook"},
+    )
     assert [d.event for d in saleor.checkout_complete(order)] == ["ORDER_CREATED"]
     marked = saleor.mark_as_paid(order)
     assert [d.event for d in marked] == ["ORDER_FULLY_PAID", "ORDER_UPDATED"]
@@ -505,8 +614,12 @@ def test_fault_injection(saleor):
     assert gql(saleor, "{ app { id } }", token=app.token).status_code == 200
     saleor.faults.timeout_next(1, seconds=0.5)
     with pytest.raises(requests.Timeout):
-        requests.post(saleor.api_url, json={"query": "{ app { id } }"},
-                      headers={"Authorization": f"Bearer {app.token}"}, timeout=0.2)
+        requests.post(
+            saleor.api_url,
+            json={"query": "{ app { id } }"},
+            headers={"Authorization": f"Bearer {app.token}"},
+            timeout=0.2,
+        )
     assert saleor.faults.counters == {"failed": 2, "timed_out": 1}
 
     def drill(seed):
@@ -525,8 +638,14 @@ def test_voucher_update_rules(saleor):
     update = """mutation($id: ID!, $input: VoucherInput!) { voucherUpdate(id: $id, input: $input) {
         voucher { name singleUse codes(first: 10) { edges { node { code } } } } errors { field code message voucherCodes } } }"""
     body = gql(saleor, update, {"id": v["id"], "input": {"addCodes": ["REF-2", "TIER-1"]}}, app.token).json()
-    assert body["data"]["voucherUpdate"]["errors"] == [{
-        "field": "codes", "code": "ALREADY_EXISTS", "message": "Promo code already exists.", "voucherCodes": ["TIER-1"]}]
+    assert body["data"]["voucherUpdate"]["errors"] == [
+        {
+            "field": "codes",
+            "code": "ALREADY_EXISTS",
+            "message": "Promo code already exists.",
+            "voucherCodes": ["TIER-1"],
+        }
+    ]
     body = gql(saleor, update, {"id": v["id"], "input": {"addCodes": ["REF-2"], "name": "tier 1"}}, app.token).json()
     result = body["data"]["voucherUpdate"]
     assert result["errors"] == [] and result["voucher"]["name"] == "tier 1"
@@ -536,24 +655,43 @@ def test_voucher_update_rules(saleor):
     assert body["data"]["voucherUpdate"]["errors"][0]["code"] == "VOUCHER_ALREADY_USED"
     missing = gql(saleor, update, {"id": "Vm91Y2hlcjo5OTk=", "input": {"name": "x"}}, app.token).json()
     assert missing["data"]["voucherUpdate"]["errors"][0] == {
-        "field": "id", "code": "NOT_FOUND", "message": "Couldn't resolve to a node: Vm91Y2hlcjo5OTk=", "voucherCodes": None}
+        "field": "id",
+        "code": "NOT_FOUND",
+        "message": "Couldn't resolve to a node: Vm91Y2hlcjo5OTk=",
+        "voucherCodes": None,
+    }
 
 
 def test_graphql_mutations_fire_subscribed_events(saleor, receiver):
-    app = saleor.create_app("meta", ["MANAGE_ORDERS"], webhooks=[{
-        "name": "meta", "targetUrl": receiver.base + "/api/webhooks/saleor", "asyncEvents": ["ORDER_METADATA_UPDATED"],
-        "query": "subscription { event { __typename ... on OrderMetadataUpdated { order { id metadata { key value } } } } }",
-    }])
+    app = saleor.create_app(
+        "meta",
+        ["MANAGE_ORDERS"],
+        webhooks=[
+            {
+                "name": "meta",
+                "targetUrl": receiver.base + "/api/webhooks/saleor",
+                "asyncEvents": ["ORDER_METADATA_UPDATED"],
+                "query": "subscription { event { __typename ... on OrderMetadataUpdated { order { id metadata { key value } } } } }",
+            }
+        ],
+    )
     order = saleor.create_order("m@example.com")
     before = len(receiver.at("/api/webhooks/saleor"))
-    resp = gql(saleor, """mutation($id: ID!) { updateMetadata(id: $id, input: [{key: "rewarded", value: "yes"}]) {
-        errors { code } } }""", {"id": order["id"]}, app.token).json()
+    resp = gql(
+        saleor,
+        """mutation($id: ID!) { updateMetadata(id: $id, input: [{key: "rewarded", value: "yes"}]) {
+        errors { code } } }""",
+        {"id": order["id"]},
+        app.token,
+    ).json()
     assert resp["data"]["updateMetadata"]["errors"] == []
     saleor.wait_for_background()
     got = receiver.at("/api/webhooks/saleor")[before:]
     assert len(got) == 1
-    assert json.loads(got[0]["body"]) == {"__typename": "OrderMetadataUpdated", "order": {
-        "id": order["id"], "metadata": [{"key": "rewarded", "value": "yes"}]}}
+    assert json.loads(got[0]["body"]) == {
+        "__typename": "OrderMetadataUpdated",
+        "order": {"id": order["id"], "metadata": [{"key": "rewarded", "value": "yes"}]},
+    }
 
 
 # ------------------------------------------------------------------------------------ several apps
@@ -571,17 +709,31 @@ subscription {
 
 
 def test_a_second_app_gets_its_own_aliased_payload_signed_with_the_one_instance_key(saleor, installed, receiver):
-    other = saleor.create_app("other-app", permissions=["MANAGE_ORDERS"], webhooks=[{
-        "name": "orders", "targetUrl": receiver.base + "/api/webhooks/saleor", "query": SECOND_APP_QUERY,
-        "asyncEvents": ["ORDER_CREATED", "ORDER_UPDATED"]}])
+    other = saleor.create_app(
+        "other-app",
+        permissions=["MANAGE_ORDERS"],
+        webhooks=[
+            {
+                "name": "orders",
+                "targetUrl": receiver.base + "/api/webhooks/saleor",
+                "query": SECOND_APP_QUERY,
+                "asyncEvents": ["ORDER_CREATED", "ORDER_UPDATED"],
+            }
+        ],
+    )
     assert other.token != installed.token
     order = saleor.create_order("unpaid@example.com")
     deliveries = saleor.checkout_complete(order)
     assert sorted((d.app.identifier, d.event) for d in deliveries) == [
-        ("other-app", "ORDER_CREATED"), (installed.identifier, "ORDER_CREATED")]
+        ("other-app", "ORDER_CREATED"),
+        (installed.identifier, "ORDER_CREATED"),
+    ]
     theirs = next(d for d in deliveries if d.app.pk == other.pk)
-    assert json.loads(theirs.body) == {"__typename": "OrderCreated", "recipient": {"id": other.id}, "order": {
-        "id": order["id"], "isPaid": True, "realIsPaid": False, "userEmail": "unpaid@example.com"}}
+    assert json.loads(theirs.body) == {
+        "__typename": "OrderCreated",
+        "recipient": {"id": other.id},
+        "order": {"id": order["id"], "isPaid": True, "realIsPaid": False, "userEmail": "unpaid@example.com"},
+    }
     ours = next(d for d in deliveries if d.app.pk == installed.pk)
     header = lambda d: json.loads(b64url_decode(d.signature.split(".")[0]))  # noqa: E731
     assert header(theirs)["kid"] == header(ours)["kid"] == saleor.key.kid
@@ -589,9 +741,18 @@ def test_a_second_app_gets_its_own_aliased_payload_signed_with_the_one_instance_
 
 
 def test_an_app_without_order_events_permission_gets_no_order_deliveries(saleor, installed, receiver):
-    saleor.create_app("no-orders", permissions=[], webhooks=[{
-        "name": "orders", "targetUrl": receiver.base + "/api/webhooks/saleor", "query": SECOND_APP_QUERY,
-        "asyncEvents": ["ORDER_CREATED"]}])
+    saleor.create_app(
+        "no-orders",
+        permissions=[],
+        webhooks=[
+            {
+                "name": "orders",
+                "targetUrl": receiver.base + "/api/webhooks/saleor",
+                "query": SECOND_APP_QUERY,
+                "asyncEvents": ["ORDER_CREATED"],
+            }
+        ],
+    )
     deliveries = saleor.checkout_complete(saleor.create_order("x@example.com"))
     assert [d.app.identifier for d in deliveries] == [installed.identifier]
 
@@ -607,9 +768,16 @@ def test_order_by_id_answers_per_the_requesting_apps_permissions(saleor):
 
     full = saleor.execute(ORDER_READ, {"id": order["id"]}, app=manager)
     assert "errors" not in full
-    assert full["data"] == {"app": {"id": manager.id}, "order": {
-        "id": order["id"], "isPaid": True, "userEmail": "bob@example.com", "user": {"email": "bob@example.com"},
-        "totalGrantedRefund": {"amount": 0.0}}}
+    assert full["data"] == {
+        "app": {"id": manager.id},
+        "order": {
+            "id": order["id"],
+            "isPaid": True,
+            "userEmail": "bob@example.com",
+            "user": {"email": "bob@example.com"},
+            "totalGrantedRefund": {"amount": 0.0},
+        },
+    }
 
     # core resolve_order: the order by ID for anyone; its fields then check the requestor.
     limited = saleor.execute(ORDER_READ, {"id": order["id"]}, app=bystander)
@@ -617,13 +785,17 @@ def test_order_by_id_answers_per_the_requesting_apps_permissions(saleor):
     denied = sorted((tuple(e["path"]), e["extensions"]["exception"]["code"]) for e in limited["errors"])
     assert denied == [(("order", "totalGrantedRefund"), "PermissionDenied"), (("order", "user"), "PermissionDenied")]
     user_error = next(e for e in limited["errors"] if e["path"] == ["order", "user"])
-    assert user_error["message"] == ("To access this path, you need one of the following permissions: "
-                                     "MANAGE_USERS, MANAGE_ORDERS, HANDLE_PAYMENTS, HANDLE_TAXES, OWNER")
+    assert user_error["message"] == (
+        "To access this path, you need one of the following permissions: "
+        "MANAGE_USERS, MANAGE_ORDERS, HANDLE_PAYMENTS, HANDLE_TAXES, OWNER"
+    )
 
     anonymous = saleor.execute("query($id: ID!) { order(id: $id) { id isPaid } }", {"id": order["id"]}, token="")
     assert anonymous == {"data": {"order": {"id": order["id"], "isPaid": True}}, "extensions": anonymous["extensions"]}
     by_reference = saleor.execute('{ order(externalReference: "x") { id } }', app=bystander)
     assert by_reference["data"] == {"order": None}
     assert by_reference["errors"][0]["extensions"]["exception"]["code"] == "PermissionDenied"
-    unknown = saleor.execute(ORDER_READ, {"id": "T3JkZXI6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"}, app=manager)
+    unknown = saleor.execute(
+        ORDER_READ, {"id": "T3JkZXI6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"}, app=manager
+    )
     assert unknown["data"] == {"app": {"id": manager.id}, "order": None} and "errors" not in unknown

@@ -1,5 +1,6 @@
 """tests/saleor_schemas.py: where the tests find Saleor's schema files, and the `make schemas` step
 that downloads a pinned file (here from a loopback server) and keeps it only if its sha256 matches."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,18 @@ from tests.conftest import free_port
 from tests.saleor_schemas import SchemaMismatch, SchemaMissing, schema_file
 
 FAKE_SDL = b"type Query { shop: String }\n"
-SCHEMA_ENV = ("SALEOR_SCHEMA", "SALEOR_SCHEMAS_DIR", "SALEOR_SCHEMA_CACHE_DIR", "SALEOR_SCHEMA_BASE_URL",
-              "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+SCHEMA_ENV = (
+    "SALEOR_SCHEMA",
+    "SALEOR_SCHEMAS_DIR",
+    "SALEOR_SCHEMA_CACHE_DIR",
+    "SALEOR_SCHEMA_BASE_URL",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+)
 
 
 class SchemaServer:
@@ -120,7 +131,8 @@ def test_a_file_with_another_sha256_is_refused_with_both_hashes(isolated, monkey
     assert str(caught.value) == (
         f"{other} (from SALEOR_SCHEMA) is not Saleor 3.23.28's schema: its sha256 is "
         f"{hashlib.sha256(content).hexdigest()}, the pinned one is "
-        f"{hashlib.sha256(FAKE_SDL).hexdigest()}; point SALEOR_SCHEMA at the file of Saleor's tag 3.23.28")
+        f"{hashlib.sha256(FAKE_SDL).hexdigest()}; point SALEOR_SCHEMA at the file of Saleor's tag 3.23.28"
+    )
 
 
 def test_a_missing_env_file_is_an_error_not_a_fallback(isolated, monkeypatch):
@@ -138,7 +150,8 @@ def test_nothing_found_says_how_to_get_it(isolated):
         "(https://raw.githubusercontent.com/saleor/saleor/3.23.28/saleor/graphql/schema.graphql, checked "
         f"against its pinned sha256) into {isolated / 'cache'}, or set SALEOR_SCHEMA=<file> or "
         "SALEOR_SCHEMAS_DIR=<a folder holding 3.23.28.graphql>, or check out the team's `shared` folder "
-        "next to the repository.")
+        "next to the repository."
+    )
 
 
 def test_pinned_versions_are_the_four_release_tags():
@@ -174,8 +187,10 @@ def test_download_with_another_sha256_keeps_nothing(isolated, server):
 def test_download_reports_an_http_error(isolated, server):
     with pytest.raises(SchemaMissing) as caught:
         saleor_schemas.download("3.23.28", base_url=server.url)
-    assert str(caught.value) == (f"could not download Saleor 3.23.28's schema from {server.url}/3.23.28/saleor/"
-                                 f"graphql/schema.graphql: HTTP 404 File not found")
+    assert str(caught.value) == (
+        f"could not download Saleor 3.23.28's schema from {server.url}/3.23.28/saleor/"
+        f"graphql/schema.graphql: HTTP 404 File not found"
+    )
     assert os.listdir(isolated / "cache") == []
 
 
@@ -205,8 +220,14 @@ def run_fetch(repo: Path, *versions: str, base_url: str, ci: bool) -> subprocess
     env["SALEOR_SCHEMA_BASE_URL"] = base_url
     if ci:
         env["CI"] = "true"
-    return subprocess.run([sys.executable, "tests/saleor_schemas.py", "fetch", *versions], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "tests/saleor_schemas.py", "fetch", *versions],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_make_step_downloads_the_real_pinned_schema_and_then_reuses_it(plain_clone, server):
@@ -235,8 +256,10 @@ def test_make_step_without_network_fails_under_ci_and_warns_otherwise(plain_clon
     unreachable = f"http://127.0.0.1:{free_port()}"
     done = run_fetch(plain_clone, "3.23.28", base_url=unreachable, ci=True)
     assert done.returncode == 1
-    assert done.stderr.startswith("Saleor schema: could not download Saleor 3.23.28's schema from "
-                                  f"{unreachable}/3.23.28/saleor/graphql/schema.graphql: ")
+    assert done.stderr.startswith(
+        "Saleor schema: could not download Saleor 3.23.28's schema from "
+        f"{unreachable}/3.23.28/saleor/graphql/schema.graphql: "
+    )
     assert "To use a copy instead, set SALEOR_SCHEMA=<file> or SALEOR_SCHEMAS_DIR=" in done.stderr
 
     local = run_fetch(plain_clone, "3.23.28", base_url=unreachable, ci=False)

@@ -1,4 +1,5 @@
 """Two shops on one deployment: nothing of one is ever visible to the other."""
+
 from __future__ import annotations
 
 import pytest

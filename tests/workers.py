@@ -1,4 +1,5 @@
 """Real Celery worker processes and private Redis servers for tests."""
+
 from __future__ import annotations
 
 import os
@@ -21,15 +22,31 @@ class CeleryWorker:
         self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "CeleryWorker":
+    def start(self) -> CeleryWorker:
         celery = str(Path(sys.executable).with_name("celery"))
         schedule = self.log_path.with_suffix(".schedule")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [celery, "-A", "plugin.tasks.celery_app", "worker", "--beat", "-s", str(schedule), "--loglevel=INFO",
-             f"--concurrency={self.concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                celery,
+                "-A",
+                "plugin.tasks.celery_app",
+                "worker",
+                "--beat",
+                "-s",
+                str(schedule),
+                "--loglevel=INFO",
+                f"--concurrency={self.concurrency}",
+                "--pool=prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -54,14 +71,25 @@ class CeleryWorker:
 
 
 def worker_env(cfg, **extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_URL", "REDIS_URL", "SMTP_URL"))}
-    env.update({
-        "DATABASE_URL": cfg.database_url, "REDIS_URL": cfg.redis_url, "SECRET_KEY": cfg.secret_key,
-        "APP_URL": cfg.app_url, "SMTP_URL": cfg.smtp_url, "MAIL_OUTBOX_DIR": cfg.mail_outbox_dir,
-        "SALEOR_TIMEOUT": str(cfg.saleor_timeout), "SWEEP_INTERVAL": "1", "SWEEP_GRACE": "2",
-        "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-        "SALEOR_ALLOW_LOOPBACK": "1" if cfg.saleor_allow_loopback else "",
-    })
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_URL", "REDIS_URL", "SMTP_URL"))
+    }
+    env.update(
+        {
+            "DATABASE_URL": cfg.database_url,
+            "REDIS_URL": cfg.redis_url,
+            "SECRET_KEY": cfg.secret_key,
+            "APP_URL": cfg.app_url,
+            "SMTP_URL": cfg.smtp_url,
+            "MAIL_OUTBOX_DIR": cfg.mail_outbox_dir,
+            "SALEOR_TIMEOUT": str(cfg.saleor_timeout),
+            "SWEEP_INTERVAL": "1",
+            "SWEEP_GRACE": "2",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            "SALEOR_ALLOW_LOOPBACK": "1" if cfg.saleor_allow_loopback else "",
+        }
+    )
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -82,10 +110,24 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
 
         deadline = time.monotonic() + 10

@@ -7,6 +7,7 @@ signature against the tenant's stored JWKS, issuer = the tenant's API URL,
 `app` = our app id in that shop, `type: thirdparty`, not expired, and the
 needed permission among the user's permissions. No cookies, no sessions.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,8 +33,12 @@ class DashboardAuthError(ApiError):
     """Why a token was refused: 401 (not authenticated, with a `WWW-Authenticate` challenge) or 403."""
 
     def __init__(self, code: str, message: str, status: int = 401):
-        super().__init__(status, code, message,
-                         headers={"WWW-Authenticate": 'Bearer realm="saleor-dashboard"'} if status == 401 else None)
+        super().__init__(
+            status,
+            code,
+            message,
+            headers={"WWW-Authenticate": 'Bearer realm="saleor-dashboard"'} if status == 401 else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,9 @@ def _key_for(kid: str | None, keys: list[dict]) -> dict | None:
     return next((k for k in candidates if k.get("kid") == kid), None)
 
 
-def verify_token(token: str, tenant: Tenant, *, permission: str | None = None, now: float | None = None,
-                 refetch_jwks=None) -> DashboardUser:
+def verify_token(
+    token: str, tenant: Tenant, *, permission: str | None = None, now: float | None = None, refetch_jwks=None
+) -> DashboardUser:
     """Verify a Dashboard JWT for `tenant`; returns the user or raises DashboardAuthError.
 
     `refetch_jwks(tenant) -> dict | None` is called once when the token's key id is
@@ -98,10 +104,20 @@ def verify_token(token: str, tenant: Tenant, *, permission: str | None = None, n
 
     try:
         claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM],
+            token,
+            key,
+            algorithms=[ALGORITHM],
             # exp/nbf are checked below against `now`, so tests can freeze the clock without patching.
-            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                     "verify_iss": False, "verify_sub": False, "verify_jti": False, "verify_at_hash": False},
+            options={
+                "verify_aud": False,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_iss": False,
+                "verify_sub": False,
+                "verify_jti": False,
+                "verify_at_hash": False,
+            },
         )
     except (JOSEError, ValueError, TypeError):
         raise DashboardAuthError("INVALID_SIGNATURE", "The Dashboard token's signature does not verify.") from None
@@ -127,8 +143,11 @@ def verify_token(token: str, tenant: Tenant, *, permission: str | None = None, n
     if permission and permission not in user_permissions:
         raise DashboardAuthError("PERMISSION_DENIED", f"Your Saleor account needs the {permission} permission.", 403)
     return DashboardUser(
-        tenant_id=tenant.id, saleor_api_url=tenant.saleor_api_url, email=str(claims.get("email") or ""),
-        user_id=claims.get("user_id"), permissions=frozenset(p for p in user_permissions if isinstance(p, str)),
+        tenant_id=tenant.id,
+        saleor_api_url=tenant.saleor_api_url,
+        email=str(claims.get("email") or ""),
+        user_id=claims.get("user_id"),
+        permissions=frozenset(p for p in user_permissions if isinstance(p, str)),
         claims=claims,
     )
 
@@ -138,7 +157,9 @@ def authenticate(token: str | None, saleor_api_url: str | None, *, permission: s
     if not saleor_api_url:
         raise DashboardAuthError("MISSING_SALEOR_API_URL", "Missing saleor-api-url header.")
     if not token:
-        raise DashboardAuthError("MISSING_TOKEN", "Missing authorization-bearer header; open this page from the Saleor Dashboard.")
+        raise DashboardAuthError(
+            "MISSING_TOKEN", "Missing authorization-bearer header; open this page from the Saleor Dashboard."
+        )
     tenant = tenants.find_tenant(saleor_api_url.strip())
     if tenant is None:
         raise DashboardAuthError("NOT_INSTALLED", "The app is not installed in this Saleor instance.")
@@ -165,7 +186,8 @@ def dashboard_auth(permission: str | None = "MANAGE_DISCOUNTS"):
         def wrapper(*args, **kwargs):
             try:
                 g.dashboard_user = authenticate(
-                    _bearer_from_headers(), request.headers.get("saleor-api-url"), permission=permission)
+                    _bearer_from_headers(), request.headers.get("saleor-api-url"), permission=permission
+                )
             except DashboardAuthError as exc:
                 log.info("admin API refused %s %s: %s", request.method, request.path, exc.code)
                 raise

@@ -4,6 +4,7 @@ When Saleor cannot be reached, the channels our own records have seen stand in,
 marked `source: "local"`, so the page still works (and validation does not
 reject a channel just because Saleor was briefly down).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,14 @@ def shop_channels(tenant_id: int, *, refresh: bool = False) -> dict:
         "source": "saleor",
         "shop_name": (data.get("shop") or {}).get("name"),
         "channels": [
-            {"slug": c["slug"], "name": c.get("name") or c["slug"], "currency": c.get("currencyCode") or "",
-             "id": c.get("id")}
-            for c in data.get("channels") or [] if c.get("slug")
+            {
+                "slug": c["slug"],
+                "name": c.get("name") or c["slug"],
+                "currency": c.get("currencyCode") or "",
+                "id": c.get("id"),
+            }
+            for c in data.get("channels") or []
+            if c.get("slug")
         ],
     }
     with _lock:
@@ -56,18 +62,23 @@ def _local_channels(tenant_id: int) -> dict:
     with session_scope(tenant_id) as session:
         rows = session.execute(
             select(OrderRecord.channel_slug, OrderRecord.currency, func.count())
-            .where(OrderRecord.tenant_id == tenant_id).group_by(OrderRecord.channel_slug, OrderRecord.currency)
+            .where(OrderRecord.tenant_id == tenant_id)
+            .group_by(OrderRecord.channel_slug, OrderRecord.currency)
         ).all()
         rows += session.execute(
             select(Advocate.channel_slug, Advocate.currency, func.count())
-            .where(Advocate.tenant_id == tenant_id).group_by(Advocate.channel_slug, Advocate.currency)
+            .where(Advocate.tenant_id == tenant_id)
+            .group_by(Advocate.channel_slug, Advocate.currency)
         ).all()
     seen: dict[str, str] = {}
     for slug, currency, _count in rows:
         if slug and slug not in seen:
             seen[slug] = currency or ""
-    return {"source": "local", "shop_name": None,
-            "channels": [{"slug": s, "name": s, "currency": c, "id": None} for s, c in sorted(seen.items())]}
+    return {
+        "source": "local",
+        "shop_name": None,
+        "channels": [{"slug": s, "name": s, "currency": c, "id": None} for s, c in sorted(seen.items())],
+    }
 
 
 def currency_map(info: dict) -> dict[str, str] | None:
@@ -106,6 +117,8 @@ def default_channel(tenant_id: int, info: dict) -> dict | None:
         busiest = session.execute(
             select(OrderRecord.channel_slug, func.count().label("orders"))
             .where(OrderRecord.tenant_id == tenant_id, OrderRecord.channel_slug.in_(list(by_slug)))
-            .group_by(OrderRecord.channel_slug).order_by(func.count().desc(), OrderRecord.channel_slug).limit(1)
+            .group_by(OrderRecord.channel_slug)
+            .order_by(func.count().desc(), OrderRecord.channel_slug)
+            .limit(1)
         ).first()
     return by_slug[busiest[0]] if busiest else channels[0]

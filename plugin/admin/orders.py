@@ -1,4 +1,5 @@
 """One Saleor order as the referral program saw it (the order-details widget and API)."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -12,8 +13,14 @@ from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 def _coupon(c: Coupon) -> dict:
     return {
-        "id": c.id, "purpose": c.purpose, "code": c.code, "state": c.state, "value_type": c.value_type,
-        "value": f"{c.value.normalize():f}", "currency": c.currency, "recipient": c.recipient_email,
+        "id": c.id,
+        "purpose": c.purpose,
+        "code": c.code,
+        "state": c.state,
+        "value_type": c.value_type,
+        "value": f"{c.value.normalize():f}",
+        "currency": c.currency,
+        "recipient": c.recipient_email,
         "value_text": RewardSpec(c.value_type, c.value).describe(c.currency, "en"),  # the Dashboard is English
         "issued_at": c.issued_at.isoformat() if c.issued_at else None,
         "used_at": c.used_at.isoformat() if c.used_at else None,
@@ -23,8 +30,9 @@ def _coupon(c: Coupon) -> dict:
 
 
 def order_details(session: Session, tenant_id: int, saleor_order_id: str) -> dict | None:
-    order = session.scalar(select(OrderRecord).where(OrderRecord.tenant_id == tenant_id,
-                                                     OrderRecord.saleor_order_id == saleor_order_id))
+    order = session.scalar(
+        select(OrderRecord).where(OrderRecord.tenant_id == tenant_id, OrderRecord.saleor_order_id == saleor_order_id)
+    )
     if order is None:
         return None
     referral = session.scalar(select(Referral).where(Referral.order_record_id == order.id))
@@ -34,20 +42,32 @@ def order_details(session: Session, tenant_id: int, saleor_order_id: str) -> dic
         referral_data = describe(session, referral, advocate, order)
     friend_offer = None
     if order.voucher_code:
-        coupon = session.scalar(select(Coupon).where(Coupon.tenant_id == tenant_id, Coupon.code == order.voucher_code,
-                                                     Coupon.purpose == Coupon.FRIEND_OFFER))
+        coupon = session.scalar(
+            select(Coupon).where(
+                Coupon.tenant_id == tenant_id, Coupon.code == order.voucher_code, Coupon.purpose == Coupon.FRIEND_OFFER
+            )
+        )
         friend_offer = _coupon(coupon) if coupon else None
     rewards = []
     if referral is not None:
-        rewards = [_coupon(c) for c in session.scalars(
-            select(Coupon).where(Coupon.referral_id == referral.id).order_by(Coupon.id))]
+        rewards = [
+            _coupon(c)
+            for c in session.scalars(select(Coupon).where(Coupon.referral_id == referral.id).order_by(Coupon.id))
+        ]
     # Did this order make its buyer an advocate?
     became_advocate = None
-    advocate = session.scalar(select(Advocate).where(Advocate.tenant_id == tenant_id,
-                                                     Advocate.first_order_id == order.saleor_order_id))
+    advocate = session.scalar(
+        select(Advocate).where(Advocate.tenant_id == tenant_id, Advocate.first_order_id == order.saleor_order_id)
+    )
     if advocate is not None:
-        friends = session.scalar(select(func.count(Referral.id)).where(
-            Referral.advocate_id == advocate.id, Referral.state.not_in((Referral.REVOKED, Referral.REJECTED)))) or 0
+        friends = (
+            session.scalar(
+                select(func.count(Referral.id)).where(
+                    Referral.advocate_id == advocate.id, Referral.state.not_in((Referral.REVOKED, Referral.REJECTED))
+                )
+            )
+            or 0
+        )
         became_advocate = {"code": advocate.code, "friends_referred": friends, "variant": advocate.variant}
     if order.attributed is None:
         status = "undecided"
@@ -55,15 +75,25 @@ def order_details(session: Session, tenant_id: int, saleor_order_id: str) -> dic
         status = "referred" if order.attributed else "not_referred"
     return {
         "order": {
-            "id": order.saleor_order_id, "number": order.number, "channel": order.channel_slug,
-            "currency": order.currency, "total": f"{order.total:.2f}", "refunded": f"{order.total_refunded:.2f}",
-            "status": order.status, "paid": order.is_paid, "cancelled": order.cancelled,
-            "email": order.contact_email, "referral_code": order.referral_code, "voucher_code": order.voucher_code,
+            "id": order.saleor_order_id,
+            "number": order.number,
+            "channel": order.channel_slug,
+            "currency": order.currency,
+            "total": f"{order.total:.2f}",
+            "refunded": f"{order.total_refunded:.2f}",
+            "status": order.status,
+            "paid": order.is_paid,
+            "cancelled": order.cancelled,
+            "email": order.contact_email,
+            "referral_code": order.referral_code,
+            "voucher_code": order.voucher_code,
         },
         "status": status,
         "referred": order.attributed,
-        "note": order.attribution_note or ("We decide once the order reaches the trigger status (e.g. fully paid)."
-                                           if order.attributed is None else ""),
+        "note": order.attribution_note
+        or (
+            "We decide once the order reaches the trigger status (e.g. fully paid)." if order.attributed is None else ""
+        ),
         "referral": referral_data,
         "friend_offer": friend_offer,
         "rewards": rewards,

@@ -1,4 +1,5 @@
 """Live preview of the program's e-mails with the settings being edited (nothing is stored or sent)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,6 +8,7 @@ from email.utils import formataddr
 
 from flask import current_app
 
+from plugin import links
 from plugin.coupons.models import Coupon
 from plugin.db import utcnow
 from plugin.i18n import pick_locale
@@ -14,16 +16,21 @@ from plugin.mail import compose
 from plugin.mail.delivery import sender_headers
 from plugin.mail.transport import header_text
 from plugin.program.settings import Program
-from plugin import links
 
-KINDS = {"invite": None, "reward.referrer": Coupon.REFERRER_REWARD, "reward.friend": Coupon.FRIEND_REWARD,
-         "offer": Coupon.FRIEND_OFFER}
-SAMPLE_CODE = {Coupon.REFERRER_REWARD: "THANKS-EXAMPLE", Coupon.FRIEND_REWARD: "WELCOME-EXAMPLE",
-               Coupon.FRIEND_OFFER: "FRIEND-EXAMPLE"}
+KINDS = {
+    "invite": None,
+    "reward.referrer": Coupon.REFERRER_REWARD,
+    "reward.friend": Coupon.FRIEND_REWARD,
+    "offer": Coupon.FRIEND_OFFER,
+}
+SAMPLE_CODE = {
+    Coupon.REFERRER_REWARD: "THANKS-EXAMPLE",
+    Coupon.FRIEND_REWARD: "WELCOME-EXAMPLE",
+    Coupon.FRIEND_OFFER: "FRIEND-EXAMPLE",
+}
 
 
-def render_preview(program: Program, kind: str, locale: str, *, shop: str, channel: str | None,
-                   currency: str) -> dict:
+def render_preview(program: Program, kind: str, locale: str, *, shop: str, channel: str | None, currency: str) -> dict:
     """{"subject", "text", "html"} of one e-mail kind, as a customer would get it."""
     locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
     rewards = program.rewards_for(channel or "")
@@ -31,23 +38,57 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
     portal = f"{links.app_url()}/portal/example"
     if kind == "invite":
         email = compose.invite_email(
-            program, locale, shop=shop, first_name="Anna", share_url=sample_link, portal_url=portal,
-            offer={"friend_offer": program.friend_offer.describe(currency, locale),
-                   "referrer_reward": rewards.referrer.describe(currency, locale)})
+            program,
+            locale,
+            shop=shop,
+            first_name="Anna",
+            share_url=sample_link,
+            portal_url=portal,
+            offer={
+                "friend_offer": program.friend_offer.describe(currency, locale),
+                "referrer_reward": rewards.referrer.describe(currency, locale),
+            },
+        )
     else:
         purpose = KINDS[kind]
-        spec = {Coupon.REFERRER_REWARD: rewards.referrer, Coupon.FRIEND_REWARD: rewards.friend,
-                Coupon.FRIEND_OFFER: program.friend_offer}[purpose]
+        spec = {
+            Coupon.REFERRER_REWARD: rewards.referrer,
+            Coupon.FRIEND_REWARD: rewards.friend,
+            Coupon.FRIEND_OFFER: program.friend_offer,
+        }[purpose]
         expiry = program.offer.expiry_days if purpose == Coupon.FRIEND_OFFER else rewards.expiry_days
-        coupon = Coupon(purpose=purpose, code=SAMPLE_CODE[purpose], value_type=spec.type, value=Decimal(spec.value),
-                        currency=currency, min_order=rewards.min_order, expires_at=utcnow() + timedelta(days=int(expiry)))
+        coupon = Coupon(
+            purpose=purpose,
+            code=SAMPLE_CODE[purpose],
+            value_type=spec.type,
+            value=Decimal(spec.value),
+            currency=currency,
+            min_order=rewards.min_order,
+            expires_at=utcnow() + timedelta(days=int(expiry)),
+        )
         thanks = purpose == Coupon.REFERRER_REWARD
         email = compose.coupon_email(
-            program, coupon, locale, shop=shop, advocate_name="Anna",
-            recipient_name={Coupon.REFERRER_REWARD: "Anna", Coupon.FRIEND_REWARD: "Ben", Coupon.FRIEND_OFFER: ""}[purpose],
+            program,
+            coupon,
+            locale,
+            shop=shop,
+            advocate_name="Anna",
+            recipient_name={Coupon.REFERRER_REWARD: "Anna", Coupon.FRIEND_REWARD: "Ben", Coupon.FRIEND_OFFER: ""}[
+                purpose
+            ],
             store_url=links.storefront_link(program, code=coupon.code, referral_code="ANNA7K2"),
-            share_url=sample_link if thanks else None, portal_url=portal if thanks else None)
-    (name, address), reply_to = sender_headers(current_app.config["SETTINGS"], program.email.sender,
-                                                program.email.reply_to)
-    return {"kind": kind, "locale": locale, "subject": header_text(email.subject), "text": email.text,
-            "html": email.html, "sender": formataddr((name, address)), "reply_to": reply_to or None}
+            share_url=sample_link if thanks else None,
+            portal_url=portal if thanks else None,
+        )
+    (name, address), reply_to = sender_headers(
+        current_app.config["SETTINGS"], program.email.sender, program.email.reply_to
+    )
+    return {
+        "kind": kind,
+        "locale": locale,
+        "subject": header_text(email.subject),
+        "text": email.text,
+        "html": email.html,
+        "sender": formataddr((name, address)),
+        "reply_to": reply_to or None,
+    }

@@ -6,6 +6,7 @@ whole, stored as its difference from DEFAULTS (so a later default change still
 reaches shops that never touched that setting), and the change is recorded in
 `SettingsChange`: who (the Dashboard user's e-mail), when, and a path → from/to diff.
 """
+
 from __future__ import annotations
 
 import copy
@@ -73,8 +74,9 @@ def candidate(current: dict, body: dict) -> dict:
     return merged
 
 
-def save(tenant_id: int, body: dict, *, actor: str, channels: dict[str, str] | None,
-         expected_version: int | None = None) -> tuple[dict, int, dict]:
+def save(
+    tenant_id: int, body: dict, *, actor: str, channels: dict[str, str] | None, expected_version: int | None = None
+) -> tuple[dict, int, dict]:
     """Validate and store; returns (effective settings, new version, diff). Raises SettingsInvalid, VersionConflict."""
     with session_scope(tenant_id) as session, serialized(session):
         # The tenant row lock serialises writers, including the very first save (no row to lock yet).
@@ -99,6 +101,10 @@ def save(tenant_id: int, body: dict, *, actor: str, channels: dict[str, str] | N
 
 
 def history(session: Session, tenant_id: int, limit: int = HISTORY_LIMIT) -> list[dict]:
-    rows = session.scalars(select(SettingsChange).where(SettingsChange.tenant_id == tenant_id)
-                           .order_by(SettingsChange.id.desc()).limit(limit))
+    rows = session.scalars(
+        select(SettingsChange)
+        .where(SettingsChange.tenant_id == tenant_id)
+        .order_by(SettingsChange.id.desc())
+        .limit(limit)
+    )
     return [{"id": r.id, "actor": r.actor, "at": r.at.isoformat(), "changes": r.changes} for r in rows]

@@ -6,6 +6,7 @@
    listed origin (`tenants.widget_seen_at`, recorded by the widget API).
 3. A test order: done once the app has recorded a referred order for the shop.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -26,7 +27,7 @@ def snippets(app_url: str, saleor_api_url: str) -> dict[str, str]:
             f'        data-saleor-api-url="{saleor_api_url}"\n'
             '        data-order-id="ORDER_ID"\n'
             '        data-target="#referral"\n'
-            '        async></script>'
+            "        async></script>"
         ),
         "nextjs": (
             "# .env of saleor/storefront, with src/referrals/ from integrations/nextjs\n"
@@ -54,17 +55,24 @@ def checklist(session: Session, tenant: Tenant, program: Program, app_url: str) 
     counts = {
         "orders": session.scalar(select(func.count(OrderRecord.id)).where(OrderRecord.tenant_id == tenant.id)) or 0,
         "advocates": session.scalar(select(func.count(Advocate.id)).where(Advocate.tenant_id == tenant.id)) or 0,
-        "referred_orders": session.scalar(
-            select(func.count(Referral.id)).where(Referral.tenant_id == tenant.id)) or 0,
+        "referred_orders": session.scalar(select(func.count(Referral.id)).where(Referral.tenant_id == tenant.id)) or 0,
     }
     steps = [
-        {"id": "storefront", "done": bool(storefront_url) and bool(origins),
-         "storefront_url": storefront_url or None, "origins": origins},
-        {"id": "widget_seen", "done": tenant.widget_seen_at is not None,
-         "seen_at": tenant.widget_seen_at.isoformat() if tenant.widget_seen_at else None,
-         "seen_origin": tenant.widget_seen_origin,
-         "app_url": app_url.rstrip("/"), "saleor_api_url": tenant.saleor_api_url,
-         "snippets": snippets(app_url, tenant.saleor_api_url)},
+        {
+            "id": "storefront",
+            "done": bool(storefront_url) and bool(origins),
+            "storefront_url": storefront_url or None,
+            "origins": origins,
+        },
+        {
+            "id": "widget_seen",
+            "done": tenant.widget_seen_at is not None,
+            "seen_at": tenant.widget_seen_at.isoformat() if tenant.widget_seen_at else None,
+            "seen_origin": tenant.widget_seen_origin,
+            "app_url": app_url.rstrip("/"),
+            "saleor_api_url": tenant.saleor_api_url,
+            "snippets": snippets(app_url, tenant.saleor_api_url),
+        },
         {"id": "test_order", "done": counts["referred_orders"] > 0, **counts},
     ]
     return {"complete": all(step["done"] for step in steps), "steps": steps}

@@ -4,6 +4,7 @@ Every `/api/admin/*` view is behind `@dashboard_auth` (a Saleor Dashboard JWT,
 see plugin.admin.auth). The page itself is static: it gets its token from the
 Dashboard over postMessage and calls the API with it. Docs: docs/ADMIN_API.md.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,10 @@ api = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 # Widget texts the settings page offers to rewrite (the widget reads any `widget.*` key; see plugin.ui.share).
 WIDGET_TEXT_KEYS = ("title", "greeting", "offer", "intro", "share_text", "email_subject")
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; object-src 'none'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; object-src 'none'"
+)
 
 
 def _theme(value: str | None) -> str:
@@ -55,6 +58,7 @@ def _page(html: str, status: int = 200) -> Response:
 
 
 # -- pages -----------------------------------------------------------------------------------------
+
 
 @pages.get("/dashboard/")
 @pages.get("/dashboard")
@@ -88,12 +92,15 @@ def order_widget():
     try:
         user = authenticate(form.get("accessToken"), form.get("saleorApiUrl"), permission="MANAGE_ORDERS")
     except DashboardAuthError as exc:
-        return _page(render_template("admin/order_widget.html", theme=theme, error=exc.message, data=None),
-                     exc.status)
+        return _page(render_template("admin/order_widget.html", theme=theme, error=exc.message, data=None), exc.status)
     order_id = (form.get("orderId") or "").strip()
     if not order_id or len(order_id) > 255:
-        return _page(render_template("admin/order_widget.html", theme=theme, data=None,
-                                     error="Saleor did not say which order this is."), 400)
+        return _page(
+            render_template(
+                "admin/order_widget.html", theme=theme, data=None, error="Saleor did not say which order this is."
+            ),
+            400,
+        )
     with session_scope(user.tenant_id) as session:
         data = order_details(session, user.tenant_id, order_id)
     return _page(render_template("admin/order_widget.html", theme=theme, data=data, error=None))
@@ -101,8 +108,10 @@ def order_widget():
 
 # -- API helpers -------------------------------------------------------------------------------------
 
-def _invalid(fields: dict[str, str], message: str = "Some settings are not valid.",
-             code: str = "INVALID_SETTINGS") -> ApiError:
+
+def _invalid(
+    fields: dict[str, str], message: str = "Some settings are not valid.", code: str = "INVALID_SETTINGS"
+) -> ApiError:
     return ApiError(400, code, message, fields=fields)
 
 
@@ -153,17 +162,26 @@ def _program(tenant_id: int) -> tuple[dict, int]:
 
 # -- API: who am I -------------------------------------------------------------------------------------
 
+
 @api.get("/me")
 @dashboard_auth(permission=None)
 def me():
     user = current_user()
     tenant = get_tenant(user.tenant_id)
     name = shop.shop_channels(user.tenant_id)["shop_name"] or tenant.shop_name or tenant.domain
-    return jsonify({"email": user.email, "permissions": sorted(user.permissions), "saleor_api_url": user.saleor_api_url,
-                    "shop_name": name, "app_url": current_app.config["SETTINGS"].app_url})
+    return jsonify(
+        {
+            "email": user.email,
+            "permissions": sorted(user.permissions),
+            "saleor_api_url": user.saleor_api_url,
+            "shop_name": name,
+            "app_url": current_app.config["SETTINGS"].app_url,
+        }
+    )
 
 
 # -- API: setup checklist ----------------------------------------------------------------------------
+
 
 @api.get("/setup")
 @dashboard_auth()
@@ -177,6 +195,7 @@ def setup_checklist():
 
 # -- API: settings ----------------------------------------------------------------------------------
 
+
 @api.get("/settings")
 @dashboard_auth()
 def get_settings():
@@ -185,16 +204,28 @@ def get_settings():
         settings, version = program_settings.effective(session, user.tenant_id)
         history = program_settings.history(session, user.tenant_id, limit=10)
     info = shop.shop_channels(user.tenant_id)
-    return jsonify({
-        "settings": settings, "version": version, "defaults": DEFAULTS,
-        "channels": info["channels"], "channels_source": info["source"], "shop_name": info["shop_name"],
-        "default_channel": (shop.default_channel(user.tenant_id, info) or {}).get("slug"),
-        "options": {"trigger_statuses": list(TRIGGER_STATUSES), "languages": list(LOCALES),
-                    "reward_types": ["FIXED", "PERCENTAGE"], "email_kinds": list(EMAIL_KINDS),
-                    "widget_texts": {locale: {key: messages(locale, "widget.").get(f"widget.{key}", "")
-                                              for key in WIDGET_TEXT_KEYS} for locale in LOCALES}},
-        "history": history,
-    })
+    return jsonify(
+        {
+            "settings": settings,
+            "version": version,
+            "defaults": DEFAULTS,
+            "channels": info["channels"],
+            "channels_source": info["source"],
+            "shop_name": info["shop_name"],
+            "default_channel": (shop.default_channel(user.tenant_id, info) or {}).get("slug"),
+            "options": {
+                "trigger_statuses": list(TRIGGER_STATUSES),
+                "languages": list(LOCALES),
+                "reward_types": ["FIXED", "PERCENTAGE"],
+                "email_kinds": list(EMAIL_KINDS),
+                "widget_texts": {
+                    locale: {key: messages(locale, "widget.").get(f"widget.{key}", "") for key in WIDGET_TEXT_KEYS}
+                    for locale in LOCALES
+                },
+            },
+            "history": history,
+        }
+    )
 
 
 @api.put("/settings")
@@ -211,13 +242,21 @@ def put_settings():
     info = shop.shop_channels(user.tenant_id)
     try:
         settings, version, changes = program_settings.save(
-            user.tenant_id, payload, actor=user.email or user.actor, channels=shop.currency_map(info),
-            expected_version=expected)
+            user.tenant_id,
+            payload,
+            actor=user.email or user.actor,
+            channels=shop.currency_map(info),
+            expected_version=expected,
+        )
     except SettingsInvalid as exc:
         raise _invalid(exc.fields) from None
     except program_settings.VersionConflict as exc:
-        raise ApiError(409, "VERSION_CONFLICT", "Someone else saved the settings meanwhile; reload to see their changes.",
-                       current_version=exc.current) from None
+        raise ApiError(
+            409,
+            "VERSION_CONFLICT",
+            "Someone else saved the settings meanwhile; reload to see their changes.",
+            current_version=exc.current,
+        ) from None
     log.info("settings of tenant %s changed by %s: %s", user.tenant_id, user.actor, ", ".join(changes) or "nothing")
     return jsonify({"settings": settings, "version": version, "changed": sorted(changes)})
 
@@ -251,17 +290,23 @@ def email_preview():
         raise _invalid(exc.fields) from None
     channel = body.get("channel") if isinstance(body.get("channel"), str) else None
     channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
-        user.tenant_id, info)
+        user.tenant_id, info
+    )
     currency = channel_entry["currency"] if channel_entry else "USD"
     tenant = get_tenant(user.tenant_id)
     preview = render_preview(
-        Program(deep_merge(DEFAULTS, settings)), kind, str(body.get("locale") or settings["default_locale"]),
+        Program(deep_merge(DEFAULTS, settings)),
+        kind,
+        str(body.get("locale") or settings["default_locale"]),
         shop=info["shop_name"] or tenant.shop_name or tenant.domain or "Your shop",
-        channel=channel_entry["slug"] if channel_entry else None, currency=currency)
+        channel=channel_entry["slug"] if channel_entry else None,
+        currency=currency,
+    )
     return jsonify(preview)
 
 
 # -- API: analytics -----------------------------------------------------------------------------------
+
 
 def _report(tenant_id: int, period):
     info = shop.shop_channels(tenant_id)
@@ -297,8 +342,11 @@ def stats_csv():
     suffix = f"-{period.channel}" if period.channel else ""
     name = f"referrals-{table}-{period.start.isoformat()}-{period.end.isoformat()}{suffix}.csv"
     safe_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{safe_name}"', "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{safe_name}"', "Cache-Control": "no-store"},
+    )
 
 
 @api.get("/experiments")
@@ -325,11 +373,13 @@ def advocates():
         raise _bad_parameter("sort", "must be friends or revenue")
     with session_scope(user.tenant_id) as session:
         items = queries.top_advocates(session, user.tenant_id, period, limit=limit, sort=sort)
-    return jsonify({"from": period.start.isoformat(), "to": period.end.isoformat(), "channel": period.channel,
-                    "items": items})
+    return jsonify(
+        {"from": period.start.isoformat(), "to": period.end.isoformat(), "channel": period.channel, "items": items}
+    )
 
 
 # -- API: review queue ---------------------------------------------------------------------------------
+
 
 @api.get("/referrals")
 @dashboard_auth()
@@ -356,25 +406,31 @@ def decide_one(referral_id: int, action: str):
 @api.post("/referrals/bulk")
 @dashboard_auth()
 def decide_bulk():
-    body = _json_object("Expected {\"action\": \"approve\"|\"reject\", \"ids\": [...]}.")
+    body = _json_object('Expected {"action": "approve"|"reject", "ids": [...]}.')
     fields = {}
     action = body.get("action")
     if action not in ("approve", "reject"):
         fields["action"] = "must be approve or reject"
     ids = body.get("ids")
-    if (not isinstance(ids, list) or not ids or len(ids) > review.MAX_BULK
-            or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)):
+    if (
+        not isinstance(ids, list)
+        or not ids
+        or len(ids) > review.MAX_BULK
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
+    ):
         fields["ids"] = f"must be a list of 1 to {review.MAX_BULK} referral ids"
     note = _note(body)
     if fields:
         raise _invalid(fields, "Bad request.", "INVALID_BODY")
     user = current_user()
     results = review.decide(user.tenant_id, list(dict.fromkeys(ids)), action, actor=user.actor, note=note)
-    return jsonify({"results": results, "ok": sum(1 for r in results if r["ok"]),
-                    "failed": sum(1 for r in results if not r["ok"])})
+    return jsonify(
+        {"results": results, "ok": sum(1 for r in results if r["ok"]), "failed": sum(1 for r in results if not r["ok"])}
+    )
 
 
 # -- API: one order --------------------------------------------------------------------------------------
+
 
 @api.get("/orders/<path:order_id>")
 @dashboard_auth(permission="MANAGE_ORDERS")
@@ -390,6 +446,7 @@ def order(order_id: str):
 
 
 # -- API: e-mails --------------------------------------------------------------------------------------
+
 
 @api.get("/emails")
 @dashboard_auth()

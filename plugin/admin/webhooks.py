@@ -3,6 +3,7 @@
 Docs: docs/ADMIN_API.md, "Webhooks". The domain lives in plugin.merchant_webhooks; these views only
 check input and shape answers.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,6 +53,7 @@ def _int_arg(name: str, low: int, high: int) -> int | None:
 
 # -- endpoints -------------------------------------------------------------------------------------
 
+
 @bp.get("")
 @dashboard_auth()
 def list_endpoints():
@@ -59,8 +61,15 @@ def list_endpoints():
     cfg = settings()
     with session_scope(user.tenant_id) as session:
         items = endpoints.list_endpoints(session, user.tenant_id)
-    return jsonify({"endpoints": items, "event_types": list(EVENT_TYPES), "max_endpoints": endpoints.MAX_ENDPOINTS,
-                    "retry_hours": cfg.webhook_retry_hours, "allow_local": cfg.webhooks_allow_local})
+    return jsonify(
+        {
+            "endpoints": items,
+            "event_types": list(EVENT_TYPES),
+            "max_endpoints": endpoints.MAX_ENDPOINTS,
+            "retry_hours": cfg.webhook_retry_hours,
+            "allow_local": cfg.webhooks_allow_local,
+        }
+    )
 
 
 @bp.post("")
@@ -101,6 +110,7 @@ def rotate_secret(endpoint_id: int):
 
 # -- the delivery log ------------------------------------------------------------------------------
 
+
 def _describe(delivery: WebhookDelivery, message: WebhookMessage, endpoint: WebhookEndpoint) -> dict:
     return {
         "id": delivery.id,
@@ -124,15 +134,29 @@ def _one(session: Session, delivery_id: int) -> dict | None:
         select(WebhookDelivery, WebhookMessage, WebhookEndpoint)
         .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.id == delivery_id)).first()
+        .where(WebhookDelivery.id == delivery_id)
+    ).first()
     if row is None:
         return None
     delivery, message, endpoint = row
-    attempts = session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id)
-                               .order_by(WebhookAttempt.id)).all()
-    return {**_describe(delivery, message, endpoint), "payload": json.loads(message.body), "history": [
-        {"at": isoformat(a.at), "status_code": a.status_code, "error": a.error, "response_body": a.response_body,
-         "duration_ms": a.duration_ms, "manual": a.manual} for a in attempts]}
+    attempts = session.scalars(
+        select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)
+    ).all()
+    return {
+        **_describe(delivery, message, endpoint),
+        "payload": json.loads(message.body),
+        "history": [
+            {
+                "at": isoformat(a.at),
+                "status_code": a.status_code,
+                "error": a.error,
+                "response_body": a.response_body,
+                "duration_ms": a.duration_ms,
+                "manual": a.manual,
+            }
+            for a in attempts
+        ],
+    }
 
 
 @bp.get("/deliveries")
@@ -162,7 +186,10 @@ def list_deliveries():
             select(WebhookDelivery, WebhookMessage, WebhookEndpoint)
             .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(*conditions).order_by(WebhookDelivery.id.desc()).limit(limit + 1)).all()
+            .where(*conditions)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit + 1)
+        ).all()
         items = [_describe(*row) for row in rows[:limit]]
     return jsonify({"items": items, "next_before_id": items[-1]["id"] if len(rows) > limit else None})
 

@@ -3,6 +3,7 @@
 Colours come from CSS classes (`chart-bar`, `chart-line`, ...) that the
 Dashboard page styles for light and dark themes; every text is escaped.
 """
+
 from __future__ import annotations
 
 from markupsafe import escape
@@ -11,9 +12,12 @@ WIDTH = 820  # fits a 900 px wide Dashboard iframe with padding
 
 
 def _svg(height: int, body: list[str], title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
-            f'width="100%" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
-            + "".join(body) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
+        f'width="100%" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+        + "".join(body)
+        + "</svg>"
+    )
 
 
 def _fmt(value: float) -> str:
@@ -35,9 +39,13 @@ def hbars(title: str, items: list[tuple[str, float]], *, note: list[str] | None 
     for i, (label, value) in enumerate(items):
         y = top + i * row
         width = max((WIDTH - label_w - 150) * value / peak, 2 if value else 0)
-        body.append(f'<text class="chart-label" x="{label_w - 10}" y="{y + 19}" text-anchor="end">{escape(label)}</text>')
-        body.append(f'<rect class="chart-bar chart-bar-{i % 6}" x="{label_w}" y="{y + 4}" width="{width:.1f}" '
-                    f'height="{row - 10}" rx="3"><title>{escape(label)}: {escape(_fmt(value))}</title></rect>')
+        body.append(
+            f'<text class="chart-label" x="{label_w - 10}" y="{y + 19}" text-anchor="end">{escape(label)}</text>'
+        )
+        body.append(
+            f'<rect class="chart-bar chart-bar-{i % 6}" x="{label_w}" y="{y + 4}" width="{width:.1f}" '
+            f'height="{row - 10}" rx="3"><title>{escape(label)}: {escape(_fmt(value))}</title></rect>'
+        )
         text = _fmt(value) + (f"  {note[i]}" if note and note[i] else "")
         body.append(f'<text class="chart-value" x="{label_w + width + 8:.1f}" y="{y + 19}">{escape(text)}</text>')
     if not items:
@@ -48,9 +56,13 @@ def hbars(title: str, items: list[tuple[str, float]], *, note: list[str] | None 
 def funnel(group: dict) -> str:
     f = group["funnel"]
     steps = [
-        ("Widget views", f["widget_views"]), ("Shares", f["shares"]), ("Link clicks", f["clicks"]),
-        ("Friend claims", f["claims"]), ("Referred orders", f["referred_orders"]),
-        ("Paid first orders", f["paid_referrals"]), ("Rewards issued", f["rewards_issued"]),
+        ("Widget views", f["widget_views"]),
+        ("Shares", f["shares"]),
+        ("Link clicks", f["clicks"]),
+        ("Friend claims", f["claims"]),
+        ("Referred orders", f["referred_orders"]),
+        ("Paid first orders", f["paid_referrals"]),
+        ("Rewards issued", f["rewards_issued"]),
         ("Rewards used", f["rewards_used"]),
     ]
     notes = [""]
@@ -69,8 +81,12 @@ def shares_by_channel(group: dict) -> str:
 
 def money(group: dict) -> str:
     m = group["money"]
-    items = [("Net referred revenue", float(m["net_revenue"])), ("Reward cost", float(m["reward_cost"])),
-             ("Friend discounts", float(m["friend_discounts"])), ("Total cost", float(m["total_cost"]))]
+    items = [
+        ("Net referred revenue", float(m["net_revenue"])),
+        ("Reward cost", float(m["reward_cost"])),
+        ("Friend discounts", float(m["friend_discounts"])),
+        ("Total cost", float(m["total_cost"])),
+    ]
     return hbars(f"Revenue and cost in {group['currency']}", items)
 
 
@@ -88,20 +104,26 @@ def daily(group: dict) -> str:
         x = left + i * step
         h = plot_h * d["referrals"] / peak_bars
         if d["referrals"]:
-            body.append(f'<rect class="chart-bar chart-bar-0" x="{x + step * 0.15:.1f}" y="{top + plot_h - h:.1f}" '
-                        f'width="{max(step * 0.7, 1):.1f}" height="{h:.1f}"><title>{escape(d["date"])}: '
-                        f'{d["referrals"]} referrals, {d["clicks"]} clicks</title></rect>')
+            body.append(
+                f'<rect class="chart-bar chart-bar-0" x="{x + step * 0.15:.1f}" y="{top + plot_h - h:.1f}" '
+                f'width="{max(step * 0.7, 1):.1f}" height="{h:.1f}"><title>{escape(d["date"])}: '
+                f"{d['referrals']} referrals, {d['clicks']} clicks</title></rect>"
+            )
         points.append(f"{x + step / 2:.1f},{top + plot_h - plot_h * d['clicks'] / peak_line:.1f}")
     if days and any(d["clicks"] for d in days):
         body.append(f'<polyline class="chart-line" fill="none" points="{" ".join(points)}"/>')
     for i in sorted({0, len(days) // 2, len(days) - 1}) if days else []:
         anchor = "start" if i == 0 else "end" if i == len(days) - 1 else "middle"
         x = left if i == 0 else left + plot_w if i == len(days) - 1 else left + i * step + step / 2
-        body.append(f'<text class="chart-label" x="{x:.1f}" y="{height - 8}" '
-                    f'text-anchor="{anchor}">{escape(days[i]["date"])}</text>')
+        body.append(
+            f'<text class="chart-label" x="{x:.1f}" y="{height - 8}" '
+            f'text-anchor="{anchor}">{escape(days[i]["date"])}</text>'
+        )
     body.append(f'<text class="chart-label" x="{left - 6}" y="{top + 10}" text-anchor="end">{peak_bars}</text>')
-    body.append(f'<text class="chart-legend" x="{left + 8}" y="{top + 10}">'
-                f'bars: paid referrals per day (max {peak_bars}) · line: link clicks per day (max {peak_line})</text>')
+    body.append(
+        f'<text class="chart-legend" x="{left + 8}" y="{top + 10}">'
+        f"bars: paid referrals per day (max {peak_bars}) · line: link clicks per day (max {peak_line})</text>"
+    )
     return _svg(height, body, f"Daily referrals and clicks, {group['channel_name']}")
 
 

@@ -12,9 +12,11 @@ stands / advocates. Two measures of "is the difference real":
 The holdout got no offer at all, so `uplift_vs_holdout` is what the program adds
 on top of what those customers' friends do anyway.
 """
+
 from __future__ import annotations
 
 import math
+
 from plugin.analytics.queries import ZERO, money_str, ratio
 from plugin.program.experiments import HOLDOUT
 from plugin.program.settings import ab_test_of
@@ -49,8 +51,9 @@ def prob_b_beats_a(successes_a: int, trials_a: int, successes_b: int, trials_b: 
         total = 0.0
         base = _log_beta(alpha_a, beta_a)
         for i in range(int(alpha_b)):
-            total += math.exp(_log_beta(alpha_a + i, beta_a + beta_b) - math.log(beta_b + i)
-                              - _log_beta(1 + i, beta_b) - base)
+            total += math.exp(
+                _log_beta(alpha_a + i, beta_a + beta_b) - math.log(beta_b + i) - _log_beta(1 + i, beta_b) - base
+            )
         return min(1.0, max(0.0, total))
     mean_a, mean_b = alpha_a / (alpha_a + beta_a), alpha_b / (alpha_b + beta_b)
     var_a = alpha_a * beta_a / ((alpha_a + beta_a) ** 2 * (alpha_a + beta_a + 1))
@@ -96,14 +99,21 @@ def experiment_report(settings: dict, counts: dict[tuple[str, str], dict]) -> di
             counts_arm = counts.get((arm["variant"], currency), empty)
             if control is not None and arm is not control and arm["variant"] != HOLDOUT:
                 counts_control = counts.get((control["variant"], currency), empty)
-                args = (counts_control["converters"], counts_control["advocates"],
-                        counts_arm["converters"], counts_arm["advocates"])
+                args = (
+                    counts_control["converters"],
+                    counts_control["advocates"],
+                    counts_arm["converters"],
+                    counts_arm["advocates"],
+                )
                 p_value, beat = z_test_p_value(*args), prob_b_beats_a(*args)
                 arm["vs_control"] = {
                     "p_value": None if p_value is None else round(p_value, 4),
                     "prob_to_beat_control": None if beat is None else round(beat, 4),
-                    "conversion_lift": (None if not control["conversion"] or arm["conversion"] is None
-                                        else round(arm["conversion"] / control["conversion"] - 1, 4)),
+                    "conversion_lift": (
+                        None
+                        if not control["conversion"] or arm["conversion"] is None
+                        else round(arm["conversion"] / control["conversion"] - 1, 4)
+                    ),
                 }
             if holdout is not None and arm is not holdout and holdout["advocates"]:
                 counts_holdout = counts.get((HOLDOUT, currency), empty)
@@ -112,10 +122,16 @@ def experiment_report(settings: dict, counts: dict[tuple[str, str], dict]) -> di
                     uplift = round(arm["conversion"] - holdout["conversion"], 4)
                 revenue_uplift = None
                 if counts_arm["advocates"]:
-                    revenue_uplift = money_str(counts_arm["revenue"] / counts_arm["advocates"]
-                                               - counts_holdout["revenue"] / holdout["advocates"])
-                p_value = z_test_p_value(counts_holdout["converters"], counts_holdout["advocates"],
-                                         counts_arm["converters"], counts_arm["advocates"])
+                    revenue_uplift = money_str(
+                        counts_arm["revenue"] / counts_arm["advocates"]
+                        - counts_holdout["revenue"] / holdout["advocates"]
+                    )
+                p_value = z_test_p_value(
+                    counts_holdout["converters"],
+                    counts_holdout["advocates"],
+                    counts_arm["converters"],
+                    counts_arm["advocates"],
+                )
                 arm["uplift_vs_holdout"] = {
                     "conversion": uplift,
                     "revenue_per_advocate": revenue_uplift,

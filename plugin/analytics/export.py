@@ -1,4 +1,5 @@
 """CSV exports with exactly the numbers the page and the JSON API show."""
+
 from __future__ import annotations
 
 import csv
@@ -6,20 +7,50 @@ import io
 import re
 
 SUMMARY_COLUMNS = [
-    ("from", None), ("to", None), ("channel", "channel"), ("channel_name", "channel_name"), ("currency", "currency"),
-    ("widget_views", "funnel.widget_views"), ("shares", "funnel.shares"), ("link_clicks", "funnel.clicks"),
-    ("claims", "funnel.claims"), ("referred_orders", "funnel.referred_orders"),
-    ("paid_referrals", "funnel.paid_referrals"), ("new_customers", "money.new_customers"),
-    ("rewards_issued", "funnel.rewards_issued"), ("rewards_used", "funnel.rewards_used"),
-    ("rewards_revoked", "funnel.rewards_revoked"), ("revenue", "money.revenue"), ("refunded", "money.refunded"),
-    ("net_revenue", "money.net_revenue"), ("reward_cost", "money.reward_cost"),
-    ("reward_redeemed", "money.reward_redeemed"), ("friend_discounts", "money.friend_discounts"),
-    ("total_cost", "money.total_cost"), ("roi", "money.roi"), ("cost_per_customer", "money.cost_per_customer"),
+    ("from", None),
+    ("to", None),
+    ("channel", "channel"),
+    ("channel_name", "channel_name"),
+    ("currency", "currency"),
+    ("widget_views", "funnel.widget_views"),
+    ("shares", "funnel.shares"),
+    ("link_clicks", "funnel.clicks"),
+    ("claims", "funnel.claims"),
+    ("referred_orders", "funnel.referred_orders"),
+    ("paid_referrals", "funnel.paid_referrals"),
+    ("new_customers", "money.new_customers"),
+    ("rewards_issued", "funnel.rewards_issued"),
+    ("rewards_used", "funnel.rewards_used"),
+    ("rewards_revoked", "funnel.rewards_revoked"),
+    ("revenue", "money.revenue"),
+    ("refunded", "money.refunded"),
+    ("net_revenue", "money.net_revenue"),
+    ("reward_cost", "money.reward_cost"),
+    ("reward_redeemed", "money.reward_redeemed"),
+    ("friend_discounts", "money.friend_discounts"),
+    ("total_cost", "money.total_cost"),
+    ("roi", "money.roi"),
+    ("cost_per_customer", "money.cost_per_customer"),
     ("click_to_paid", "rates.click_to_paid"),
 ]
 DAILY_COLUMNS = ["date", "channel", "currency", "widget_views", "shares", "clicks", "claims", "referrals", "revenue"]
-ADVOCATE_COLUMNS = ["code", "email", "name", "channel", "currency", "variant", "since", "shares", "clicks", "friends",
-                    "not_counted", "revenue", "rewards", "reward_value", "reward_redeemed"]
+ADVOCATE_COLUMNS = [
+    "code",
+    "email",
+    "name",
+    "channel",
+    "currency",
+    "variant",
+    "since",
+    "shares",
+    "clicks",
+    "friends",
+    "not_counted",
+    "revenue",
+    "rewards",
+    "reward_value",
+    "reward_redeemed",
+]
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -51,8 +82,12 @@ def _write(header: list[str], rows: list[list]) -> str:
 def summary_csv(report: dict) -> str:
     rows = []
     for group in report["groups"]:
-        rows.append([report["from"] if p is None and name == "from" else report["to"] if p is None else _path(group, p)
-                     for name, p in SUMMARY_COLUMNS])
+        rows.append(
+            [
+                report["from"] if p is None and name == "from" else report["to"] if p is None else _path(group, p)
+                for name, p in SUMMARY_COLUMNS
+            ]
+        )
     return _write([name for name, _ in SUMMARY_COLUMNS], rows)
 
 
@@ -60,8 +95,19 @@ def daily_csv(report: dict) -> str:
     rows = []
     for group in report["groups"]:
         for day in group["daily"]:
-            rows.append([day["date"], group["channel"], group["currency"], day["widget_views"], day["shares"],
-                         day["clicks"], day["claims"], day["referrals"], day["revenue"]])
+            rows.append(
+                [
+                    day["date"],
+                    group["channel"],
+                    group["currency"],
+                    day["widget_views"],
+                    day["shares"],
+                    day["clicks"],
+                    day["claims"],
+                    day["referrals"],
+                    day["revenue"],
+                ]
+            )
     return _write(DAILY_COLUMNS, rows)
 
 

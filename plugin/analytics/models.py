@@ -17,8 +17,9 @@ class FunnelEvent(TenantScoped, Base):
         # advocate_id rides along so per-advocate counts (top advocates, A/B share rate) are index-only scans.
         Index("ix_funnel_tenant_kind_at", "tenant_id", "kind", "at", postgresql_include=["advocate_id"]),
         # Covers the analytics report's scan of a date range (index-only scan on PostgreSQL).
-        Index("ix_funnel_tenant_at_cover", "tenant_id", "at",
-              postgresql_include=["kind", "channel_slug", "share_channel"]),
+        Index(
+            "ix_funnel_tenant_at_cover", "tenant_id", "at", postgresql_include=["kind", "channel_slug", "share_channel"]
+        ),
     )
 
     WIDGET_VIEW, SHARE, CLICK, CLAIM = "widget_view", "share", "click", "claim"

@@ -19,10 +19,11 @@ Definitions (docs/ADMIN_API.md repeats them for merchants):
 * cost per acquired customer = total cost / referrals that still stand
 Amounts are never added across currencies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select, text
@@ -54,11 +55,11 @@ class Period:
 
     @property
     def since(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
 
     @property
     def until(self) -> datetime:
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
 
     @property
     def days(self) -> list[date]:
@@ -67,7 +68,7 @@ class Period:
 
 def parse_period(args, *, today: date | None = None) -> Period:
     """`from`/`to` (YYYY-MM-DD, inclusive, UTC) and `channel` from query args; default: the last 30 days."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     parsed = {}
     for name, default in (("from", today - timedelta(days=29)), ("to", today)):
         raw = (args.get(name) or "").strip()
@@ -210,8 +211,13 @@ class Group:
                 "cost_per_customer": money_str(self.cost_per_customer),
             },
             "daily": [
-                {"date": d.isoformat(), **{k: (money_str(v) if isinstance(v, Decimal) else v)
-                                          for k, v in self.daily.get(d.isoformat(), _empty_day()).items()}}
+                {
+                    "date": d.isoformat(),
+                    **{
+                        k: (money_str(v) if isinstance(v, Decimal) else v)
+                        for k, v in self.daily.get(d.isoformat(), _empty_day()).items()
+                    },
+                }
                 for d in days
             ],
         }
@@ -253,24 +259,28 @@ def _learn_currencies(session: Session, tenant_id: int, slugs: set[str]) -> dict
     return {slug: currency for slug, (_, currency) in learned.items()}
 
 
-def program_report(session: Session, tenant_id: int, period: Period,
-                   channels: dict[str, dict] | None = None) -> dict:
+def program_report(session: Session, tenant_id: int, period: Period, channels: dict[str, dict] | None = None) -> dict:
     """Funnel, money and daily series per (channel, currency). `channels`: slug -> {name, currency}."""
     channels = channels or {}
     _prepare_reporting(session)
     currencies = {slug: info.get("currency", "") for slug, info in channels.items() if info.get("currency")}
     since, until = period.since, period.until
     funnel = rollup.daily_counts(session, tenant_id, period.start, period.end, period.channel)
-    currencies.update(_learn_currencies(session, tenant_id,
-                                        {row[0] for row in funnel if row[0] and row[0] not in currencies}))
+    currencies.update(
+        _learn_currencies(session, tenant_id, {row[0] for row in funnel if row[0] and row[0] not in currencies})
+    )
     groups = _Groups(currencies)
 
     def channel_filter(column):
         return [column == period.channel] if period.channel is not None else []
 
     # -- top of the funnel: stored daily counts for closed days, FunnelEvent for the last two -----
-    field_of = {FunnelEvent.WIDGET_VIEW: "widget_views", FunnelEvent.SHARE: "shares",
-                FunnelEvent.CLICK: "clicks", FunnelEvent.CLAIM: "claims"}
+    field_of = {
+        FunnelEvent.WIDGET_VIEW: "widget_views",
+        FunnelEvent.SHARE: "shares",
+        FunnelEvent.CLICK: "clicks",
+        FunnelEvent.CLAIM: "claims",
+    }
     for channel, kind, share_channel, day, count in funnel:
         group = groups.get(channel)
         name = field_of[kind]
@@ -284,9 +294,13 @@ def program_report(session: Session, tenant_id: int, period: Period,
     friend_codes = select(Coupon.code).where(Coupon.tenant_id == tenant_id, Coupon.purpose == Coupon.FRIEND_OFFER)
     for channel, currency, count in session.execute(
         select(OrderRecord.channel_slug, OrderRecord.currency, func.count())
-        .where(OrderRecord.tenant_id == tenant_id, OrderRecord.created_at >= since, OrderRecord.created_at < until,
-               or_(OrderRecord.referral_code.is_not(None), OrderRecord.voucher_code.in_(friend_codes)),
-               *channel_filter(OrderRecord.channel_slug))
+        .where(
+            OrderRecord.tenant_id == tenant_id,
+            OrderRecord.created_at >= since,
+            OrderRecord.created_at < until,
+            or_(OrderRecord.referral_code.is_not(None), OrderRecord.voucher_code.in_(friend_codes)),
+            *channel_filter(OrderRecord.channel_slug),
+        )
         .group_by(OrderRecord.channel_slug, OrderRecord.currency)
     ).all():
         groups.get(channel, currency).referred_orders += count
@@ -298,12 +312,22 @@ def program_report(session: Session, tenant_id: int, period: Period,
     rday = rollup.day_of(session, Referral.created_at)
     refunded_order = OrderRecord.total_refunded != 0
     for channel, currency, state, day_key, count, revenue, refunded in session.execute(
-        select(Referral.channel_slug, Referral.currency, Referral.state, rday, func.count(Referral.id),
-               func.sum(case((counted, Referral.order_total), else_=literal(0))),
-               func.sum(case((and_(counted, refunded_order), OrderRecord.total_refunded), else_=literal(0))))
+        select(
+            Referral.channel_slug,
+            Referral.currency,
+            Referral.state,
+            rday,
+            func.count(Referral.id),
+            func.sum(case((counted, Referral.order_total), else_=literal(0))),
+            func.sum(case((and_(counted, refunded_order), OrderRecord.total_refunded), else_=literal(0))),
+        )
         .outerjoin(OrderRecord, and_(OrderRecord.id == Referral.order_record_id, refunded_order))
-        .where(Referral.tenant_id == tenant_id, Referral.created_at >= since, Referral.created_at < until,
-               *channel_filter(Referral.channel_slug))
+        .where(
+            Referral.tenant_id == tenant_id,
+            Referral.created_at >= since,
+            Referral.created_at < until,
+            *channel_filter(Referral.channel_slug),
+        )
         .group_by(Referral.channel_slug, Referral.currency, Referral.state, rday)
     ).all():
         group = groups.get(channel, currency)
@@ -321,17 +345,29 @@ def program_report(session: Session, tenant_id: int, period: Period,
     # -- rewards those referrals produced ----------------------------------------------------------
     live = Coupon.state.in_((Coupon.ISSUED, Coupon.USED))
     for channel, currency, issued, used, revoked, face, percent_redeemed, redeemed in session.execute(
-        select(Referral.channel_slug, Coupon.currency,
-               func.count(Coupon.issued_at),
-               func.sum(case((Coupon.state == Coupon.USED, 1), else_=0)),
-               func.sum(case((Coupon.state == Coupon.REVOKED, 1), else_=0)),
-               func.sum(case((and_(live, Coupon.value_type == "FIXED"), Coupon.value), else_=literal(0))),
-               func.sum(case((and_(Coupon.state == Coupon.USED, Coupon.value_type == "PERCENTAGE"),
-                              Coupon.redeemed_value), else_=literal(0))),
-               func.sum(case((Coupon.state == Coupon.USED, Coupon.redeemed_value), else_=literal(0))))
+        select(
+            Referral.channel_slug,
+            Coupon.currency,
+            func.count(Coupon.issued_at),
+            func.sum(case((Coupon.state == Coupon.USED, 1), else_=0)),
+            func.sum(case((Coupon.state == Coupon.REVOKED, 1), else_=0)),
+            func.sum(case((and_(live, Coupon.value_type == "FIXED"), Coupon.value), else_=literal(0))),
+            func.sum(
+                case(
+                    (and_(Coupon.state == Coupon.USED, Coupon.value_type == "PERCENTAGE"), Coupon.redeemed_value),
+                    else_=literal(0),
+                )
+            ),
+            func.sum(case((Coupon.state == Coupon.USED, Coupon.redeemed_value), else_=literal(0))),
+        )
         .join(Referral, Referral.id == Coupon.referral_id)
-        .where(Coupon.tenant_id == tenant_id, Coupon.purpose.in_(REWARD_PURPOSES),
-               Referral.created_at >= since, Referral.created_at < until, *channel_filter(Referral.channel_slug))
+        .where(
+            Coupon.tenant_id == tenant_id,
+            Coupon.purpose.in_(REWARD_PURPOSES),
+            Referral.created_at >= since,
+            Referral.created_at < until,
+            *channel_filter(Referral.channel_slug),
+        )
         .group_by(Referral.channel_slug, Coupon.currency)
     ).all():
         group = groups.get(channel, currency)
@@ -347,9 +383,15 @@ def program_report(session: Session, tenant_id: int, period: Period,
         select(Referral.channel_slug, Coupon.currency, func.sum(Coupon.redeemed_value))
         .join(OrderRecord, OrderRecord.id == Referral.order_record_id)
         .join(Coupon, and_(Coupon.tenant_id == tenant_id, Coupon.code == OrderRecord.voucher_code))
-        .where(Referral.tenant_id == tenant_id, Referral.created_at >= since, Referral.created_at < until,
-               Referral.state != Referral.REVOKED, Coupon.purpose == Coupon.FRIEND_OFFER,
-               Coupon.state == Coupon.USED, *channel_filter(Referral.channel_slug))
+        .where(
+            Referral.tenant_id == tenant_id,
+            Referral.created_at >= since,
+            Referral.created_at < until,
+            Referral.state != Referral.REVOKED,
+            Coupon.purpose == Coupon.FRIEND_OFFER,
+            Coupon.state == Coupon.USED,
+            *channel_filter(Referral.channel_slug),
+        )
         .group_by(Referral.channel_slug, Coupon.currency)
     ).all():
         groups.get(channel, currency).friend_discounts += _dec(discounts)
@@ -371,34 +413,54 @@ def _totals_by_currency(rows: list[Group]) -> list[dict]:
         if not row.currency:
             continue
         total = totals.setdefault(row.currency, Group("*", row.currency))
-        for name in ("referrals", "new_customers", "rewards_issued", "rewards_used", "rewards_revoked", "clicks",
-                     "claims", "shares", "widget_views", "referred_orders"):
+        for name in (
+            "referrals",
+            "new_customers",
+            "rewards_issued",
+            "rewards_used",
+            "rewards_revoked",
+            "clicks",
+            "claims",
+            "shares",
+            "widget_views",
+            "referred_orders",
+        ):
             setattr(total, name, getattr(total, name) + getattr(row, name))
-        for name in ("revenue", "refunded", "reward_face_value", "reward_percent_redeemed", "reward_redeemed",
-                     "friend_discounts"):
+        for name in (
+            "revenue",
+            "refunded",
+            "reward_face_value",
+            "reward_percent_redeemed",
+            "reward_redeemed",
+            "friend_discounts",
+        ):
             setattr(total, name, getattr(total, name) + getattr(row, name))
     out = []
     for currency, total in sorted(totals.items()):
-        out.append({
-            "currency": currency,
-            "channels": sorted({r.channel for r in rows if r.currency == currency}),
-            "referrals": total.referrals,
-            "new_customers": total.new_customers,
-            "revenue": money_str(total.revenue),
-            "net_revenue": money_str(total.net_revenue),
-            "reward_cost": money_str(total.reward_cost),
-            "friend_discounts": money_str(total.friend_discounts),
-            "total_cost": money_str(total.total_cost),
-            "roi": total.roi,
-            "cost_per_customer": money_str(total.cost_per_customer),
-        })
+        out.append(
+            {
+                "currency": currency,
+                "channels": sorted({r.channel for r in rows if r.currency == currency}),
+                "referrals": total.referrals,
+                "new_customers": total.new_customers,
+                "revenue": money_str(total.revenue),
+                "net_revenue": money_str(total.net_revenue),
+                "reward_cost": money_str(total.reward_cost),
+                "friend_discounts": money_str(total.friend_discounts),
+                "total_cost": money_str(total.total_cost),
+                "roi": total.roi,
+                "cost_per_customer": money_str(total.cost_per_customer),
+            }
+        )
     return out
 
 
 # -- advocates -------------------------------------------------------------------------------------
 
-def top_advocates(session: Session, tenant_id: int, period: Period, *, limit: int = 50,
-                  sort: str = "friends") -> list[dict]:
+
+def top_advocates(
+    session: Session, tenant_id: int, period: Period, *, limit: int = 50, sort: str = "friends"
+) -> list[dict]:
     """Advocates whose friends ordered in the period: friends, revenue, rewards, clicks."""
     _prepare_reporting(session)
     counted = Referral.state.not_in(NOT_COUNTED_STATES)
@@ -406,11 +468,16 @@ def top_advocates(session: Session, tenant_id: int, period: Period, *, limit: in
     revenue = func.sum(case((counted, Referral.order_total), else_=literal(0)))
     order = (revenue.desc(), friends.desc()) if sort == "revenue" else (friends.desc(), revenue.desc())
     query = (
-        select(Referral.advocate_id, friends.label("friends"), func.count(Referral.id).label("attempts"),
-               revenue.label("revenue"))
-        .where(Referral.tenant_id == tenant_id, Referral.created_at >= period.since,
-               Referral.created_at < period.until)
-        .group_by(Referral.advocate_id).order_by(*order, Referral.advocate_id).limit(limit)
+        select(
+            Referral.advocate_id,
+            friends.label("friends"),
+            func.count(Referral.id).label("attempts"),
+            revenue.label("revenue"),
+        )
+        .where(Referral.tenant_id == tenant_id, Referral.created_at >= period.since, Referral.created_at < period.until)
+        .group_by(Referral.advocate_id)
+        .order_by(*order, Referral.advocate_id)
+        .limit(limit)
     )
     if period.channel is not None:
         query = query.where(Referral.channel_slug == period.channel)
@@ -422,29 +489,57 @@ def top_advocates(session: Session, tenant_id: int, period: Period, *, limit: in
     rewards = {
         row[0]: (row[1], _dec(row[2]), _dec(row[3]))
         for row in session.execute(
-            select(Coupon.advocate_id, func.count(Coupon.issued_at),
-                   func.sum(case((and_(Coupon.state.in_((Coupon.ISSUED, Coupon.USED)), Coupon.value_type == "FIXED"),
-                                  Coupon.value), else_=literal(0))),
-                   func.sum(case((Coupon.state == Coupon.USED, Coupon.redeemed_value), else_=literal(0))))
+            select(
+                Coupon.advocate_id,
+                func.count(Coupon.issued_at),
+                func.sum(
+                    case(
+                        (
+                            and_(Coupon.state.in_((Coupon.ISSUED, Coupon.USED)), Coupon.value_type == "FIXED"),
+                            Coupon.value,
+                        ),
+                        else_=literal(0),
+                    )
+                ),
+                func.sum(case((Coupon.state == Coupon.USED, Coupon.redeemed_value), else_=literal(0))),
+            )
             .join(Referral, Referral.id == Coupon.referral_id)
-            .where(Coupon.tenant_id == tenant_id, Coupon.purpose == Coupon.REFERRER_REWARD,
-                   Coupon.advocate_id.in_(ids), Referral.created_at >= period.since,
-                   Referral.created_at < period.until)
+            .where(
+                Coupon.tenant_id == tenant_id,
+                Coupon.purpose == Coupon.REFERRER_REWARD,
+                Coupon.advocate_id.in_(ids),
+                Referral.created_at >= period.since,
+                Referral.created_at < period.until,
+            )
             .group_by(Coupon.advocate_id)
         ).all()
     }
-    clicks = dict(session.execute(
-        select(FunnelEvent.advocate_id, func.count())
-        .where(FunnelEvent.tenant_id == tenant_id, FunnelEvent.kind == FunnelEvent.CLICK,
-               FunnelEvent.advocate_id.in_(ids), FunnelEvent.at >= period.since, FunnelEvent.at < period.until)
-        .group_by(FunnelEvent.advocate_id)
-    ).all())
-    shares = dict(session.execute(
-        select(FunnelEvent.advocate_id, func.count())
-        .where(FunnelEvent.tenant_id == tenant_id, FunnelEvent.kind == FunnelEvent.SHARE,
-               FunnelEvent.advocate_id.in_(ids), FunnelEvent.at >= period.since, FunnelEvent.at < period.until)
-        .group_by(FunnelEvent.advocate_id)
-    ).all())
+    clicks = dict(
+        session.execute(
+            select(FunnelEvent.advocate_id, func.count())
+            .where(
+                FunnelEvent.tenant_id == tenant_id,
+                FunnelEvent.kind == FunnelEvent.CLICK,
+                FunnelEvent.advocate_id.in_(ids),
+                FunnelEvent.at >= period.since,
+                FunnelEvent.at < period.until,
+            )
+            .group_by(FunnelEvent.advocate_id)
+        ).all()
+    )
+    shares = dict(
+        session.execute(
+            select(FunnelEvent.advocate_id, func.count())
+            .where(
+                FunnelEvent.tenant_id == tenant_id,
+                FunnelEvent.kind == FunnelEvent.SHARE,
+                FunnelEvent.advocate_id.in_(ids),
+                FunnelEvent.at >= period.since,
+                FunnelEvent.at < period.until,
+            )
+            .group_by(FunnelEvent.advocate_id)
+        ).all()
+    )
     out = []
     for row in ranked:
         advocate = advocates.get(row.advocate_id)
@@ -452,52 +547,68 @@ def top_advocates(session: Session, tenant_id: int, period: Period, *, limit: in
             continue
         issued, face, redeemed = rewards.get(advocate.id, (0, ZERO, ZERO))
         erased = advocate.erased_at is not None
-        out.append({
-            "id": advocate.id,
-            "code": advocate.code,
-            "email": None if erased else advocate.contact_email,
-            "name": None if erased else advocate.first_name,
-            "erased": erased,
-            "channel": advocate.channel_slug,
-            "currency": advocate.currency,
-            "variant": advocate.variant,
-            "since": advocate.created_at.isoformat(),
-            "shares": shares.get(advocate.id, 0),
-            "clicks": clicks.get(advocate.id, 0),
-            "friends": int(row.friends or 0),
-            "not_counted": int(row.attempts - (row.friends or 0)),
-            "revenue": money_str(_dec(row.revenue)),
-            "rewards": issued,
-            "reward_value": money_str(face),
-            "reward_redeemed": money_str(redeemed),
-        })
+        out.append(
+            {
+                "id": advocate.id,
+                "code": advocate.code,
+                "email": None if erased else advocate.contact_email,
+                "name": None if erased else advocate.first_name,
+                "erased": erased,
+                "channel": advocate.channel_slug,
+                "currency": advocate.currency,
+                "variant": advocate.variant,
+                "since": advocate.created_at.isoformat(),
+                "shares": shares.get(advocate.id, 0),
+                "clicks": clicks.get(advocate.id, 0),
+                "friends": int(row.friends or 0),
+                "not_counted": int(row.attempts - (row.friends or 0)),
+                "revenue": money_str(_dec(row.revenue)),
+                "rewards": issued,
+                "reward_value": money_str(face),
+                "reward_redeemed": money_str(redeemed),
+            }
+        )
     return out
 
 
 # -- A/B test ---------------------------------------------------------------------------------------
 
+
 def experiment_counts(session: Session, tenant_id: int, period: Period) -> dict[tuple[str, str], dict]:
     """Per (variant, currency) of advocates who joined in the period: the raw counts of the A/B report."""
     _prepare_reporting(session)
-    base = [Advocate.tenant_id == tenant_id, Advocate.variant.is_not(None),
-            Advocate.created_at >= period.since, Advocate.created_at < period.until]
+    base = [
+        Advocate.tenant_id == tenant_id,
+        Advocate.variant.is_not(None),
+        Advocate.created_at >= period.since,
+        Advocate.created_at < period.until,
+    ]
     if period.channel is not None:
         base.append(Advocate.channel_slug == period.channel)
     arms: dict[tuple[str, str], dict] = {}
 
     def arm(variant: str, currency: str) -> dict:
-        return arms.setdefault((variant, currency), {
-            "advocates": 0, "sharers": 0, "converters": 0, "referrals": 0,
-            "revenue": ZERO, "reward_cost": ZERO,
-        })
+        return arms.setdefault(
+            (variant, currency),
+            {
+                "advocates": 0,
+                "sharers": 0,
+                "converters": 0,
+                "referrals": 0,
+                "revenue": ZERO,
+                "reward_cost": ZERO,
+            },
+        )
 
     # Sharers: advocates with a share since the period began (also after it ended), from the
     # per-advocate roll-up of closed days plus the open days' events.
     shared = rollup.shared_since(session, tenant_id, Advocate.id, period.start)
     for variant, currency, advocates, sharers in session.execute(
         select(Advocate.variant, Advocate.currency, func.count(), func.count(case((shared, 1))))
-        .outerjoin(AdvocateLastShare, and_(AdvocateLastShare.tenant_id == tenant_id,
-                                           AdvocateLastShare.advocate_id == Advocate.id))
+        .outerjoin(
+            AdvocateLastShare,
+            and_(AdvocateLastShare.tenant_id == tenant_id, AdvocateLastShare.advocate_id == Advocate.id),
+        )
         .where(*base)
         .group_by(Advocate.variant, Advocate.currency)
     ).all():
@@ -505,12 +616,20 @@ def experiment_counts(session: Session, tenant_id: int, period: Period) -> dict[
 
     # A holdout advocate's referral is rejected only because of the holdout: it still shows
     # what happens without an offer, so it counts for the holdout arm.
-    stands = or_(Referral.state.not_in(NOT_COUNTED_STATES),
-                 and_(Referral.state == Referral.REJECTED, Advocate.variant == "holdout",
-                      Referral.decision.in_(("allow", "flag"))))
+    stands = or_(
+        Referral.state.not_in(NOT_COUNTED_STATES),
+        and_(
+            Referral.state == Referral.REJECTED, Advocate.variant == "holdout", Referral.decision.in_(("allow", "flag"))
+        ),
+    )
     for variant, currency, converters, referrals, revenue in session.execute(
-        select(Advocate.variant, Advocate.currency, func.count(distinct(Referral.advocate_id)),
-               func.count(Referral.id), func.sum(Referral.order_total))
+        select(
+            Advocate.variant,
+            Advocate.currency,
+            func.count(distinct(Referral.advocate_id)),
+            func.count(Referral.id),
+            func.sum(Referral.order_total),
+        )
         .join(Advocate, Advocate.id == Referral.advocate_id)
         .where(Referral.tenant_id == tenant_id, stands, *base)
         .group_by(Advocate.variant, Advocate.currency)
@@ -522,14 +641,18 @@ def experiment_counts(session: Session, tenant_id: int, period: Period) -> dict[
     fixed_live = and_(Coupon.state.in_((Coupon.ISSUED, Coupon.USED)), Coupon.value_type == "FIXED")
     percentage_used = and_(Coupon.state == Coupon.USED, Coupon.value_type == "PERCENTAGE")
     for variant, currency, face, percent in session.execute(
-        select(Advocate.variant, Advocate.currency,
-               func.sum(case((fixed_live, Coupon.value), else_=literal(0))),
-               func.sum(case((percentage_used, Coupon.redeemed_value), else_=literal(0))))
+        select(
+            Advocate.variant,
+            Advocate.currency,
+            func.sum(case((fixed_live, Coupon.value), else_=literal(0))),
+            func.sum(case((percentage_used, Coupon.redeemed_value), else_=literal(0))),
+        )
         .select_from(Coupon)
         .join(Referral, Referral.id == Coupon.referral_id)
         .join(Advocate, Advocate.id == Referral.advocate_id)
-        .where(Coupon.tenant_id == tenant_id, Coupon.purpose.in_(REWARD_PURPOSES), or_(fixed_live, percentage_used),
-               *base)
+        .where(
+            Coupon.tenant_id == tenant_id, Coupon.purpose.in_(REWARD_PURPOSES), or_(fixed_live, percentage_used), *base
+        )
         .group_by(Advocate.variant, Advocate.currency)
     ).all():
         arm(variant, currency)["reward_cost"] = _dec(face) + _dec(percent)

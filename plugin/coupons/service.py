@@ -6,6 +6,7 @@ reserved code means an earlier attempt got through, so it counts as success.
 Issuing and taking back lock the coupon row (then its referral's), so a refund that
 lands before, during or after issuing always ends with no live code.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,11 +19,10 @@ from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
 from plugin.db import record_failure, serialized, session_scope, utcnow
-from plugin.mail.compose import queue_coupon_email
-from plugin.identity import is_pseudonym
-from plugin.program.settings import Program, RewardSpec, load_program
-from plugin.identity import new_code
+from plugin.identity import is_pseudonym, new_code
 from plugin.ledger import move_coupon, move_referral
+from plugin.mail.compose import queue_coupon_email
+from plugin.program.settings import Program, RewardSpec, load_program
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.saleor.client import SaleorClient, SaleorMutationError
 from plugin.tenants.models import Tenant
@@ -35,10 +35,21 @@ CODE_PREFIX = {Coupon.FRIEND_OFFER: "FRIEND", Coupon.REFERRER_REWARD: "THANKS", 
 LIVE_REFERRAL_STATES = (Referral.APPROVED, Referral.ISSUED)
 
 
-def reserve_coupon(session: Session, *, tenant_id: int, purpose: str, spec: RewardSpec, recipient_email: str,
-                   channel_slug: str, saleor_channel_id: str, currency: str, expiry_days: int,
-                   min_order: Decimal = Decimal(0), referral_id: int | None = None,
-                   advocate_id: int | None = None) -> Coupon:
+def reserve_coupon(
+    session: Session,
+    *,
+    tenant_id: int,
+    purpose: str,
+    spec: RewardSpec,
+    recipient_email: str,
+    channel_slug: str,
+    saleor_channel_id: str,
+    currency: str,
+    expiry_days: int,
+    min_order: Decimal = Decimal(0),
+    referral_id: int | None = None,
+    advocate_id: int | None = None,
+) -> Coupon:
     """Reserve a fresh code; if this referral already has its coupon for `purpose`, return that."""
     if referral_id is not None:
         existing = session.scalar(select(Coupon).where(Coupon.referral_id == referral_id, Coupon.purpose == purpose))
@@ -46,19 +57,29 @@ def reserve_coupon(session: Session, *, tenant_id: int, purpose: str, spec: Rewa
             return existing
     for _ in range(5):
         coupon = Coupon(
-            tenant_id=tenant_id, purpose=purpose, referral_id=referral_id, advocate_id=advocate_id,
-            recipient_email=recipient_email, code=f"{CODE_PREFIX[purpose]}-{new_code(10)}",
-            channel_slug=channel_slug, saleor_channel_id=saleor_channel_id, currency=currency,
-            value_type=spec.type, value=spec.value, min_order=min_order,
-            expires_at=utcnow() + timedelta(days=expiry_days), state=Coupon.RESERVED,
+            tenant_id=tenant_id,
+            purpose=purpose,
+            referral_id=referral_id,
+            advocate_id=advocate_id,
+            recipient_email=recipient_email,
+            code=f"{CODE_PREFIX[purpose]}-{new_code(10)}",
+            channel_slug=channel_slug,
+            saleor_channel_id=saleor_channel_id,
+            currency=currency,
+            value_type=spec.type,
+            value=spec.value,
+            min_order=min_order,
+            expires_at=utcnow() + timedelta(days=expiry_days),
+            state=Coupon.RESERVED,
         )
         try:
             with session.begin_nested():
                 session.add(coupon)
         except IntegrityError:
             if referral_id is not None:  # a concurrent worker reserved it first
-                existing = session.scalar(select(Coupon).where(
-                    Coupon.referral_id == referral_id, Coupon.purpose == purpose))
+                existing = session.scalar(
+                    select(Coupon).where(Coupon.referral_id == referral_id, Coupon.purpose == purpose)
+                )
                 if existing is not None:
                     return existing
             continue  # code collision: draw again
@@ -90,8 +111,7 @@ def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
     try:
         voucher = client.create_voucher(_voucher_input(coupon))
         voucher_id = voucher["id"]
-        code_id = next(
-            (e["node"]["id"] for e in voucher["codes"]["edges"] if e["node"]["code"] == coupon.code), None)
+        code_id = next((e["node"]["id"] for e in voucher["codes"]["edges"] if e["node"]["code"] == coupon.code), None)
     except SaleorMutationError as exc:
         ours = exc.code == "ALREADY_EXISTS" and coupon.code in (exc.errors[0].get("voucherCodes") or [])
         if not ours:
@@ -126,7 +146,9 @@ def issue(session: Session, client: SaleorClient, coupon: Coupon, reason: str) -
     move_coupon(session, coupon, Coupon.ISSUED, reason)
 
 
-def revoke(session: Session, client: SaleorClient | None, coupon: Coupon, reason: str, actor: str = "system") -> Decimal:
+def revoke(
+    session: Session, client: SaleorClient | None, coupon: Coupon, reason: str, actor: str = "system"
+) -> Decimal:
     """Take a coupon back. Returns the value we could not recall (already used), for the shortfall."""
     if coupon.state in (Coupon.REVOKED, Coupon.CANCELLED):
         return Decimal(0)
@@ -168,8 +190,11 @@ def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
         # Locked (after the coupon, the order every task takes them in) so a refund that commits
         # while the code is being created waits for us and then revokes what we issued, instead
         # of being overwritten by our "issued".
-        referral = session.scalar(select(Referral).where(Referral.id == coupon.referral_id)
-                                  .with_for_update()) if coupon.referral_id else None
+        referral = (
+            session.scalar(select(Referral).where(Referral.id == coupon.referral_id).with_for_update())
+            if coupon.referral_id
+            else None
+        )
         if referral is not None and referral.state not in LIVE_REFERRAL_STATES:
             revoke(session, saleor_client(tenant), coupon, f"Referral is {referral.state}.")
             return "cancelled"
@@ -177,8 +202,12 @@ def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
             revoke(session, saleor_client(tenant), coupon, "The recipient's personal data was erased.")
             settle_referral(session, referral)
             return "cancelled"
-        issue(session, saleor_client(tenant), coupon,
-              "Created in Saleor." if referral is None else "Reward created in Saleor.")
+        issue(
+            session,
+            saleor_client(tenant),
+            coupon,
+            "Created in Saleor." if referral is None else "Reward created in Saleor.",
+        )
         _queue_email(session, tenant, load_program(session, tenant_id), coupon, referral)
         settle_referral(session, referral)
     return "issued"
@@ -190,28 +219,54 @@ def settle_referral(session: Session, referral: Referral | None) -> None:
     if referral is None:
         return
     siblings = session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)).all()
-    if len(siblings) == 2 and Coupon.ISSUED in siblings and all(
-            s in (Coupon.ISSUED, Coupon.CANCELLED) for s in siblings):
-        move_referral(session, referral, Referral.ISSUED, "Both rewards created in Saleor."
-                      if all(s == Coupon.ISSUED for s in siblings) else
-                      "Reward created in Saleor (the other one was cancelled: recipient's data erased).")
+    if (
+        len(siblings) == 2
+        and Coupon.ISSUED in siblings
+        and all(s in (Coupon.ISSUED, Coupon.CANCELLED) for s in siblings)
+    ):
+        move_referral(
+            session,
+            referral,
+            Referral.ISSUED,
+            "Both rewards created in Saleor."
+            if all(s == Coupon.ISSUED for s in siblings)
+            else "Reward created in Saleor (the other one was cancelled: recipient's data erased).",
+        )
 
 
-def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Coupon,
-                 referral: Referral | None) -> None:
+def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Coupon, referral: Referral | None) -> None:
     """The coupon's e-mail, addressed as its recipient knows us: name, language, the advocate's name."""
     advocate = session.get(Advocate, coupon.advocate_id) if coupon.advocate_id else None
     if coupon.purpose == Coupon.REFERRER_REWARD:
-        queue_coupon_email(session, tenant, coupon, program, recipient_name=advocate.first_name if advocate else "",
-                           advocate=advocate, locale=advocate.locale if advocate else None)
+        queue_coupon_email(
+            session,
+            tenant,
+            coupon,
+            program,
+            recipient_name=advocate.first_name if advocate else "",
+            advocate=advocate,
+            locale=advocate.locale if advocate else None,
+        )
     elif coupon.purpose == Coupon.FRIEND_REWARD:
-        queue_coupon_email(session, tenant, coupon, program, recipient_name=referral.friend_first_name if referral else "",
-                           locale=_friend_locale(session, referral))
+        queue_coupon_email(
+            session,
+            tenant,
+            coupon,
+            program,
+            recipient_name=referral.friend_first_name if referral else "",
+            locale=_friend_locale(session, referral),
+        )
     else:
         claim = session.scalar(select(FriendClaim).where(FriendClaim.coupon_id == coupon.id))
         advocate = session.get(Advocate, claim.advocate_id) if claim else None
-        queue_coupon_email(session, tenant, coupon, program, advocate=advocate,
-                           locale=(claim.locale if claim else None) or (advocate.locale if advocate else None))
+        queue_coupon_email(
+            session,
+            tenant,
+            coupon,
+            program,
+            advocate=advocate,
+            locale=(claim.locale if claim else None) or (advocate.locale if advocate else None),
+        )
 
 
 def _friend_locale(session: Session, referral: Referral | None) -> str | None:
@@ -229,7 +284,9 @@ def take_back_rewards(tenant_id: int, referral_id: int) -> str:
             return "skipped"
         tenant = session.get(Tenant, tenant_id)
         client = saleor_client(tenant) if tenant.token_encrypted else None
-        coupon_ids = session.scalars(select(Coupon.id).where(Coupon.referral_id == referral_id).order_by(Coupon.id)).all()
+        coupon_ids = session.scalars(
+            select(Coupon.id).where(Coupon.referral_id == referral_id).order_by(Coupon.id)
+        ).all()
         shortfall = Decimal(0)
         reason = f"Referral {referral.state}: " + _last_reason(session, referral)
         for coupon_id in coupon_ids:
@@ -240,5 +297,12 @@ def take_back_rewards(tenant_id: int, referral_id: int) -> str:
 
 
 def _last_reason(session: Session, referral: Referral) -> str:
-    return session.scalar(select(LedgerEntry.reason).where(LedgerEntry.referral_id == referral.id)
-                          .order_by(LedgerEntry.id.desc()).limit(1)) or ""
+    return (
+        session.scalar(
+            select(LedgerEntry.reason)
+            .where(LedgerEntry.referral_id == referral.id)
+            .order_by(LedgerEntry.id.desc())
+            .limit(1)
+        )
+        or ""
+    )

@@ -1,4 +1,5 @@
 """Coupon work in the background: each task loads ids and calls `plugin.coupons.service`."""
+
 from __future__ import annotations
 
 from plugin.coupons import service

@@ -3,6 +3,7 @@
 The advocate never sees internal signals (flags, other people's data): only whether the
 referral counts, and a gentle reason when it does not (yet).
 """
+
 from __future__ import annotations
 
 from plugin.fraud.rules import Decision

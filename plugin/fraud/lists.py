@@ -3,6 +3,7 @@
 Update a list by editing its file (see docs/TRUST.md), or point DISPOSABLE_DOMAINS_FILE /
 COUPON_SITES_FILE at your own file in the same format (read once per file).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -9,11 +9,12 @@ Rules are pure functions of a `ReferralContext` (gathered by
 `plugin.fraud.context.build_context`), so each one is testable on its own and
 the decision can always be explained from what was stored.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Callable
 
 from plugin.fraud.lists import domain_listed
 
@@ -92,68 +93,87 @@ Rule = Callable[[ReferralContext], "tuple[str, str] | None"]
 
 def _self_referral_email(ctx: ReferralContext):
     if ctx.advocate_email and ctx.advocate_email == ctx.friend_email:
-        return ("The buyer's e-mail is the advocate's own (compared after normalising case, "
-                "dots and +tags).",
-                "Not counted: this looks like your own order.")
+        return (
+            "The buyer's e-mail is the advocate's own (compared after normalising case, dots and +tags).",
+            "Not counted: this looks like your own order.",
+        )
 
 
 def _self_referral_user(ctx: ReferralContext):
     if ctx.advocate_user_id and ctx.friend_user_id and ctx.advocate_user_id == ctx.friend_user_id:
-        return ("The friend's order was placed by the advocate's own customer account.",
-                "Not counted: this looks like your own order.")
+        return (
+            "The friend's order was placed by the advocate's own customer account.",
+            "Not counted: this looks like your own order.",
+        )
 
 
 def _same_household(ctx: ReferralContext):
     if ctx.advocate_shipping_fingerprint and ctx.advocate_shipping_fingerprint == ctx.friend_shipping_fingerprint:
-        return ("Advocate and friend ship to the same address (same household).",
-                "Under review: your friend ships to the same address as you.")
+        return (
+            "Advocate and friend ship to the same address (same household).",
+            "Under review: your friend ships to the same address as you.",
+        )
 
 
 def _disposable_email(ctx: ReferralContext):
     domain = ctx.friend_email.rpartition("@")[2]
     if domain_listed(domain, ctx.disposable_domains):
-        return (f"The friend used a disposable e-mail domain ({domain}).",
-                "Under review: we could not confirm your friend's e-mail address.")
+        return (
+            f"The friend used a disposable e-mail domain ({domain}).",
+            "Under review: we could not confirm your friend's e-mail address.",
+        )
 
 
 def _velocity(ctx: ReferralContext):
     if ctx.rewards_last_30d >= ctx.max_rewards_30d:
-        return (f"The advocate already earned {ctx.rewards_last_30d} rewards in 30 days (cap {ctx.max_rewards_30d}).",
-                "Under review: you reached this month's reward limit.")
+        return (
+            f"The advocate already earned {ctx.rewards_last_30d} rewards in 30 days (cap {ctx.max_rewards_30d}).",
+            "Under review: you reached this month's reward limit.",
+        )
 
 
 def _claim_velocity(ctx: ReferralContext):
     # The landing page refuses claims beyond the cap, so reaching it is the signal: a leaked link.
     if ctx.max_claims_per_day and ctx.claims_same_day >= ctx.max_claims_per_day:
-        return (f"The advocate's code was claimed {ctx.claims_same_day} times in the 24 hours before this order "
-                f"(daily cap {ctx.max_claims_per_day}): the link may have leaked.",
-                "Under review: your link was used unusually often in one day.")
+        return (
+            f"The advocate's code was claimed {ctx.claims_same_day} times in the 24 hours before this order "
+            f"(daily cap {ctx.max_claims_per_day}): the link may have leaked.",
+            "Under review: your link was used unusually often in one day.",
+        )
 
 
 def _min_order_value(ctx: ReferralContext):
     if ctx.min_order and ctx.order_total < ctx.min_order:
-        return (f"Order total {ctx.order_total:f} is below the minimum {ctx.min_order:f}.",
-                "Not counted: your friend's order was below the minimum order value.")
+        return (
+            f"Order total {ctx.order_total:f} is below the minimum {ctx.min_order:f}.",
+            "Not counted: your friend's order was below the minimum order value.",
+        )
 
 
 def _friend_not_new(ctx: ReferralContext):
     if ctx.friend_had_paid_order:
-        return ("The friend already had a paid order at this shop before.",
-                "Not counted: your friend had already shopped here.")
+        return (
+            "The friend already had a paid order at this shop before.",
+            "Not counted: your friend had already shopped here.",
+        )
 
 
 def _fast_click_to_order(ctx: ReferralContext):
     if ctx.seconds_click_to_order is not None and ctx.seconds_click_to_order < ctx.min_seconds_click_to_order:
-        return (f"Only {ctx.seconds_click_to_order:.0f} s passed between the link click and the order "
-                f"(less than {ctx.min_seconds_click_to_order:.0f} s is implausible for a person).",
-                "Under review.")
+        return (
+            f"Only {ctx.seconds_click_to_order:.0f} s passed between the link click and the order "
+            f"(less than {ctx.min_seconds_click_to_order:.0f} s is implausible for a person).",
+            "Under review.",
+        )
 
 
 def _coupon_site_referrer(ctx: ReferralContext):
     host = (ctx.landing_referrer_host or "").lower()
     if host and domain_listed(host, ctx.coupon_site_domains):
-        return (f"The friend arrived from a coupon site ({host}).",
-                "Under review: your link was found on a public coupon site.")
+        return (
+            f"The friend arrived from a coupon site ({host}).",
+            "Under review: your link was found on a public coupon site.",
+        )
 
 
 RULES: dict[str, Rule] = {

@@ -10,6 +10,7 @@ Message ids are keys ("email.invite.subject"); English is a catalog like the oth
 falls back to English, and one missing everywhere shows its key, so a gap never shows a blank;
 tests/i18n fails on any gap, missing plural form or placeholder mismatch.
 """
+
 from __future__ import annotations
 
 from markupsafe import Markup, escape
@@ -17,8 +18,19 @@ from markupsafe import Markup, escape
 from plugin.i18n.catalogs import DEFAULT_LOCALE, LOCALES, catalog, translations
 from plugin.i18n.formatting import money, number, percent
 
-__all__ = ["DEFAULT_LOCALE", "LOCALES", "catalog", "messages", "money", "number", "percent", "pick_locale",
-           "t", "tn", "tn_html"]
+__all__ = [
+    "DEFAULT_LOCALE",
+    "LOCALES",
+    "catalog",
+    "messages",
+    "money",
+    "number",
+    "percent",
+    "pick_locale",
+    "t",
+    "tn",
+    "tn_html",
+]
 
 
 def pick_locale(*candidates: str | None, allowed=LOCALES, default: str = DEFAULT_LOCALE) -> str:
@@ -59,5 +71,8 @@ def tn_html(locale: str, key: str, n: int, **params) -> Markup:
 def messages(locale: str, prefix: str) -> dict[str, str]:
     """The unformatted singular messages under `prefix.` in one locale, English filling the gaps
     (for texts a merchant may replace, like the widget's)."""
-    return {message.id: t(locale, message.id) for message in catalog(DEFAULT_LOCALE)
-            if isinstance(message.id, str) and message.id.startswith(prefix)}
+    return {
+        message.id: t(locale, message.id)
+        for message in catalog(DEFAULT_LOCALE)
+        if isinstance(message.id, str) and message.id.startswith(prefix)
+    }

@@ -4,9 +4,10 @@ Why in memory rather than shipped `.mo` files: the `.po` files are the only sour
 file can never be stale or missing — `pip install .` and `make run` on a fresh machine need no build
 step — and compiling four small catalogs once per process takes milliseconds.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def read_catalog(path: Path, locale: str) -> Catalog:
         return read_po(file, locale=locale, domain=DOMAIN, abort_invalid=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(locale: str) -> Catalog:
     """The parsed `.po` of one supported locale (messages, plural rule, flags)."""
     if locale not in LOCALES:
@@ -38,7 +39,7 @@ def catalog(locale: str) -> Catalog:
     return read_catalog(po_path(locale), locale)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(locale: str) -> Translations:
     """gettext translations for `locale`, falling back to English (and then to the key itself).
 

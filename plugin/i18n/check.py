@@ -4,6 +4,7 @@ A catalog is complete when it has exactly English's messages, none fuzzy or empt
 message has as many non-empty forms as the locale's Plural-Forms says, that header agrees with
 CLDR's plural rule for the language, and every form uses the same `{placeholders}` as English.
 """
+
 from __future__ import annotations
 
 from gettext import c2py
@@ -69,7 +70,7 @@ def problems(english: Catalog, translated: Catalog) -> list[str]:
                 continue
             try:
                 used = placeholders(form)
-                form.format(**{name: "x" for name in used})
+                form.format(**dict.fromkeys(used, "x"))
             except (ValueError, KeyError, IndexError, AttributeError) as exc:
                 found.append(f"{where}: does not format ({exc!r})")
                 continue

@@ -5,12 +5,13 @@
 amount). Whole amounts drop the ".00" a voucher of "$10" never needs; other amounts keep the
 currency's digits ("$10.50", "¥1,235").
 """
+
 from __future__ import annotations
 
 import copy
 import unicodedata
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale
 from babel.numbers import NumberPattern, format_currency, format_decimal, format_percent, get_currency_symbol
@@ -18,12 +19,12 @@ from babel.numbers import NumberPattern, format_currency, format_decimal, format
 NBSP = "\u00a0"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _locale(locale: str) -> Locale:
     return Locale.parse(locale)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _whole_currency_pattern(locale: str) -> NumberPattern:
     """The locale's standard currency pattern without fraction digits ("¤#,##0.00" → "¤#,##0")."""
     pattern = copy.copy(_locale(locale).currency_formats["standard"])
@@ -54,8 +55,9 @@ def money(amount: Decimal, currency: str, locale: str) -> str:
     """An amount in `currency` as people reading `locale` write it: "$10", "10 zł", "10,50 €"."""
     amount = Decimal(amount)
     if amount == amount.to_integral_value():
-        text = format_currency(amount, currency, format=_whole_currency_pattern(locale), locale=_locale(locale),
-                               currency_digits=False)
+        text = format_currency(
+            amount, currency, format=_whole_currency_pattern(locale), locale=_locale(locale), currency_digits=False
+        )
     else:
         text = format_currency(amount, currency, locale=_locale(locale))
     return _currency_spacing(text, get_currency_symbol(currency, locale=_locale(locale)))

@@ -8,10 +8,11 @@ entry as a comment (the ids are keys, so translators need it) and sets the Plura
 Babel's CLDR data. Existing translations, translator comments and flags are kept. tests/i18n then
 fails until every new entry is translated.
 """
+
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from gettext import c2py
 from io import BytesIO
 
@@ -42,15 +43,22 @@ def _plural_samples(catalog: Catalog) -> str:
 
 
 def synced(english: Catalog, current: Catalog | None, locale: str) -> Catalog:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = Catalog(
-        locale=locale, domain=DOMAIN, project=PROJECT, version="1", fuzzy=False,
-        header_comment=(f"# {Locale.parse(locale).english_name} messages of {PROJECT}.\n"
-                        "# Message ids are keys; the English text is in en.po and in the comment above each entry.\n"
-                        "# After changing en.po run `python -m plugin.i18n.sync` (see plugin/i18n/README.md)."),
+        locale=locale,
+        domain=DOMAIN,
+        project=PROJECT,
+        version="1",
+        fuzzy=False,
+        header_comment=(
+            f"# {Locale.parse(locale).english_name} messages of {PROJECT}.\n"
+            "# Message ids are keys; the English text is in en.po and in the comment above each entry.\n"
+            "# After changing en.po run `python -m plugin.i18n.sync` (see plugin/i18n/README.md)."
+        ),
         creation_date=current.creation_date if current else now,
         revision_date=current.revision_date if current and isinstance(current.revision_date, datetime) else now,
-        language_team=Locale.parse(locale).english_name, last_translator=PROJECT,
+        language_team=Locale.parse(locale).english_name,
+        last_translator=PROJECT,
     )
     for message in english:
         if not message.id:
@@ -63,7 +71,7 @@ def synced(english: Catalog, current: Catalog | None, locale: str) -> Catalog:
         else:
             string, flags, comments = ("" if not plural else ()), set(), list(old.user_comments) if old else []
         if plural:
-            forms = list(string)[:out.num_plurals]
+            forms = list(string)[: out.num_plurals]
             string = tuple(forms + [""] * (out.num_plurals - len(forms)))
         flags.discard("python-format")  # the placeholders are str.format's, not %-style
         comments_for_translators = [] if locale == DEFAULT_LOCALE else _english_comments(message)

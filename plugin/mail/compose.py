@@ -4,6 +4,7 @@
 Dashboard's preview calls them with sample values); the `queue_*` functions fill in the real ones
 and hand the result to the outbox.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ _env = Environment(
 )
 
 # The catalog key of each coupon's e-mail (also the key of the merchant's own subject and intro).
-COUPON_EMAIL_KEYS = {Coupon.REFERRER_REWARD: "reward.referrer", Coupon.FRIEND_REWARD: "reward.friend",
-                     Coupon.FRIEND_OFFER: "offer"}
+COUPON_EMAIL_KEYS = {
+    Coupon.REFERRER_REWARD: "reward.referrer",
+    Coupon.FRIEND_REWARD: "reward.friend",
+    Coupon.FRIEND_OFFER: "offer",
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,16 @@ def coupon_value(coupon: Coupon, locale: str) -> str:
     return RewardSpec(coupon.value_type, coupon.value).describe(coupon.currency, locale)
 
 
-def _email(program: Program, key: str, locale: str, params: dict, *, code: str | None = None,
-           details: list[str] | None = None, email_links: list[tuple[str, str]] = ()) -> Email:
+def _email(
+    program: Program,
+    key: str,
+    locale: str,
+    params: dict,
+    *,
+    code: str | None = None,
+    details: list[str] | None = None,
+    email_links: list[tuple[str, str]] = (),
+) -> Email:
     """The one shape of all our e-mails: heading, the merchant's intro, body, code, links, footer."""
     context = {
         "locale": locale,
@@ -100,63 +112,134 @@ def _email(program: Program, key: str, locale: str, params: dict, *, code: str |
     return Email(context["subject"], text, html)
 
 
-def invite_email(program: Program, locale: str, *, shop: str, first_name: str, offer: dict[str, str],
-                 share_url: str, portal_url: str) -> Email:
+def invite_email(
+    program: Program, locale: str, *, shop: str, first_name: str, offer: dict[str, str], share_url: str, portal_url: str
+) -> Email:
     params = dict(shop=shop, first_name=first_name, **offer)
-    return _email(program, "invite", locale, params, email_links=[
-        (t(locale, "email.invite.cta"), share_url), (t(locale, "email.portal_link"), portal_url)])
+    return _email(
+        program,
+        "invite",
+        locale,
+        params,
+        email_links=[(t(locale, "email.invite.cta"), share_url), (t(locale, "email.portal_link"), portal_url)],
+    )
 
 
-def coupon_email(program: Program, coupon: Coupon, locale: str, *, shop: str, recipient_name: str,
-                 advocate_name: str | None, store_url: str | None, share_url: str | None = None,
-                 portal_url: str | None = None) -> Email:
-    params = dict(shop=shop, value=coupon_value(coupon, locale), first_name=recipient_name,
-                  advocate=advocate_name or t(locale, "email.a_friend"))
+def coupon_email(
+    program: Program,
+    coupon: Coupon,
+    locale: str,
+    *,
+    shop: str,
+    recipient_name: str,
+    advocate_name: str | None,
+    store_url: str | None,
+    share_url: str | None = None,
+    portal_url: str | None = None,
+) -> Email:
+    params = dict(
+        shop=shop,
+        value=coupon_value(coupon, locale),
+        first_name=recipient_name,
+        advocate=advocate_name or t(locale, "email.a_friend"),
+    )
     email_links = [(t(locale, "email.shop_link"), store_url)] if store_url else []
     if share_url:
         email_links.append((t(locale, "email.share_link"), share_url))
     if portal_url:
         email_links.append((t(locale, "email.portal_link"), portal_url))
-    return _email(program, COUPON_EMAIL_KEYS[coupon.purpose], locale, params, code=coupon.code,
-                  details=_coupon_details(coupon, locale), email_links=email_links)
+    return _email(
+        program,
+        COUPON_EMAIL_KEYS[coupon.purpose],
+        locale,
+        params,
+        code=coupon.code,
+        details=_coupon_details(coupon, locale),
+        email_links=email_links,
+    )
 
 
 def portal_link_email(program: Program, locale: str, *, shop: str, portal_url: str) -> Email:
-    return _email(program, "portal", locale, dict(shop=shop), email_links=[(t(locale, "email.portal_link"), portal_url)])
+    return _email(
+        program, "portal", locale, dict(shop=shop), email_links=[(t(locale, "email.portal_link"), portal_url)]
+    )
 
 
 def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: Program) -> None:
     locale = pick_locale(advocate.locale, allowed=program.languages, default=program.default_locale)
-    email = invite_email(program, locale, shop=shop_name(tenant), first_name=advocate.first_name or "",
-                         offer=offer_texts(program, advocate, locale),
-                         share_url=links.share_link(advocate.code, "email"),
-                         portal_url=links.portal_url(tenant.id, advocate.id))
-    queue_email(session, tenant_id=tenant.id, dedup_key=f"invite:{advocate.id}", kind="invite",
-                to=advocate.contact_email, subject=email.subject, text=email.text, html=email.html)
+    email = invite_email(
+        program,
+        locale,
+        shop=shop_name(tenant),
+        first_name=advocate.first_name or "",
+        offer=offer_texts(program, advocate, locale),
+        share_url=links.share_link(advocate.code, "email"),
+        portal_url=links.portal_url(tenant.id, advocate.id),
+    )
+    queue_email(
+        session,
+        tenant_id=tenant.id,
+        dedup_key=f"invite:{advocate.id}",
+        kind="invite",
+        to=advocate.contact_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )
 
 
-def queue_coupon_email(session: Session, tenant: Tenant, coupon: Coupon, program: Program,
-                       *, recipient_name: str = "", advocate: Advocate | None = None,
-                       locale: str | None = None) -> None:
+def queue_coupon_email(
+    session: Session,
+    tenant: Tenant,
+    coupon: Coupon,
+    program: Program,
+    *,
+    recipient_name: str = "",
+    advocate: Advocate | None = None,
+    locale: str | None = None,
+) -> None:
     locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
     offer = coupon.purpose == Coupon.FRIEND_OFFER
     thanks = coupon.purpose == Coupon.REFERRER_REWARD and advocate is not None
     email = coupon_email(
-        program, coupon, locale, shop=shop_name(tenant), recipient_name=recipient_name,
+        program,
+        coupon,
+        locale,
+        shop=shop_name(tenant),
+        recipient_name=recipient_name,
         advocate_name=advocate.first_name if advocate else None,
-        store_url=links.storefront_link(program, code=coupon.code,
-                                        referral_code=advocate.code if advocate and offer else None),
+        store_url=links.storefront_link(
+            program, code=coupon.code, referral_code=advocate.code if advocate and offer else None
+        ),
         share_url=links.share_link(advocate.code, "email") if thanks else None,
-        portal_url=links.portal_url(tenant.id, advocate.id) if thanks else None)
-    queue_email(session, tenant_id=tenant.id, dedup_key=f"coupon:{coupon.id}", kind=coupon.purpose,
-                to=coupon.recipient_email, subject=email.subject, text=email.text, html=email.html,
-                coupon_id=coupon.id)
+        portal_url=links.portal_url(tenant.id, advocate.id) if thanks else None,
+    )
+    queue_email(
+        session,
+        tenant_id=tenant.id,
+        dedup_key=f"coupon:{coupon.id}",
+        kind=coupon.purpose,
+        to=coupon.recipient_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        coupon_id=coupon.id,
+    )
 
 
 def queue_portal_link(session: Session, tenant: Tenant, advocate: Advocate, program: Program, window_key: str) -> None:
     """A fresh portal link; one per advocate within `window_key` (e.g. the hour)."""
     locale = pick_locale(advocate.locale, allowed=program.languages, default=program.default_locale)
-    email = portal_link_email(program, locale, shop=shop_name(tenant),
-                              portal_url=links.portal_url(tenant.id, advocate.id))
-    queue_email(session, tenant_id=tenant.id, dedup_key=f"portal-link:{advocate.id}:{window_key}",
-                kind="portal_link", to=advocate.contact_email, subject=email.subject, text=email.text, html=email.html)
+    email = portal_link_email(
+        program, locale, shop=shop_name(tenant), portal_url=links.portal_url(tenant.id, advocate.id)
+    )
+    queue_email(
+        session,
+        tenant_id=tenant.id,
+        dedup_key=f"portal-link:{advocate.id}:{window_key}",
+        kind="portal_link",
+        to=advocate.contact_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )

@@ -3,6 +3,7 @@
 Safe to run twice: a sent message is not sent again. An unsent one is retried with backoff,
 then kept as failed where the merchant can see it and send it again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,7 @@ MAX_ATTEMPTS = 12  # about 3 h of backoff; the sweeper and the merchant can rese
 
 def _backoff(cfg, attempts: int) -> timedelta:
     # MAIL_RETRY_BASE_SECONDS (default 5) lets the fault drills shorten the wait.
-    return timedelta(seconds=min(cfg.mail_retry_base_seconds * 2 ** attempts, 1800))
+    return timedelta(seconds=min(cfg.mail_retry_base_seconds * 2**attempts, 1800))
 
 
 def send_email(tenant_id: int, email_id: int) -> str:
@@ -45,8 +46,15 @@ def send_email(tenant_id: int, email_id: int) -> str:
         email.attempts += 1
         try:
             sender, reply_to = _sender(session, tenant_id, cfg)
-            message = build_message(sender, email.to_email, email.subject, email.text_body, email.html_body,
-                                    reply_to=reply_to, message_id=f"<outbox-{tenant_id}-{email.id}@referrals.local>")
+            message = build_message(
+                sender,
+                email.to_email,
+                email.subject,
+                email.text_body,
+                email.html_body,
+                reply_to=reply_to,
+                message_id=f"<outbox-{tenant_id}-{email.id}@referrals.local>",
+            )
         except Exception as exc:  # noqa: BLE001 - retrying cannot fix the message; show it to the merchant
             email.status = OutboundEmail.FAILED
             email.last_error = f"Could not build the message: {type(exc).__name__}: {exc}"[:500]
@@ -60,8 +68,13 @@ def send_email(tenant_id: int, email_id: int) -> str:
             if email.attempts >= MAX_ATTEMPTS:
                 email.status = OutboundEmail.FAILED
             # The exception's text may quote the recipient (SMTPRecipientsRefused): the log gets its type only.
-            log.warning("e-mail %s of tenant %s not sent (attempt %s): %s", email.id, tenant_id, email.attempts,
-                        type(exc).__name__)
+            log.warning(
+                "e-mail %s of tenant %s not sent (attempt %s): %s",
+                email.id,
+                tenant_id,
+                email.attempts,
+                type(exc).__name__,
+            )
             return "retry"
         email.status = OutboundEmail.SENT
         email.sent_at = utcnow()
@@ -72,9 +85,15 @@ def send_email(tenant_id: int, email_id: int) -> str:
 def send_pending(tenant_id: int) -> int:
     """Send every due e-mail of a tenant (new ones, and retries whose backoff ended)."""
     with session_scope(tenant_id) as session:
-        due = session.scalars(select(OutboundEmail.id).where(
-            OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow(),
-        ).order_by(OutboundEmail.id).limit(200)).all()
+        due = session.scalars(
+            select(OutboundEmail.id)
+            .where(
+                OutboundEmail.status == OutboundEmail.PENDING,
+                OutboundEmail.next_attempt_at <= utcnow(),
+            )
+            .order_by(OutboundEmail.id)
+            .limit(200)
+        ).all()
     for email_id in due:
         try:
             send_email(tenant_id, email_id)

@@ -1,4 +1,5 @@
 """Mail work in the background: each task loads ids and calls `plugin.mail.delivery`."""
+
 from __future__ import annotations
 
 from plugin.mail import delivery

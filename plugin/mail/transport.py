@@ -4,6 +4,7 @@ SMTP_URL forms: `smtp://host:25` (plain, STARTTLS if the server offers it and
 `?starttls=1`), `smtp+starttls://user:pass@host:587` (STARTTLS required),
 `smtps://user:pass@host:465` (implicit TLS). `?timeout=10` sets the socket timeout.
 """
+
 from __future__ import annotations
 
 import functools
@@ -92,8 +93,15 @@ def mailbox(value: str | tuple[str, str]) -> Address:
     return Address(display_name=header_text(name), addr_spec=header_text(address))
 
 
-def build_message(sender: str | tuple[str, str], to: str, subject: str, text: str, html: str, reply_to: str = "",
-                  message_id: str | None = None) -> EmailMessage:
+def build_message(
+    sender: str | tuple[str, str],
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    reply_to: str = "",
+    message_id: str | None = None,
+) -> EmailMessage:
     """Raises ValueError (or email.errors.HeaderParseError, also a ValueError) for an address that is not
     exactly one mailbox; every other header value is cleaned with `header_text` first."""
     message = EmailMessage()

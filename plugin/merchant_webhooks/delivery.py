@@ -8,6 +8,7 @@ plugin.outbound's guarded adapter: no redirects, one deadline for the whole call
 connection reached checked again; the first KB of the answer is kept for the log. An endpoint
 every attempt to which failed for the whole window is disabled.
 """
+
 from __future__ import annotations
 
 import logging
@@ -93,8 +94,10 @@ def _session(cfg) -> requests.Session:
     http = requests.Session()
     http.trust_env = False  # no proxy from the environment: the address check applies to every call
     http.max_redirects = 0
-    adapter = _TruncatingAdapter(max_bytes=MAX_RESPONSE_BYTES, address_policy={
-        "allow_loopback": cfg.webhooks_allow_local, "allow_private": cfg.webhooks_allow_local})
+    adapter = _TruncatingAdapter(
+        max_bytes=MAX_RESPONSE_BYTES,
+        address_policy={"allow_loopback": cfg.webhooks_allow_local, "allow_private": cfg.webhooks_allow_local},
+    )
     for prefix in ("http://", "https://"):
         http.mount(prefix, adapter)
     return http
@@ -171,9 +174,18 @@ def _attempt(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpo
     now = utcnow()
     headers = signature_headers(endpoint, message, TokenBox(cfg.secret_key), now)
     result = post(endpoint.url, message.body.encode(), headers, cfg)
-    session.add(WebhookAttempt(tenant_id=delivery.tenant_id, delivery_id=delivery.id, at=now,
-                               status_code=result.status_code, error=result.error, response_body=result.body,
-                               duration_ms=result.duration_ms, manual=manual))
+    session.add(
+        WebhookAttempt(
+            tenant_id=delivery.tenant_id,
+            delivery_id=delivery.id,
+            at=now,
+            status_code=result.status_code,
+            error=result.error,
+            response_body=result.body,
+            duration_ms=result.duration_ms,
+            manual=manual,
+        )
+    )
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.last_status_code = result.status_code
@@ -184,9 +196,12 @@ def _attempt(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpo
         delivery.last_error = None
         if endpoint.consecutive_failures:
             _recovered(session, endpoint, now)
-        session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id)
-                        .values(consecutive_failures=0, failing_since=None, last_success_at=now)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint.id)
+            .values(consecutive_failures=0, failing_since=None, last_success_at=now)
+            .execution_options(synchronize_session=False)
+        )
         return "delivered"
     delivery.last_error = result.error
     gave_up = False
@@ -195,8 +210,14 @@ def _attempt(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpo
             delivery.status, gave_up = WebhookDelivery.FAILED, True
         else:  # the last try falls on the end of the window
             delivery.next_attempt_at = min(now + backoff(delivery.attempts), delivery.give_up_at)
-    log.info("webhook delivery %s of tenant %s to endpoint %s failed (attempt %s): %s",
-             delivery.id, delivery.tenant_id, endpoint.id, delivery.attempts, result.summary)
+    log.info(
+        "webhook delivery %s of tenant %s to endpoint %s failed (attempt %s): %s",
+        delivery.id,
+        delivery.tenant_id,
+        endpoint.id,
+        delivery.attempts,
+        result.summary,
+    )
     _note_failure(session, endpoint, delivery, now, gave_up=gave_up, error=result.error)
     return "failed" if delivery.status == WebhookDelivery.FAILED else "retry"
 
@@ -210,37 +231,56 @@ def _recovered(session: Session, endpoint: WebhookEndpoint, now: datetime) -> No
         waiting = waiting.with_for_update(skip_locked=True)
     ids = session.scalars(waiting).all()
     if ids:
-        session.execute(update(d).where(d.id.in_(ids)).values(next_attempt_at=now, redriven_at=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(d)
+            .where(d.id.in_(ids))
+            .values(next_attempt_at=now, redriven_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
-def _note_failure(session: Session, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime, *,
-                  gave_up: bool, error: str) -> None:
+def _note_failure(
+    session: Session, endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: datetime, *, gave_up: bool, error: str
+) -> None:
     """Count the failure (one atomic UPDATE: deliveries to one endpoint run side by side) and
     disable the endpoint once every attempt to it has failed for the whole retry window."""
     table = WebhookEndpoint
-    session.execute(update(table).where(table.id == endpoint.id).values(
-        consecutive_failures=table.consecutive_failures + 1,
-        failing_since=func.coalesce(table.failing_since, now),
-    ).execution_options(synchronize_session=False))
+    session.execute(
+        update(table)
+        .where(table.id == endpoint.id)
+        .values(
+            consecutive_failures=table.consecutive_failures + 1,
+            failing_since=func.coalesce(table.failing_since, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
     window = retry_window()
     failing_long_enough = table.failing_since <= now - window
     if gave_up:  # this delivery's whole window passed without one success from the endpoint
-        first_attempt = session.scalar(select(func.min(WebhookAttempt.at))
-                                       .where(WebhookAttempt.delivery_id == delivery.id))
+        first_attempt = session.scalar(
+            select(func.min(WebhookAttempt.at)).where(WebhookAttempt.delivery_id == delivery.id)
+        )
         failing_long_enough = failing_long_enough | (table.failing_since <= first_attempt)
     hours = f"{window.total_seconds() / 3600:g}"
-    disabled = session.execute(update(table).where(
-        table.id == endpoint.id, table.enabled.is_(True), table.consecutive_failures >= DISABLE_MIN_FAILURES,
-        failing_long_enough,
-    ).values(
-        enabled=False, disabled_at=now,
-        disabled_reason=_printable(f"Disabled automatically: every delivery attempt failed for {hours} hours. "
-                                   f"Last error: {error}", 500),
-    ).execution_options(synchronize_session=False)).rowcount
+    disabled = session.execute(
+        update(table)
+        .where(
+            table.id == endpoint.id,
+            table.enabled.is_(True),
+            table.consecutive_failures >= DISABLE_MIN_FAILURES,
+            failing_long_enough,
+        )
+        .values(
+            enabled=False,
+            disabled_at=now,
+            disabled_reason=_printable(
+                f"Disabled automatically: every delivery attempt failed for {hours} hours. Last error: {error}", 500
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if disabled:
-        log.warning("webhook endpoint %s of tenant %s disabled after repeated failure", endpoint.id,
-                    endpoint.tenant_id)
+        log.warning("webhook endpoint %s of tenant %s disabled after repeated failure", endpoint.id, endpoint.tenant_id)
 
 
 # -- for the sweeper ------------------------------------------------------------------------------
@@ -261,24 +301,55 @@ def due_deliveries(session: Session, cutoff: datetime, limit: int = 1000) -> lis
     d, e = WebhookDelivery, WebhookEndpoint
     disabled = select(e.id).where(e.enabled.is_(False))
     failing = select(e.id).where(e.enabled.is_(True), e.consecutive_failures >= CIRCUIT_AFTER)
-    session.execute(update(d).where(d.status == d.PENDING, d.endpoint_id.in_(disabled))
-                    .values(status=d.FAILED, last_error=NOT_SENT_DISABLED).execution_options(synchronize_session=False))
-    due = [d.status == d.PENDING, d.next_attempt_at <= now, or_(d.attempts > 0, d.created_at < cutoff),
-           or_(d.redriven_at.is_(None), d.redriven_at < cutoff)]
-    rows = list(session.execute(select(d.tenant_id, d.id).join(e, e.id == d.endpoint_id).where(
-        *due, e.enabled.is_(True), e.consecutive_failures < CIRCUIT_AFTER).order_by(d.id).limit(limit)).all())
+    session.execute(
+        update(d)
+        .where(d.status == d.PENDING, d.endpoint_id.in_(disabled))
+        .values(status=d.FAILED, last_error=NOT_SENT_DISABLED)
+        .execution_options(synchronize_session=False)
+    )
+    due = [
+        d.status == d.PENDING,
+        d.next_attempt_at <= now,
+        or_(d.attempts > 0, d.created_at < cutoff),
+        or_(d.redriven_at.is_(None), d.redriven_at < cutoff),
+    ]
+    rows = list(
+        session.execute(
+            select(d.tenant_id, d.id)
+            .join(e, e.id == d.endpoint_id)
+            .where(*due, e.enabled.is_(True), e.consecutive_failures < CIRCUIT_AFTER)
+            .order_by(d.id)
+            .limit(limit)
+        ).all()
+    )
     for endpoint_id in session.scalars(failing).all():
-        probe = session.execute(select(d.tenant_id, d.id).where(*due, d.endpoint_id == endpoint_id)
-                                .order_by(d.next_attempt_at, d.id).limit(1)).first()
+        probe = session.execute(
+            select(d.tenant_id, d.id)
+            .where(*due, d.endpoint_id == endpoint_id)
+            .order_by(d.next_attempt_at, d.id)
+            .limit(1)
+        ).first()
         if probe is not None:
             rows.append(probe)
         # The rest of a failing endpoint's deliveries whose window ended give up without a try.
-        session.execute(update(d).where(d.status == d.PENDING, d.give_up_at < now, d.endpoint_id == endpoint_id,
-                                        d.id != (probe.id if probe else -1))
-                        .values(status=d.FAILED, last_error=GAVE_UP).execution_options(synchronize_session=False))
+        session.execute(
+            update(d)
+            .where(
+                d.status == d.PENDING,
+                d.give_up_at < now,
+                d.endpoint_id == endpoint_id,
+                d.id != (probe.id if probe else -1),
+            )
+            .values(status=d.FAILED, last_error=GAVE_UP)
+            .execution_options(synchronize_session=False)
+        )
     if rows:
-        session.execute(update(d).where(d.id.in_([r.id for r in rows])).values(redriven_at=now)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(d)
+            .where(d.id.in_([r.id for r in rows]))
+            .values(redriven_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return [(r.tenant_id, r.id) for r in rows]
 
 
@@ -286,8 +357,14 @@ def prune(session: Session, limit: int = 1000) -> int:
     """Forget events older than LOG_RETENTION that nobody still waits for (deliveries and
     attempts go with them)."""
     m, d = WebhookMessage, WebhookDelivery
-    old = select(m.id).where(m.created_at < utcnow() - LOG_RETENTION, ~select(d.id).where(
-        d.message_id == m.id, d.status == d.PENDING).exists()).limit(limit)
+    old = (
+        select(m.id)
+        .where(
+            m.created_at < utcnow() - LOG_RETENTION,
+            ~select(d.id).where(d.message_id == m.id, d.status == d.PENDING).exists(),
+        )
+        .limit(limit)
+    )
     ids = session.scalars(old).all()
     if ids:
         session.execute(delete(m).where(m.id.in_(ids)).execution_options(synchronize_session=False))

@@ -4,6 +4,7 @@ URLs must be HTTPS on a public address: the app calls them from inside the opera
 so loopback, private and link-local targets are refused (plugin.netpolicy). The setting
 WEBHOOKS_ALLOW_LOCAL lifts that for tests and local development (plain http, loopback, private).
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from plugin.db import session_scope, utcnow
 from plugin.http import ApiError
-from plugin.netpolicy import UrlRefused, check_url
 from plugin.merchant_webhooks.models import WebhookDelivery, WebhookEndpoint
 from plugin.merchant_webhooks.policy import EVENT_TYPES, isoformat, retry_window, settings
+from plugin.netpolicy import UrlRefused, check_url
 from plugin.program.models import SettingsChange
 from plugin.tenants.crypto import TokenBox
 
@@ -32,8 +33,9 @@ PREVIOUS_SECRET_GRACE = timedelta(hours=24)
 
 
 def invalid(fields: dict[str, str]) -> ApiError:
-    return ApiError(400, "INVALID_ENDPOINT", "Some fields of the endpoint are not valid; nothing was changed.",
-                    fields=fields)
+    return ApiError(
+        400, "INVALID_ENDPOINT", "Some fields of the endpoint are not valid; nothing was changed.", fields=fields
+    )
 
 
 def url_problem(url: str, cfg) -> str | None:
@@ -90,8 +92,11 @@ def _validate(body: object, *, creating: bool) -> dict:
         events = body["events"]
         if events is None:
             clean["event_types"] = None
-        elif (not isinstance(events, list) or not events
-              or not all(isinstance(e, str) and e in EVENT_TYPES for e in events)):
+        elif (
+            not isinstance(events, list)
+            or not events
+            or not all(isinstance(e, str) and e in EVENT_TYPES for e in events)
+        ):
             fields["events"] = "must be null (every event) or a non-empty list of: " + ", ".join(EVENT_TYPES)
         else:
             clean["event_types"] = [e for e in EVENT_TYPES if e in events]
@@ -130,21 +135,28 @@ def describe(endpoint: WebhookEndpoint, counts: dict[str, int] | None = None) ->
         "consecutive_failures": endpoint.consecutive_failures,
         "last_success_at": isoformat(endpoint.last_success_at),
         "previous_secret_until": isoformat(endpoint.previous_secret_until)
-        if endpoint.previous_secret_until and endpoint.previous_secret_until > utcnow() else None,
+        if endpoint.previous_secret_until and endpoint.previous_secret_until > utcnow()
+        else None,
         "created_at": isoformat(endpoint.created_at),
         "deliveries": counts or {WebhookDelivery.PENDING: 0, WebhookDelivery.FAILED: 0},
     }
 
 
 def list_endpoints(session: Session, tenant_id: int) -> list[dict]:
-    endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id)
-                                .order_by(WebhookEndpoint.id)).all()
-    counts: dict[int, dict[str, int]] = {e.id: {WebhookDelivery.PENDING: 0, WebhookDelivery.FAILED: 0}
-                                         for e in endpoints}
-    rows = session.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.status, func.count())
-                           .where(WebhookDelivery.tenant_id == tenant_id,
-                                  WebhookDelivery.status.in_([WebhookDelivery.PENDING, WebhookDelivery.FAILED]))
-                           .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status)).all()
+    endpoints = session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id).order_by(WebhookEndpoint.id)
+    ).all()
+    counts: dict[int, dict[str, int]] = {
+        e.id: {WebhookDelivery.PENDING: 0, WebhookDelivery.FAILED: 0} for e in endpoints
+    }
+    rows = session.execute(
+        select(WebhookDelivery.endpoint_id, WebhookDelivery.status, func.count())
+        .where(
+            WebhookDelivery.tenant_id == tenant_id,
+            WebhookDelivery.status.in_([WebhookDelivery.PENDING, WebhookDelivery.FAILED]),
+        )
+        .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status)
+    ).all()
     for endpoint_id, status, count in rows:
         if endpoint_id in counts:
             counts[endpoint_id][status] = count
@@ -153,8 +165,14 @@ def list_endpoints(session: Session, tenant_id: int) -> list[dict]:
 
 def _audit(session: Session, tenant_id: int, actor: str, endpoint_id: int, changes: dict) -> None:
     if changes:
-        session.add(SettingsChange(tenant_id=tenant_id, actor=actor, at=utcnow(), changes={
-            f"webhooks.{endpoint_id}.{key}": change for key, change in changes.items()}))
+        session.add(
+            SettingsChange(
+                tenant_id=tenant_id,
+                actor=actor,
+                at=utcnow(),
+                changes={f"webhooks.{endpoint_id}.{key}": change for key, change in changes.items()},
+            )
+        )
 
 
 def _locked(session: Session, endpoint_id: int) -> WebhookEndpoint:
@@ -181,17 +199,26 @@ def create(tenant_id: int, body: object, *, actor: str) -> tuple[dict, str]:
             raise ApiError(409, "TOO_MANY_ENDPOINTS", f"A shop can have at most {MAX_ENDPOINTS} endpoints.")
         if _url_taken(session, tenant_id, clean["url"]):
             raise invalid({"url": "is already an endpoint of this shop"})
-        endpoint = WebhookEndpoint(tenant_id=tenant_id, url=clean["url"], description=clean.get("description", ""),
-                                   event_types=clean.get("event_types"), secret_encrypted=_box().encrypt(secret),
-                                   enabled=True)
+        endpoint = WebhookEndpoint(
+            tenant_id=tenant_id,
+            url=clean["url"],
+            description=clean.get("description", ""),
+            event_types=clean.get("event_types"),
+            secret_encrypted=_box().encrypt(secret),
+            enabled=True,
+        )
         try:
             with session.begin_nested():
                 session.add(endpoint)
         except IntegrityError:  # the same URL saved at the same moment by someone else
             raise invalid({"url": "is already an endpoint of this shop"}) from None
-        _audit(session, tenant_id, actor, endpoint.id, {
-            "url": {"from": None, "to": endpoint.url},
-            "events": {"from": None, "to": endpoint.event_types or "all"}})
+        _audit(
+            session,
+            tenant_id,
+            actor,
+            endpoint.id,
+            {"url": {"from": None, "to": endpoint.url}, "events": {"from": None, "to": endpoint.event_types or "all"}},
+        )
         return describe(endpoint), secret
 
 
@@ -207,20 +234,36 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
             if session.get(WebhookEndpoint, endpoint_id) is None:
                 raise ApiError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
             now = utcnow()
-            resent = session.execute(update(WebhookDelivery).where(
-                WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.endpoint_id == endpoint_id,
-                WebhookDelivery.status == WebhookDelivery.FAILED,
-            ).values(status=WebhookDelivery.PENDING, next_attempt_at=now, give_up_at=now + retry_window(),
-                     redriven_at=None).execution_options(synchronize_session=False)).rowcount
+            resent = session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.tenant_id == tenant_id,
+                    WebhookDelivery.endpoint_id == endpoint_id,
+                    WebhookDelivery.status == WebhookDelivery.FAILED,
+                )
+                .values(
+                    status=WebhookDelivery.PENDING,
+                    next_attempt_at=now,
+                    give_up_at=now + retry_window(),
+                    redriven_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
         endpoint = _locked(session, endpoint_id)
         if "url" in clean and _url_taken(session, tenant_id, clean["url"], except_id=endpoint.id):
             raise invalid({"url": "is already an endpoint of this shop"})
         changes = {}
-        for key, column in (("url", "url"), ("description", "description"), ("event_types", "event_types"),
-                            ("enabled", "enabled")):
+        for key, column in (
+            ("url", "url"),
+            ("description", "description"),
+            ("event_types", "event_types"),
+            ("enabled", "enabled"),
+        ):
             if key in clean and getattr(endpoint, column) != clean[key]:
-                changes["events" if key == "event_types" else key] = {"from": getattr(endpoint, column),
-                                                                     "to": clean[key]}
+                changes["events" if key == "event_types" else key] = {
+                    "from": getattr(endpoint, column),
+                    "to": clean[key],
+                }
                 setattr(endpoint, column, clean[key])
         if changes.get("enabled", {}).get("to") is True:
             endpoint.disabled_at = endpoint.disabled_reason = endpoint.failing_since = None
@@ -231,8 +274,11 @@ def update_endpoint(tenant_id: int, endpoint_id: int, body: object, *, actor: st
         if "url" in changes:  # a new address starts with a clean health record
             endpoint.failing_since, endpoint.consecutive_failures = None, 0
         if clean.get("resend_failed") and not endpoint.enabled:
-            raise ApiError(409, "ENDPOINT_DISABLED",
-                                "The endpoint is disabled: enable it (\"enabled\": true) to send its failed events.")
+            raise ApiError(
+                409,
+                "ENDPOINT_DISABLED",
+                'The endpoint is disabled: enable it ("enabled": true) to send its failed events.',
+            )
         if resent:
             changes["resend_failed"] = {"from": None, "to": resent}
         try:
@@ -251,12 +297,16 @@ def delete_endpoint(tenant_id: int, endpoint_id: int, *, actor: str) -> None:
             raise ApiError(404, "NOT_FOUND", "No such webhook endpoint in this shop.")
         url = endpoint.url
         # Deliveries first (waits for one being sent), then the endpoint: the order a delivery task locks in.
-        session.execute(delete(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant_id,
-                                                      WebhookDelivery.endpoint_id == endpoint_id)
-                        .execution_options(synchronize_session=False))
-        session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id,
-                                                      WebhookEndpoint.id == endpoint_id)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            delete(WebhookDelivery)
+            .where(WebhookDelivery.tenant_id == tenant_id, WebhookDelivery.endpoint_id == endpoint_id)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            delete(WebhookEndpoint)
+            .where(WebhookEndpoint.tenant_id == tenant_id, WebhookEndpoint.id == endpoint_id)
+            .execution_options(synchronize_session=False)
+        )
         _audit(session, tenant_id, actor, endpoint_id, {"url": {"from": url, "to": None}})
 
 

@@ -4,6 +4,7 @@ A `WebhookMessage` is written in the same transaction as the change it describes
 `WebhookDelivery` per endpoint that wants it; the delivery is retried until the endpoint
 answers 2xx or its retry window ends. The message body is stored once and sent byte for byte.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,11 +5,12 @@ transaction, so an event exists exactly when the change it describes was committ
 `deliver_webhook` for each once that transaction commits (the sweeper re-drives whatever is due
 after that).
 """
+
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -25,8 +26,11 @@ _ENDPOINTS = "outbound_endpoints"  # session.info: this transaction's endpoints,
 def _endpoints(session: Session, tenant_id: int) -> list[WebhookEndpoint]:
     cache = session.info.setdefault(_ENDPOINTS, {})
     if tenant_id not in cache:
-        cache[tenant_id] = list(session.scalars(
-            select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id).order_by(WebhookEndpoint.id)))
+        cache[tenant_id] = list(
+            session.scalars(
+                select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id).order_by(WebhookEndpoint.id)
+            )
+        )
     return cache[tenant_id]
 
 
@@ -40,15 +44,22 @@ def emit(session: Session, tenant_id: int, event_type: str, data: Callable[[], d
         return None
     now = utcnow()
     body = json.dumps({"type": event_type, "timestamp": isoformat(now), "data": data()}, separators=(",", ":"))
-    message = WebhookMessage(tenant_id=tenant_id, msg_id=f"msg_{uuid.uuid4().hex}", event_type=event_type,
-                             body=body, created_at=now)
+    message = WebhookMessage(
+        tenant_id=tenant_id, msg_id=f"msg_{uuid.uuid4().hex}", event_type=event_type, body=body, created_at=now
+    )
     session.add(message)
     session.flush()
     give_up_at = now + retry_window()
     deliveries = []
     for endpoint in endpoints:
-        delivery = WebhookDelivery(tenant_id=tenant_id, message_id=message.id, endpoint_id=endpoint.id,
-                                   next_attempt_at=now, give_up_at=give_up_at, created_at=now)
+        delivery = WebhookDelivery(
+            tenant_id=tenant_id,
+            message_id=message.id,
+            endpoint_id=endpoint.id,
+            next_attempt_at=now,
+            give_up_at=give_up_at,
+            created_at=now,
+        )
         if not endpoint.enabled:
             # Kept in the log: the merchant can send it after re-enabling the endpoint.
             delivery.status, delivery.last_error = WebhookDelivery.FAILED, NOT_SENT_DISABLED

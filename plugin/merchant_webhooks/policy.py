@@ -1,5 +1,6 @@
 """What the outbound webhooks promise: the event types, how long a delivery is retried, when an
 endpoint's failures open its circuit. Shared by the outbox, delivery and the endpoints' settings."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,8 +11,14 @@ from plugin.config import Config
 
 EVENT_TYPES = (
     "advocate.enrolled",
-    "referral.attributed", "referral.approved", "referral.held", "referral.rejected", "referral.revoked",
-    "reward.issued", "reward.revoked", "reward.redeemed",
+    "referral.attributed",
+    "referral.approved",
+    "referral.held",
+    "referral.rejected",
+    "referral.revoked",
+    "reward.issued",
+    "reward.revoked",
+    "reward.redeemed",
 )
 # After this many failures in a row an endpoint gets one delivery at a time (a probe) until it
 # answers again, so a dead receiver does not hold every worker in its timeouts.

@@ -1,4 +1,5 @@
 """Outbound webhook work in the background: the task loads ids and calls `plugin.merchant_webhooks.delivery`."""
+
 from __future__ import annotations
 
 from plugin.merchant_webhooks import delivery

@@ -1,4 +1,5 @@
 """Alembic migrations, run in-process at start-up (`upgrade`) or with `referrals db upgrade`."""
+
 from __future__ import annotations
 
 from pathlib import Path

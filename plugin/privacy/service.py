@@ -13,15 +13,17 @@ Erasure runs in two steps, both safe to repeat (a re-run finds rows by the pseud
   2. the person's unused codes are taken back one by one, each under its row lock (the
      same order the coupon tasks lock in), deleting issued ones in Saleor.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import JSON, String, Text, and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -31,8 +33,8 @@ from plugin.analytics.models import FunnelEvent
 from plugin.coupons import service as coupon_service
 from plugin.coupons.models import Coupon
 from plugin.db import Base, session_scope, utcnow
-from plugin.mail.models import OutboundEmail
 from plugin.identity import mask_email, normalize_email, pseudonym
+from plugin.mail.models import OutboundEmail
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.saleor.client import SaleorClient, SaleorError
 from plugin.webhooks.models import WebhookEvent
@@ -41,8 +43,18 @@ log = logging.getLogger(__name__)
 
 ERASED_TEXT = "[erased]"
 # Keys of Saleor address/user objects that describe a person.
-PERSONAL_KEYS = {"firstName", "lastName", "companyName", "streetAddress1", "streetAddress2", "city",
-                 "cityArea", "postalCode", "countryArea", "phone"}
+PERSONAL_KEYS = {
+    "firstName",
+    "lastName",
+    "companyName",
+    "streetAddress1",
+    "streetAddress2",
+    "city",
+    "cityArea",
+    "postalCode",
+    "countryArea",
+    "phone",
+}
 
 
 @dataclass
@@ -71,6 +83,7 @@ class ErasureReport:
 
 # -- finding the person --------------------------------------------------------------------
 
+
 @dataclass
 class _Person:
     normalized: str
@@ -91,17 +104,24 @@ def _find_person(session: Session, email: str, secret: str) -> _Person:
     token = pseudonym(normalized, secret)
     keys = [normalized, token]
     spellings = {email.strip().lower(), normalized}
-    for column, ident in ((Advocate.contact_email, Advocate.email), (FriendClaim.contact_email, FriendClaim.email),
-                          (OrderRecord.contact_email, OrderRecord.email),
-                          (Referral.friend_contact_email, Referral.friend_email)):
+    for column, ident in (
+        (Advocate.contact_email, Advocate.email),
+        (FriendClaim.contact_email, FriendClaim.email),
+        (OrderRecord.contact_email, OrderRecord.email),
+        (Referral.friend_contact_email, Referral.friend_email),
+    ):
         spellings.update(v.lower() for v in session.scalars(select(column).where(ident.in_(keys)).distinct()) if v)
     spellings.discard(token)
-    orders = session.execute(select(OrderRecord.id, OrderRecord.saleor_order_id)
-                             .where(OrderRecord.email.in_(keys))).all()
+    orders = session.execute(
+        select(OrderRecord.id, OrderRecord.saleor_order_id).where(OrderRecord.email.in_(keys))
+    ).all()
     return _Person(
-        normalized=normalized, token=token, spellings={s for s in spellings if s},
+        normalized=normalized,
+        token=token,
+        spellings={s for s in spellings if s},
         advocate_ids=list(session.scalars(select(Advocate.id).where(Advocate.email.in_(keys)))),
-        order_ids=[o[0] for o in orders], saleor_order_ids=[o[1] for o in orders],
+        order_ids=[o[0] for o in orders],
+        saleor_order_ids=[o[1] for o in orders],
     )
 
 
@@ -111,14 +131,18 @@ def _as_friend(person: _Person):
 
 def _their_coupons(person: _Person):
     """Coupons addressed to the person (friend offers, their rewards as friend and as advocate)."""
-    return or_(func.lower(Coupon.recipient_email).in_(sorted(person.spellings | {person.token})),
-               Coupon.advocate_id.in_(person.advocate_ids or [-1]))
+    return or_(
+        func.lower(Coupon.recipient_email).in_(sorted(person.spellings | {person.token})),
+        Coupon.advocate_id.in_(person.advocate_ids or [-1]),
+    )
 
 
 # -- erase ---------------------------------------------------------------------------------
 
-def erase(tenant_id: int, email: str, *, secret: str, saleor: Callable[[], SaleorClient | None],
-          actor: str = "merchant") -> ErasureReport:
+
+def erase(
+    tenant_id: int, email: str, *, secret: str, saleor: Callable[[], SaleorClient | None], actor: str = "merchant"
+) -> ErasureReport:
     """Erase what this shop stores about `email`. `saleor()` gives a client (None: uninstalled).
 
     Referrals keep their state (the orders happened: revenue and counts stay right); only the
@@ -129,8 +153,11 @@ def erase(tenant_id: int, email: str, *, secret: str, saleor: Callable[[], Saleo
     with session_scope(tenant_id) as session:
         person = _find_person(session, email, secret)
         report = ErasureReport(pseudonym=person.token)
-        coupon_ids = session.scalars(select(Coupon.id).where(
-            _their_coupons(person), Coupon.state.in_([Coupon.RESERVED, Coupon.ISSUED])).order_by(Coupon.id)).all()
+        coupon_ids = session.scalars(
+            select(Coupon.id)
+            .where(_their_coupons(person), Coupon.state.in_([Coupon.RESERVED, Coupon.ISSUED]))
+            .order_by(Coupon.id)
+        ).all()
         # First the pseudonyms, committed: from now on no task can mail or issue to the person.
         _pseudonymise(session, tenant_id, person, report)
 
@@ -143,13 +170,13 @@ def erase(tenant_id: int, email: str, *, secret: str, saleor: Callable[[], Saleo
     reason = "Personal data erased at the customer's request: reward cancelled."
     for coupon_id in coupon_ids:
         _take_back(tenant_id, coupon_id, client, reason, actor, report)
-    log.info("erased personal data in tenant %s (pseudonym %s, complete=%s)", tenant_id, person.token,
-             report.complete)
+    log.info("erased personal data in tenant %s (pseudonym %s, complete=%s)", tenant_id, person.token, report.complete)
     return report
 
 
-def _take_back(tenant_id: int, coupon_id: int, client: SaleorClient | None, reason: str, actor: str,
-               report: ErasureReport) -> None:
+def _take_back(
+    tenant_id: int, coupon_id: int, client: SaleorClient | None, reason: str, actor: str, report: ErasureReport
+) -> None:
     with session_scope(tenant_id) as session:
         coupon = session.scalar(select(Coupon).where(Coupon.id == coupon_id).with_for_update())
         if coupon is None or coupon.state not in (Coupon.RESERVED, Coupon.ISSUED):
@@ -203,15 +230,17 @@ def _pseudonymise(session: Session, tenant_id: int, person: _Person, report: Era
         referral.friend_first_name = ""
         referral.friend_user_id = None
     report.referrals = len(referrals) + session.scalar(
-        select(func.count(Referral.id)).where(Referral.advocate_id.in_(person.advocate_ids or [-1])))
+        select(func.count(Referral.id)).where(Referral.advocate_id.in_(person.advocate_ids or [-1]))
+    )
 
     coupons = session.scalars(select(Coupon).where(_their_coupons(person))).all()
     for coupon in coupons:
         coupon.recipient_email = token
     report.coupons = len(coupons)
 
-    emails = session.scalars(select(OutboundEmail).where(
-        func.lower(OutboundEmail.to_email).in_(sorted(person.spellings | {token})))).all()
+    emails = session.scalars(
+        select(OutboundEmail).where(func.lower(OutboundEmail.to_email).in_(sorted(person.spellings | {token})))
+    ).all()
     for message in emails:
         message.to_email = token
         message.subject = ERASED_TEXT
@@ -221,9 +250,14 @@ def _pseudonymise(session: Session, tenant_id: int, person: _Person, report: Era
             message.last_error = "Not sent: the recipient's data was erased."
     report.emails = len(emails)
 
-    events = session.scalars(select(WebhookEvent).where(
-        or_(WebhookEvent.order_id.in_(person.saleor_order_ids or ["-"]),
-            *[WebhookEvent.body.ilike(f"%{_like(s)}%", escape="\\") for s in person.spellings]))).all()
+    events = session.scalars(
+        select(WebhookEvent).where(
+            or_(
+                WebhookEvent.order_id.in_(person.saleor_order_ids or ["-"]),
+                *[WebhookEvent.body.ilike(f"%{_like(s)}%", escape="\\") for s in person.spellings],
+            )
+        )
+    ).all()
     for event in events:
         event.body = _scrub_payload(event.body, person, event.order_id in person.saleor_order_ids)
     report.webhook_events = len(events)
@@ -252,8 +286,10 @@ def _scrub_payload(body: str, person: _Person, is_their_order: bool) -> str:
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: (_blank(k, v) if is_their_order and k in PERSONAL_KEYS | {"user"} else walk(v))
-                    for k, v in value.items()}
+            return {
+                k: (_blank(k, v) if is_their_order and k in PERSONAL_KEYS | {"user"} else walk(v))
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [walk(v) for v in value]
         if isinstance(value, str):
@@ -270,8 +306,11 @@ def _blank(key: str, value: Any) -> Any:
 
 
 def _text_columns(table) -> list:
-    return [c for c in table.columns
-            if not c.primary_key and isinstance(c.type, (String, Text, JSON)) and c.name != "tenant_id"]
+    return [
+        c
+        for c in table.columns
+        if not c.primary_key and isinstance(c.type, (String, Text, JSON)) and c.name != "tenant_id"
+    ]
 
 
 def _sweep_every_table(session: Session, tenant_id: int, person: _Person) -> int:
@@ -301,6 +340,7 @@ def _sweep_every_table(session: Session, tenant_id: int, person: _Person) -> int
 
 # -- export --------------------------------------------------------------------------------
 
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -328,44 +368,75 @@ def export(tenant_id: int, email: str, *, secret: str) -> dict:
     with session_scope(tenant_id) as session:
         person = _find_person(session, email, secret)
         as_friend = session.scalars(select(Referral).where(_as_friend(person)).order_by(Referral.id)).all()
-        as_advocate = session.scalars(select(Referral).where(
-            Referral.advocate_id.in_(person.advocate_ids or [-1])).order_by(Referral.id)).all()
+        as_advocate = session.scalars(
+            select(Referral).where(Referral.advocate_id.in_(person.advocate_ids or [-1])).order_by(Referral.id)
+        ).all()
         coupons = session.scalars(select(Coupon).where(_their_coupons(person)).order_by(Coupon.id)).all()
         referral_ids = [r.id for r in as_friend] + [r.id for r in as_advocate]
-        ledger = session.scalars(select(LedgerEntry).where(or_(
-            LedgerEntry.coupon_id.in_([c.id for c in coupons] or [-1]),
-            and_(LedgerEntry.referral_id.in_(referral_ids or [-1]), LedgerEntry.coupon_id.is_(None)),
-        )).order_by(LedgerEntry.id)).all()
-        emails = session.scalars(select(OutboundEmail).where(
-            func.lower(OutboundEmail.to_email).in_(sorted(person.spellings | {person.token})))
-            .order_by(OutboundEmail.id)).all()
-        events = session.scalars(select(WebhookEvent).where(
-            WebhookEvent.order_id.in_(person.saleor_order_ids or ["-"])).order_by(WebhookEvent.id)).all()
-        funnel = session.scalars(select(FunnelEvent).where(
-            FunnelEvent.advocate_id.in_(person.advocate_ids or [-1])).order_by(FunnelEvent.id)).all()
+        ledger = session.scalars(
+            select(LedgerEntry)
+            .where(
+                or_(
+                    LedgerEntry.coupon_id.in_([c.id for c in coupons] or [-1]),
+                    and_(LedgerEntry.referral_id.in_(referral_ids or [-1]), LedgerEntry.coupon_id.is_(None)),
+                )
+            )
+            .order_by(LedgerEntry.id)
+        ).all()
+        emails = session.scalars(
+            select(OutboundEmail)
+            .where(func.lower(OutboundEmail.to_email).in_(sorted(person.spellings | {person.token})))
+            .order_by(OutboundEmail.id)
+        ).all()
+        events = session.scalars(
+            select(WebhookEvent)
+            .where(WebhookEvent.order_id.in_(person.saleor_order_ids or ["-"]))
+            .order_by(WebhookEvent.id)
+        ).all()
+        funnel = session.scalars(
+            select(FunnelEvent).where(FunnelEvent.advocate_id.in_(person.advocate_ids or [-1])).order_by(FunnelEvent.id)
+        ).all()
         friend_fields = ("friend_email", "friend_contact_email", "friend_first_name", "friend_user_id")
         data = {
             "email": email.strip(),
             "normalized_email": person.normalized,
             "generated_at": utcnow().isoformat(),
-            "advocate": [_row(a) for a in session.scalars(select(Advocate).where(Advocate.id.in_(
-                person.advocate_ids or [-1])))],
-            "friend_claims": [_row(c) for c in session.scalars(select(FriendClaim).where(
-                FriendClaim.email.in_(person.keys)).order_by(FriendClaim.id))],
-            "orders": [_row(o) for o in session.scalars(select(OrderRecord).where(
-                OrderRecord.id.in_(person.order_ids or [-1])).order_by(OrderRecord.id))],
+            "advocate": [
+                _row(a) for a in session.scalars(select(Advocate).where(Advocate.id.in_(person.advocate_ids or [-1])))
+            ],
+            "friend_claims": [
+                _row(c)
+                for c in session.scalars(
+                    select(FriendClaim).where(FriendClaim.email.in_(person.keys)).order_by(FriendClaim.id)
+                )
+            ],
+            "orders": [
+                _row(o)
+                for o in session.scalars(
+                    select(OrderRecord).where(OrderRecord.id.in_(person.order_ids or [-1])).order_by(OrderRecord.id)
+                )
+            ],
             "referrals_as_friend": [_row(r) for r in as_friend],
             # Friends are other people: the advocate sees them masked, as in the portal.
             "referrals_as_advocate": [_row(r, mask=friend_fields) for r in as_advocate],
             "coupons": [_row(c) for c in coupons],
             "ledger": [_row(e) for e in ledger],
             "emails": [_row(m, hide=("tenant_id", "dedup_key")) for m in emails],
-            "webhook_events": [{"id": e.id, "event_type": e.event_type, "received_at": _plain(e.received_at),
-                                "order_id": e.order_id, "payload": _payload(e.body)} for e in events],
+            "webhook_events": [
+                {
+                    "id": e.id,
+                    "event_type": e.event_type,
+                    "received_at": _plain(e.received_at),
+                    "order_id": e.order_id,
+                    "payload": _payload(e.body),
+                }
+                for e in events
+            ],
             "funnel_events": [_row(f) for f in funnel],
         }
-    data["found"] = any(data[k] for k in ("advocate", "friend_claims", "orders", "referrals_as_friend", "coupons",
-                                          "emails"))
+    data["found"] = any(
+        data[k] for k in ("advocate", "friend_claims", "orders", "referrals_as_friend", "coupons", "emails")
+    )
     return data
 
 

@@ -6,6 +6,7 @@ POST /api/admin/privacy/erase   {"email": "..."}  → pseudonymise it, cancel it
 The e-mail travels in the body, never in the URL, so it stays out of access logs. Callers are
 Saleor Dashboard users with the MANAGE_USERS permission ("Manage customers").
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,8 +15,8 @@ from flask import Blueprint, current_app, jsonify
 
 from plugin.admin.auth import current_user, dashboard_auth
 from plugin.http import ApiError, json_body
-from plugin.privacy import service
 from plugin.identity import is_valid_email
+from plugin.privacy import service
 from plugin.tenants.service import get_tenant, saleor_client
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def _email_from_body() -> str:
     body = json_body(code="INVALID_JSON")
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str) or not is_valid_email(email.strip()):
-        raise ApiError(400, "INVALID_EMAIL", "Send {\"email\": \"name@example.com\"}.")
+        raise ApiError(400, "INVALID_EMAIL", 'Send {"email": "name@example.com"}.')
     return email.strip()
 
 
@@ -52,13 +53,16 @@ def export_personal_data():
 def erase_personal_data():
     email = _email_from_body()
     user = current_user()
-    report = service.erase(user.tenant_id, email, secret=_secret(), saleor=lambda: _saleor_client(user.tenant_id),
-                           actor=user.actor)
+    report = service.erase(
+        user.tenant_id, email, secret=_secret(), saleor=lambda: _saleor_client(user.tenant_id), actor=user.actor
+    )
     log.info("erasure %s by %s: complete=%s", report.pseudonym, user.actor, report.complete)
     body = report.as_dict()
     if not report.complete:
-        body["message"] = ("Personal data was erased, but some reward codes could not be deleted in Saleor yet. "
-                           "Run the erasure again later to finish.")
+        body["message"] = (
+            "Personal data was erased, but some reward codes could not be deleted in Saleor yet. "
+            "Run the erasure again later to finish."
+        )
     return jsonify(body), 200
 
 

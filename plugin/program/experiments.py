@@ -4,6 +4,7 @@ Assignment is a hash of the advocate's code, so it is sticky without storing
 anything else, and stored on the advocate so later weight changes do not move
 existing advocates between variants.
 """
+
 from __future__ import annotations
 
 import hashlib

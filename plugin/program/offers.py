@@ -1,8 +1,9 @@
 """The offer in words, as the widget, landing page and e-mails show it."""
+
 from __future__ import annotations
 
-from plugin.program.settings import Program
 from plugin.program.experiments import variant_friend_offer, variant_rewards
+from plugin.program.settings import Program
 from plugin.referrals.models import Advocate
 
 

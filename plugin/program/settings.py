@@ -3,12 +3,13 @@
 Stored as a JSON document of overrides (`ProgramSettings.data`) merged over
 `DEFAULTS`, so new settings get sensible values without a migration.
 """
+
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -152,9 +153,11 @@ class Program:
     @cached_property
     def offer(self) -> FriendOffer:
         offer = self.data["friend_offer"]
-        return FriendOffer(reward=RewardSpec(offer["type"], Decimal(str(offer["value"]))),
-                           expiry_days=int(offer.get("expiry_days") or 14),
-                           min_order=Decimal(str(offer.get("min_order") or 0)))
+        return FriendOffer(
+            reward=RewardSpec(offer["type"], Decimal(str(offer["value"]))),
+            expiry_days=int(offer.get("expiry_days") or 14),
+            min_order=Decimal(str(offer.get("min_order") or 0)),
+        )
 
     @property
     def friend_offer(self) -> RewardSpec:
@@ -167,8 +170,10 @@ class Program:
     @cached_property
     def caps(self) -> Caps:
         caps = self.data["caps"]
-        return Caps(rewards_per_advocate_30d=int(caps.get("rewards_per_advocate_30d") or 0),
-                    claims_per_code_per_day=int(caps.get("claims_per_code_per_day") or 0))
+        return Caps(
+            rewards_per_advocate_30d=int(caps.get("rewards_per_advocate_30d") or 0),
+            claims_per_code_per_day=int(caps.get("claims_per_code_per_day") or 0),
+        )
 
     @property
     def languages(self) -> list[str]:
@@ -193,8 +198,12 @@ class Program:
     @cached_property
     def email(self) -> EmailSettings:
         email = self.data["email"]
-        return EmailSettings(sender=email.get("sender") or "", reply_to=email.get("reply_to") or "",
-                             subjects=dict(email.get("subjects") or {}), intros=dict(email.get("intros") or {}))
+        return EmailSettings(
+            sender=email.get("sender") or "",
+            reply_to=email.get("reply_to") or "",
+            subjects=dict(email.get("subjects") or {}),
+            intros=dict(email.get("intros") or {}),
+        )
 
     @cached_property
     def widget(self) -> WidgetTexts:
@@ -207,9 +216,11 @@ class Program:
         minimum = fraud.get("min_seconds_click_to_order")
         return FraudSettings(
             rules=dict(fraud.get("rules") or {}),
-            coupon_site_domains=tuple(str(d).strip().lower() for d in fraud.get("coupon_site_domains") or ()
-                                      if str(d).strip()),
-            min_seconds_click_to_order=float(minimum) if minimum else None)
+            coupon_site_domains=tuple(
+                str(d).strip().lower() for d in fraud.get("coupon_site_domains") or () if str(d).strip()
+            ),
+            min_seconds_click_to_order=float(minimum) if minimum else None,
+        )
 
     @cached_property
     def ab_test(self) -> ABTest:
@@ -220,10 +231,19 @@ def ab_test_of(settings: dict) -> ABTest:
     """The A/B test of a settings document (also one being edited, not yet a Program)."""
     test = settings.get("ab_test") or {}
     return ABTest(
-        enabled=bool(test.get("enabled")), holdout_percent=float(test.get("holdout_percent") or 0),
-        variants=tuple(Variant(name=str(v.get("name")), weight=float(v.get("weight") or 0), referrer=v.get("referrer"),
-                               friend=v.get("friend"), friend_offer=v.get("friend_offer"))
-                       for v in test.get("variants") or []))
+        enabled=bool(test.get("enabled")),
+        holdout_percent=float(test.get("holdout_percent") or 0),
+        variants=tuple(
+            Variant(
+                name=str(v.get("name")),
+                weight=float(v.get("weight") or 0),
+                referrer=v.get("referrer"),
+                friend=v.get("friend"),
+                friend_offer=v.get("friend_offer"),
+            )
+            for v in test.get("variants") or []
+        ),
+    )
 
 
 def load_program(session: Session, tenant_id: int) -> Program:

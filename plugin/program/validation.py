@@ -6,6 +6,7 @@ decimal strings, days as ints), or raises `SettingsInvalid` whose `fields` maps
 a dotted path (`channels.default-channel.referrer.value`) to a message a person
 can act on. Nothing is stored unless every field is valid.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,24 @@ MAX_TEXT = 500
 MAX_SUBJECT = 200
 
 # ISO 4217 minor units where they are not 2 (Saleor checks FIXED values against the currency's precision).
-ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
-                "XAF", "XOF", "XPF"}
+ZERO_DECIMAL = {
+    "BIF",
+    "CLP",
+    "DJF",
+    "GNF",
+    "ISK",
+    "JPY",
+    "KMF",
+    "KRW",
+    "PYG",
+    "RWF",
+    "UGX",
+    "VND",
+    "VUV",
+    "XAF",
+    "XOF",
+    "XPF",
+}
 THREE_DECIMAL = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
 
 
@@ -73,13 +90,19 @@ class _Checker:
             number = Decimal(str(value).strip())
         except InvalidOperation:
             number = None
-        if number is None or not number.is_finite() or number != number.to_integral_value() or not low <= number <= high:
+        if (
+            number is None
+            or not number.is_finite()
+            or number != number.to_integral_value()
+            or not low <= number <= high
+        ):
             self.fail(path, f"must be a whole number from {low} to {high}")
             return low
         return int(number)
 
-    def decimal(self, value, path: str, *, positive: bool, maximum: Decimal | None = None,
-                places: int = 4, unit: str = "") -> str:
+    def decimal(
+        self, value, path: str, *, positive: bool, maximum: Decimal | None = None, places: int = 4, unit: str = ""
+    ) -> str:
         bound = "> 0" if positive else ">= 0"
         message = f"must be a number {bound}" + (f" and at most {maximum:f}" if maximum is not None else "")
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -90,7 +113,11 @@ class _Checker:
         except InvalidOperation:
             self.fail(path, message)
             return "0"
-        if not number.is_finite() or (number <= 0 if positive else number < 0) or (maximum is not None and number > maximum):
+        if (
+            not number.is_finite()
+            or (number <= 0 if positive else number < 0)
+            or (maximum is not None and number > maximum)
+        ):
             self.fail(path, message)
             return "0"
         if -number.normalize().as_tuple().exponent > places:
@@ -132,7 +159,9 @@ class _Checker:
             return
         unknown = sorted(n for n in names if n not in allowed)
         if unknown:
-            self.fail(path, f"unknown placeholder {{{unknown[0]}}}; use " + ", ".join(f"{{{a}}}" for a in sorted(allowed)))
+            self.fail(
+                path, f"unknown placeholder {{{unknown[0]}}}; use " + ", ".join(f"{{{a}}}" for a in sorted(allowed))
+            )
 
     # -- sections --------------------------------------------------------------------------------
 
@@ -150,11 +179,14 @@ class _Checker:
         if "value" in data or not partial:
             kind = data.get("type")
             if kind == "PERCENTAGE":
-                out["value"] = self.decimal(data.get("value"), f"{path}.value", positive=True, maximum=Decimal(100), places=2)
+                out["value"] = self.decimal(
+                    data.get("value"), f"{path}.value", positive=True, maximum=Decimal(100), places=2
+                )
             else:
                 places = currency_decimals(currency) if currency else 4
-                out["value"] = self.decimal(data.get("value"), f"{path}.value", positive=True, places=places,
-                                            unit=currency or "")
+                out["value"] = self.decimal(
+                    data.get("value"), f"{path}.value", positive=True, places=places, unit=currency or ""
+                )
         return out
 
     def rewards_block(self, value, path: str, currency: str | None, *, partial: bool) -> dict:
@@ -168,8 +200,9 @@ class _Checker:
                 out[side] = self.reward(data.get(side), f"{path}.{side}", currency)
         if "min_order" in data or not partial:
             places = currency_decimals(currency) if currency else 4
-            out["min_order"] = self.decimal(data.get("min_order", "0"), f"{path}.min_order", positive=False,
-                                            places=places, unit=currency or "")
+            out["min_order"] = self.decimal(
+                data.get("min_order", "0"), f"{path}.min_order", positive=False, places=places, unit=currency or ""
+            )
         if "expiry_days" in data or not partial:
             out["expiry_days"] = self.integer(data.get("expiry_days"), f"{path}.expiry_days", 1, 3650)
         return out
@@ -201,10 +234,12 @@ class _Checker:
             if key not in DEFAULTS["caps"]:
                 self.fail(f"caps.{key}", "is not a setting")
         return {
-            "rewards_per_advocate_30d": self.integer(data.get("rewards_per_advocate_30d"),
-                                                     "caps.rewards_per_advocate_30d", 1, 1000),
-            "claims_per_code_per_day": self.integer(data.get("claims_per_code_per_day"),
-                                                    "caps.claims_per_code_per_day", 1, 10000),
+            "rewards_per_advocate_30d": self.integer(
+                data.get("rewards_per_advocate_30d"), "caps.rewards_per_advocate_30d", 1, 1000
+            ),
+            "claims_per_code_per_day": self.integer(
+                data.get("claims_per_code_per_day"), "caps.claims_per_code_per_day", 1, 10000
+            ),
         }
 
     def storefront_template(self, value) -> str:
@@ -359,9 +394,12 @@ class _Checker:
             if key not in ("enabled", "variants", "holdout_percent"):
                 self.fail(f"ab_test.{key}", "is not a setting")
         enabled = self.boolean(data.get("enabled", False), "ab_test.enabled")
-        holdout_text = self.decimal(data.get("holdout_percent", 0), "ab_test.holdout_percent", positive=False,
-                                    maximum=Decimal(50), places=2)
-        holdout = int(Decimal(holdout_text)) if Decimal(holdout_text) == int(Decimal(holdout_text)) else float(holdout_text)
+        holdout_text = self.decimal(
+            data.get("holdout_percent", 0), "ab_test.holdout_percent", positive=False, maximum=Decimal(50), places=2
+        )
+        holdout = (
+            int(Decimal(holdout_text)) if Decimal(holdout_text) == int(Decimal(holdout_text)) else float(holdout_text)
+        )
         variants_in = data.get("variants", [])
         if not isinstance(variants_in, list):
             self.fail("ab_test.variants", "must be a list of 2 to 4 variants")
@@ -381,9 +419,12 @@ class _Checker:
             elif name in names:
                 self.fail(f"{path}.name", "is used by another variant")
             names.add(name)
-            out = {"name": name,
-                   "weight": self.decimal(variant.get("weight"), f"{path}.weight", positive=True, maximum=Decimal(1000),
-                                          places=2)}
+            out = {
+                "name": name,
+                "weight": self.decimal(
+                    variant.get("weight"), f"{path}.weight", positive=True, maximum=Decimal(1000), places=2
+                ),
+            }
             for side in ("referrer", "friend", "friend_offer"):
                 if variant.get(side) not in (None, {}):
                     out[side] = self.reward(variant[side], f"{path}.{side}", None)
@@ -404,7 +445,9 @@ def validate_settings(candidate: dict, *, channels: dict[str, str] | None = None
     if candidate.get("trigger_status") not in TRIGGER_STATUSES:
         check.fail("trigger_status", "must be one of " + ", ".join(TRIGGER_STATUSES))
     out["trigger_status"] = candidate.get("trigger_status")
-    out["default_rewards"] = check.rewards_block(candidate.get("default_rewards"), "default_rewards", None, partial=False)
+    out["default_rewards"] = check.rewards_block(
+        candidate.get("default_rewards"), "default_rewards", None, partial=False
+    )
     out["channels"] = check.channels_block(candidate.get("channels", {}))
     out["friend_offer"] = check.friend_offer(candidate.get("friend_offer"))
     out["hold_days"] = check.integer(candidate.get("hold_days"), "hold_days", 0, 365)
@@ -414,7 +457,9 @@ def validate_settings(candidate: dict, *, channels: dict[str, str] | None = None
     out["storefront_origins"] = check.origins(candidate.get("storefront_origins", []))
     out["email"] = check.email(candidate.get("email"))
     out["widget"] = check.widget(candidate.get("widget", {}))
-    out["languages"], out["default_locale"] = check.languages(candidate.get("languages"), candidate.get("default_locale"))
+    out["languages"], out["default_locale"] = check.languages(
+        candidate.get("languages"), candidate.get("default_locale")
+    )
     out["fraud"] = check.fraud(candidate.get("fraud", {}))
     out["ab_test"] = check.ab_test(candidate.get("ab_test", {}))
     # Keys other engineers add to DEFAULTS later pass through untouched until they get checks here.

@@ -8,6 +8,7 @@ e-mail. Claiming again with the same address answers exactly like a first claim
 and sends the e-mail with the code once more; the code itself shows only in
 the browser that made the claim (its signed cookie holds the claim's id).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,11 +23,11 @@ from plugin.analytics.models import FunnelEvent
 from plugin.coupons import service as coupons
 from plugin.coupons.models import Coupon
 from plugin.db import serialized, session_scope, utcnow
+from plugin.identity import canonical_code, normalize_email, valid_email
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
-from plugin.program.settings import Program
 from plugin.program.experiments import HOLDOUT, variant_friend_offer
-from plugin.identity import canonical_code, normalize_email, valid_email
+from plugin.program.settings import Program
 from plugin.referrals.models import Advocate, FriendClaim
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,11 @@ def find_advocate(code: str | None) -> tuple[int, int] | None:
         return None
     with session_scope() as session:
         row = session.execute(
-            select(Advocate.tenant_id, Advocate.id).where(Advocate.code == canonical, Advocate.erased_at.is_(None))
-            .order_by(Advocate.id).limit(1)).first()
+            select(Advocate.tenant_id, Advocate.id)
+            .where(Advocate.code == canonical, Advocate.erased_at.is_(None))
+            .order_by(Advocate.id)
+            .limit(1)
+        ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -75,15 +79,29 @@ def offers_available(program: Program, advocate: Advocate) -> bool:
 
 
 def record_funnel_event(session: Session, kind: str, advocate: Advocate, share_channel: str | None = None) -> None:
-    session.add(FunnelEvent(
-        tenant_id=advocate.tenant_id, kind=kind, advocate_id=advocate.id, channel_slug=advocate.channel_slug,
-        share_channel=share_channel, variant=advocate.variant,
-    ))
+    session.add(
+        FunnelEvent(
+            tenant_id=advocate.tenant_id,
+            kind=kind,
+            advocate_id=advocate.id,
+            channel_slug=advocate.channel_slug,
+            share_channel=share_channel,
+            variant=advocate.variant,
+        )
+    )
 
 
-def claim_offer(session: Session, program: Program, advocate_id: int, *, email: str, consent: bool,
-                landing_referrer: str | None = None, clicked_at: datetime | None = None,
-                locale: str | None = None) -> ClaimOutcome:
+def claim_offer(
+    session: Session,
+    program: Program,
+    advocate_id: int,
+    *,
+    email: str,
+    consent: bool,
+    landing_referrer: str | None = None,
+    clicked_at: datetime | None = None,
+    locale: str | None = None,
+) -> ClaimOutcome:
     """Reserve (or find) this friend's code. The caller commits, then calls `issue_now`."""
     contact = usable_email(email)
     if contact is None:
@@ -98,8 +116,11 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
             raise ClaimRefused(ClaimRefused.OWN_EMAIL)
         # The cap answers the same for a known address as for a new one: no answer may tell them apart.
         cap = program.caps.claims_per_code_per_day
-        claimed_today = session.scalar(select(func.count(FriendClaim.id)).where(
-            FriendClaim.advocate_id == advocate.id, FriendClaim.created_at >= utcnow() - timedelta(days=1)))
+        claimed_today = session.scalar(
+            select(func.count(FriendClaim.id)).where(
+                FriendClaim.advocate_id == advocate.id, FriendClaim.created_at >= utcnow() - timedelta(days=1)
+            )
+        )
         if cap and claimed_today >= cap:
             raise ClaimRefused(ClaimRefused.DAILY_CAP)
         existing = _existing_claim(session, advocate.id, normalized)
@@ -108,16 +129,28 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
         try:
             with session.begin_nested():
                 coupon = coupons.reserve_coupon(
-                    session, tenant_id=advocate.tenant_id, purpose=Coupon.FRIEND_OFFER,
-                    spec=variant_friend_offer(program, advocate.variant), recipient_email=contact,
-                    channel_slug=advocate.channel_slug, saleor_channel_id=advocate.saleor_channel_id,
-                    currency=advocate.currency, expiry_days=program.offer.expiry_days,
-                    min_order=program.offer.min_order, advocate_id=advocate.id,
+                    session,
+                    tenant_id=advocate.tenant_id,
+                    purpose=Coupon.FRIEND_OFFER,
+                    spec=variant_friend_offer(program, advocate.variant),
+                    recipient_email=contact,
+                    channel_slug=advocate.channel_slug,
+                    saleor_channel_id=advocate.saleor_channel_id,
+                    currency=advocate.currency,
+                    expiry_days=program.offer.expiry_days,
+                    min_order=program.offer.min_order,
+                    advocate_id=advocate.id,
                 )
                 claim = FriendClaim(
-                    tenant_id=advocate.tenant_id, advocate_id=advocate.id, email=normalized, contact_email=contact,
-                    coupon_id=coupon.id, consent_at=utcnow(), landing_referrer=(landing_referrer or None),
-                    clicked_at=clicked_at, locale=locale,
+                    tenant_id=advocate.tenant_id,
+                    advocate_id=advocate.id,
+                    email=normalized,
+                    contact_email=contact,
+                    coupon_id=coupon.id,
+                    consent_at=utcnow(),
+                    landing_referrer=(landing_referrer or None),
+                    clicked_at=clicked_at,
+                    locale=locale,
                 )
                 session.add(claim)
                 session.flush()
@@ -132,8 +165,10 @@ def claim_offer(session: Session, program: Program, advocate_id: int, *, email: 
 
 def _existing_claim(session: Session, advocate_id: int, normalized_email: str) -> ClaimOutcome | None:
     row = session.execute(
-        select(FriendClaim, Coupon).join(Coupon, Coupon.id == FriendClaim.coupon_id)
-        .where(FriendClaim.advocate_id == advocate_id, FriendClaim.email == normalized_email)).first()
+        select(FriendClaim, Coupon)
+        .join(Coupon, Coupon.id == FriendClaim.coupon_id)
+        .where(FriendClaim.advocate_id == advocate_id, FriendClaim.email == normalized_email)
+    ).first()
     if row is None:
         return None
     claim, coupon = row
@@ -152,8 +187,10 @@ def claim_of_browser(tenant_id: int, advocate_id: int, claim_id: int | None) -> 
         return None
     with session_scope(tenant_id) as session:
         row = session.execute(
-            select(FriendClaim.contact_email, Coupon).join(Coupon, Coupon.id == FriendClaim.coupon_id)
-            .where(FriendClaim.id == claim_id, FriendClaim.advocate_id == advocate_id)).first()
+            select(FriendClaim.contact_email, Coupon)
+            .join(Coupon, Coupon.id == FriendClaim.coupon_id)
+            .where(FriendClaim.id == claim_id, FriendClaim.advocate_id == advocate_id)
+        ).first()
     return BrowserClaim(row[0], row[1]) if row else None
 
 

@@ -1,4 +1,5 @@
 """Is the friend new to the shop? Asked of Saleor by e-mail, cached for a few minutes."""
+
 from __future__ import annotations
 
 import threading

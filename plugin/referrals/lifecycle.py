@@ -4,6 +4,7 @@ rejected (rewards taken back), held until its hold period ends.
 Every move is a ledger entry. Work for Saleor happens in tasks queued with `after_commit`,
 so it starts once the decision is committed, and never for a decision that rolled back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,9 +19,9 @@ from plugin.coupons.tasks import issue_coupon, revoke_referral
 from plugin.db import serialized, session_scope, utcnow
 from plugin.http import ApiError
 from plugin.i18n import money
-from plugin.program.settings import Program, load_program
-from plugin.program.experiments import variant_rewards
 from plugin.ledger import move_referral
+from plugin.program.experiments import variant_rewards
+from plugin.program.settings import Program, load_program
 from plugin.referrals.models import Advocate, LedgerEntry, OrderRecord, Referral
 from plugin.referrals.order_records import read_order, upsert_order
 from plugin.saleor.client import SaleorError, SaleorUnavailable
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 RELEASE_BATCH = 200  # due holds per run (one Saleor read each); the sweeper comes back for the rest
 
 
-def approve(session: Session, tenant: Tenant, program: Program, referral: Referral, *, reason: str,
-            actor: str) -> list[Coupon]:
+def approve(
+    session: Session, tenant: Tenant, program: Program, referral: Referral, *, reason: str, actor: str
+) -> list[Coupon]:
     """Approve a referral and reserve both coupons; each is created in Saleor once this commits."""
     move_referral(session, referral, Referral.APPROVED, reason, actor=actor)
     advocate = session.get(Advocate, referral.advocate_id)
@@ -45,9 +47,17 @@ def approve(session: Session, tenant: Tenant, program: Program, referral: Referr
         (Coupon.FRIEND_REWARD, friend_spec, referral.friend_contact_email, None),
     ):
         coupon = coupons.reserve_coupon(
-            session, tenant_id=tenant.id, purpose=purpose, spec=spec, recipient_email=email,
-            channel_slug=referral.channel_slug, saleor_channel_id=order.saleor_channel_id, currency=referral.currency,
-            expiry_days=rewards.expiry_days, min_order=rewards.min_order, referral_id=referral.id,
+            session,
+            tenant_id=tenant.id,
+            purpose=purpose,
+            spec=spec,
+            recipient_email=email,
+            channel_slug=referral.channel_slug,
+            saleor_channel_id=order.saleor_channel_id,
+            currency=referral.currency,
+            expiry_days=rewards.expiry_days,
+            min_order=rewards.min_order,
+            referral_id=referral.id,
             advocate_id=advocate_id,
         )
         issue_coupon.after_commit(session, tenant.id, coupon.id)
@@ -76,8 +86,10 @@ def revocation_reason(record: OrderRecord, program: Program) -> str | None:
         return "The friend's order was fully refunded."
     min_order = program.rewards_for(record.channel_slug).min_order
     if record.total_refunded > 0 and net_paid < min_order:
-        return (f"Partial refund: the order's net paid {money(net_paid, record.currency, 'en')} fell below "
-                f"the minimum order value {money(min_order, record.currency, 'en')}.")
+        return (
+            f"Partial refund: the order's net paid {money(net_paid, record.currency, 'en')} fell below "
+            f"the minimum order value {money(min_order, record.currency, 'en')}."
+        )
     return None
 
 
@@ -87,9 +99,16 @@ def release_holds(tenant_id: int) -> int:
     we missed still stops the rewards. An order Saleor cannot confirm now stays held for the next sweep."""
     with session_scope(tenant_id) as session:
         tenant = session.get(Tenant, tenant_id)
-        due = session.execute(select(Referral.id, Referral.saleor_order_id).where(
-            Referral.state == Referral.HELD, Referral.hold_until.is_not(None), Referral.hold_until <= utcnow(),
-        ).order_by(Referral.id).limit(RELEASE_BATCH)).all()
+        due = session.execute(
+            select(Referral.id, Referral.saleor_order_id)
+            .where(
+                Referral.state == Referral.HELD,
+                Referral.hold_until.is_not(None),
+                Referral.hold_until <= utcnow(),
+            )
+            .order_by(Referral.id)
+            .limit(RELEASE_BATCH)
+        ).all()
     if not due or tenant is None or not tenant.is_installed:
         return 0
     saleor_says: dict[int, dict | None] = {}
@@ -110,8 +129,12 @@ def release_holds(tenant_id: int) -> int:
             if order is not None:
                 upsert_order(session, tenant_id, order)  # the order's lock first, as the event pipeline takes them
             referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
-            if (referral is None or referral.state != Referral.HELD or referral.hold_until is None
-                    or referral.hold_until > utcnow()):
+            if (
+                referral is None
+                or referral.state != Referral.HELD
+                or referral.hold_until is None
+                or referral.hold_until > utcnow()
+            ):
                 continue
             if order is None:
                 reason = "Saleor no longer shows the friend's order to the app."
@@ -127,6 +150,7 @@ def release_holds(tenant_id: int) -> int:
 
 # -- the merchant's review queue --------------------------------------------------------------------
 
+
 @dataclass
 class Decision:
     referral_id: int
@@ -137,8 +161,9 @@ class Decision:
 AWAITING_APPROVAL = (Referral.HELD, Referral.FLAGGED, Referral.PENDING)
 
 
-def _merchant_approves(session: Session, tenant: Tenant, referral: Referral, actor: str, note: str,
-                       saleor_order: dict | None) -> Decision:
+def _merchant_approves(
+    session: Session, tenant: Tenant, referral: Referral, actor: str, note: str, saleor_order: dict | None
+) -> Decision:
     if referral.state in AWAITING_APPROVAL:
         if saleor_order is None or saleor_order["id"] != referral.saleor_order_id:
             raise ApiError(409, "REFERRAL_CHANGED", "The referral changed meanwhile; reload and try again.")
@@ -151,9 +176,16 @@ def _merchant_approves(session: Session, tenant: Tenant, referral: Referral, act
         return Decision(referral.id, referral.state, "Approved: both rewards are being created.")
     if referral.state in (Referral.APPROVED, Referral.ISSUED) and referral.decision == "flag":
         # Rewards already went out; record that a person looked and kept them.
-        session.add(LedgerEntry(tenant_id=tenant.id, referral_id=referral.id, from_state=referral.state,
-                                to_state=referral.state, reason=note or "Reviewed by the merchant: rewards kept.",
-                                actor=actor))
+        session.add(
+            LedgerEntry(
+                tenant_id=tenant.id,
+                referral_id=referral.id,
+                from_state=referral.state,
+                to_state=referral.state,
+                reason=note or "Reviewed by the merchant: rewards kept.",
+                actor=actor,
+            )
+        )
         return Decision(referral.id, referral.state, "Kept: the rewards stay.")
     raise ApiError(409, "NOT_REVIEWABLE", f"This referral is {referral.state}; there is nothing to approve.")
 
@@ -205,12 +237,15 @@ def _order_from_saleor(tenant_id: int, referral_id: int) -> dict | None:
     try:
         order = read_order(tenant, referral.saleor_order_id)
     except SaleorUnavailable:
-        raise ApiError(503, "SALEOR_UNAVAILABLE",
-                       "Saleor did not answer, so the order could not be confirmed; try again later.") from None
+        raise ApiError(
+            503, "SALEOR_UNAVAILABLE", "Saleor did not answer, so the order could not be confirmed; try again later."
+        ) from None
     except SaleorError:
-        raise ApiError(502, "SALEOR_REFUSED",
-                       "Saleor refused to show the order to the app, so it could not be confirmed.") from None
+        raise ApiError(
+            502, "SALEOR_REFUSED", "Saleor refused to show the order to the app, so it could not be confirmed."
+        ) from None
     if order is None:
-        raise ApiError(409, "ORDER_NOT_IN_SALEOR", "Saleor does not show this order to the app; "
-                                                   "no reward can be issued for it.")
+        raise ApiError(
+            409, "ORDER_NOT_IN_SALEOR", "Saleor does not show this order to the app; no reward can be issued for it."
+        )
     return order

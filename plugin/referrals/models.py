@@ -69,8 +69,14 @@ class OrderRecord(TenantScoped, Base):
         # The analytics report counts the referred orders of a date range.
         Index("ix_orders_tenant_created", "tenant_id", "created_at"),
         # Only refunded orders, for the report's refunds: stays small however many orders there are.
-        Index("ix_orders_tenant_refunded", "tenant_id", "id", postgresql_include=["total_refunded"],
-              postgresql_where=text("total_refunded <> 0"), sqlite_where=text("total_refunded <> 0")),
+        Index(
+            "ix_orders_tenant_refunded",
+            "tenant_id",
+            "id",
+            postgresql_include=["total_refunded"],
+            postgresql_where=text("total_refunded <> 0"),
+            sqlite_where=text("total_refunded <> 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -115,7 +121,13 @@ class Referral(TenantScoped, Base):
 
     # Ledger states (issue: pending → held → approved → issued → used → revoked).
     PENDING, HELD, FLAGGED, APPROVED, ISSUED, REVOKED, REJECTED = (
-        "pending", "held", "flagged", "approved", "issued", "revoked", "rejected",
+        "pending",
+        "held",
+        "flagged",
+        "approved",
+        "issued",
+        "revoked",
+        "rejected",
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -156,4 +168,4 @@ class LedgerEntry(TenantScoped, Base):
     actor: Mapped[str] = mapped_column(String(255), default="system")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    referral: Mapped["Referral | None"] = relationship()
+    referral: Mapped[Referral | None] = relationship()

@@ -3,6 +3,7 @@
 `read_order` asks Saleor with the shop's own token; `upsert_order` merges the answer into the
 order's row under its row lock. Every decision about money rests on these two.
 """
+
 from __future__ import annotations
 
 import base64
@@ -132,8 +133,13 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
         record.currency = _text(_gross(order).get("currency") or channel.get("currencyCode"), 3) or record.currency
         record.contact_email = contact or record.contact_email
         record.email = normalize_email(contact) or record.email
-        record.first_name = (_text(user.get("firstName"), 120) or _text(billing.get("firstName"), 120)
-                             or _text(address.get("firstName"), 120) or record.first_name or "")
+        record.first_name = (
+            _text(user.get("firstName"), 120)
+            or _text(billing.get("firstName"), 120)
+            or _text(address.get("firstName"), 120)
+            or record.first_name
+            or ""
+        )
         record.saleor_user_id = _text(user.get("id"), 255) or record.saleor_user_id
         record.locale = pick_locale(_text(order.get("languageCodeEnum"), 16), default=record.locale or "en")
         record.total = _money(_gross(order))
@@ -141,8 +147,11 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
         record.referral_code = canonical_code(_metadata(order, "referral_code"))
         if address:
             record.shipping_fingerprint = fingerprint(
-                _text(address.get("streetAddress1"), 512), _text(address.get("streetAddress2"), 512),
-                _text(address.get("postalCode"), 64), _text(_dict(address.get("country")).get("code"), 8))
+                _text(address.get("streetAddress1"), 512),
+                _text(address.get("streetAddress2"), 512),
+                _text(address.get("postalCode"), 64),
+                _text(_dict(address.get("country")).get("code"), 8),
+            )
     if newer:
         record.saleor_updated_at = updated_at[:64]
         record.status = _text(order.get("status"), 32) or record.status

@@ -1,14 +1,15 @@
 """What happens when Saleor tells us about an order.
 
-    webhook stored → read_order() from Saleor with the shop's token → apply_order_event():
-        1. remember the order's latest state (reads and payloads arrive out of order)
-        2. order reached the trigger status → its buyer becomes an advocate
-        3. order carries a friend code or referral_code → attribute it (or say why not)
-        4. fraud rules decide: approve (reserve both coupons) / hold / reject
-        5. cancelled or refunded → revoke the referral and take unused coupons back
-    Work for after the commit (creating coupons in Saleor, taking them back, sending e-mail) is
-    queued with task handles as it arises and published once the caller's transaction commits.
+webhook stored → read_order() from Saleor with the shop's token → apply_order_event():
+    1. remember the order's latest state (reads and payloads arrive out of order)
+    2. order reached the trigger status → its buyer becomes an advocate
+    3. order carries a friend code or referral_code → attribute it (or say why not)
+    4. fraud rules decide: approve (reserve both coupons) / hold / reject
+    5. cancelled or refunded → revoke the referral and take unused coupons back
+Work for after the commit (creating coupons in Saleor, taking them back, sending e-mail) is
+queued with task handles as it arises and published once the caller's transaction commits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,13 +24,13 @@ from plugin.db import utcnow
 from plugin.fraud import rules as fraud
 from plugin.fraud.context import build_context
 from plugin.fraud.explain import attribution_note, decision_summary
-from plugin.mail.compose import queue_invite
-from plugin.program.settings import Program
-from plugin.merchant_webhooks import events
-from plugin.referrals import lifecycle
-from plugin.program.experiments import HOLDOUT, assign_variant
 from plugin.identity import new_code
 from plugin.ledger import move_coupon, move_referral
+from plugin.mail.compose import queue_invite
+from plugin.merchant_webhooks import events
+from plugin.program.experiments import HOLDOUT, assign_variant
+from plugin.program.settings import Program
+from plugin.referrals import lifecycle
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
 from plugin.referrals.order_records import reached_trigger, upsert_order
 from plugin.tenants.models import Tenant
@@ -37,8 +38,7 @@ from plugin.tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 
-def apply_order_event(session: Session, tenant: Tenant, program: Program, order: dict, *,
-                      friend_check=None) -> None:
+def apply_order_event(session: Session, tenant: Tenant, program: Program, order: dict, *, friend_check=None) -> None:
     """Decide on `order` as `read_order` returned it (Saleor's word, never a webhook payload)."""
     record = upsert_order(session, tenant.id, order)
     _note_coupon_redemption(session, record)
@@ -71,8 +71,11 @@ def _note_coupon_redemption(session: Session, record: OrderRecord) -> None:
         return
     if coupon.state in (Coupon.ISSUED, Coupon.RESERVED, Coupon.REVOKED):
         coupon.used_at = utcnow()
-        coupon.redeemed_value = coupon.value if coupon.value_type == "FIXED" else (
-            record.total * coupon.value / (100 - coupon.value) if coupon.value < 100 else record.total)
+        coupon.redeemed_value = (
+            coupon.value
+            if coupon.value_type == "FIXED"
+            else (record.total * coupon.value / (100 - coupon.value) if coupon.value < 100 else record.total)
+        )
         move_coupon(session, coupon, Coupon.USED, f"Redeemed on order #{record.number}.")
 
 
@@ -82,10 +85,17 @@ def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record:
     if advocate is None:
         for _ in range(5):
             candidate = Advocate(
-                tenant_id=tenant.id, email=record.email, contact_email=record.contact_email,
-                first_name=record.first_name, saleor_user_id=record.saleor_user_id, code=new_code(),
-                locale=record.locale, first_order_id=record.saleor_order_id, channel_slug=record.channel_slug,
-                saleor_channel_id=record.saleor_channel_id, currency=record.currency,
+                tenant_id=tenant.id,
+                email=record.email,
+                contact_email=record.contact_email,
+                first_name=record.first_name,
+                saleor_user_id=record.saleor_user_id,
+                code=new_code(),
+                locale=record.locale,
+                first_order_id=record.saleor_order_id,
+                channel_slug=record.channel_slug,
+                saleor_channel_id=record.saleor_channel_id,
+                currency=record.currency,
             )
             candidate.variant = assign_variant(program, candidate.code)
             try:
@@ -112,15 +122,18 @@ def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record:
 def _find_referrer(session: Session, record: OrderRecord) -> tuple[Advocate | None, str | None, FriendClaim | None]:
     if record.voucher_code:
         claim = session.scalar(
-            select(FriendClaim).join(Coupon, Coupon.id == FriendClaim.coupon_id)
-            .where(Coupon.code == record.voucher_code, Coupon.purpose == Coupon.FRIEND_OFFER))
+            select(FriendClaim)
+            .join(Coupon, Coupon.id == FriendClaim.coupon_id)
+            .where(Coupon.code == record.voucher_code, Coupon.purpose == Coupon.FRIEND_OFFER)
+        )
         if claim is not None:
             return session.get(Advocate, claim.advocate_id), "voucher", claim
     if record.referral_code:
         advocate = session.scalar(select(Advocate).where(Advocate.code == record.referral_code))
         if advocate is not None:
-            claim = session.scalar(select(FriendClaim).where(
-                FriendClaim.advocate_id == advocate.id, FriendClaim.email == record.email))
+            claim = session.scalar(
+                select(FriendClaim).where(FriendClaim.advocate_id == advocate.id, FriendClaim.email == record.email)
+            )
             return advocate, "metadata", claim
     return None, None, None
 
@@ -134,8 +147,11 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
     advocate, source, claim = _find_referrer(session, record)
     if advocate is None:
         if record.referral_code or record.voucher_code:
-            _not_attributed(record, f"Not referred: the code on the order ({record.referral_code or record.voucher_code}) "
-                                    "is not a referral code of this shop.")
+            _not_attributed(
+                record,
+                f"Not referred: the code on the order ({record.referral_code or record.voucher_code}) "
+                "is not a referral code of this shop.",
+            )
         else:
             _not_attributed(record, "Not referred: the order carries no referral code or friend voucher.")
         return
@@ -152,24 +168,39 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
     decision = fraud.evaluate(ctx, program.fraud.rules)
 
     referral = Referral(
-        tenant_id=tenant.id, advocate_id=advocate.id, saleor_order_id=record.saleor_order_id,
-        order_record_id=record.id, friend_email=record.email, friend_contact_email=record.contact_email,
-        friend_first_name=record.first_name, friend_user_id=record.saleor_user_id,
-        channel_slug=record.channel_slug, currency=record.currency, order_total=record.total, source=source,
-        variant=advocate.variant, decision=decision.action, reasons=[f.as_dict() for f in decision.findings],
+        tenant_id=tenant.id,
+        advocate_id=advocate.id,
+        saleor_order_id=record.saleor_order_id,
+        order_record_id=record.id,
+        friend_email=record.email,
+        friend_contact_email=record.contact_email,
+        friend_first_name=record.first_name,
+        friend_user_id=record.saleor_user_id,
+        channel_slug=record.channel_slug,
+        currency=record.currency,
+        order_total=record.total,
+        source=source,
+        variant=advocate.variant,
+        decision=decision.action,
+        reasons=[f.as_dict() for f in decision.findings],
     )
     try:
         with session.begin_nested():
             session.add(referral)
-            move_referral(session, referral, Referral.PENDING,
-                          f"Attributed to advocate {advocate.code} by {'friend voucher' if source == 'voucher' else 'referral_code metadata'}.")
+            move_referral(
+                session,
+                referral,
+                Referral.PENDING,
+                f"Attributed to advocate {advocate.code} by {'friend voucher' if source == 'voucher' else 'referral_code metadata'}.",
+            )
     except IntegrityError:
         return  # another worker attributed this order concurrently
     record.attributed = True
     record.attribution_note = attribution_note(
         f"Referred by advocate {advocate.code} "
         f"({'friend voucher ' + record.voucher_code if source == 'voucher' else 'referral_code in order metadata'}).",
-        decision)
+        decision,
+    )
     reasons = decision_summary(decision)
     if decision.action == "block":
         move_referral(session, referral, Referral.REJECTED, reasons, actor="rule")
@@ -178,7 +209,13 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
         move_referral(session, referral, Referral.HELD, reasons, actor="rule")
         return
     if advocate.variant == HOLDOUT:
-        move_referral(session, referral, Referral.REJECTED, "Advocate is in the A/B holdout group: no offer, no reward.", actor="system")
+        move_referral(
+            session,
+            referral,
+            Referral.REJECTED,
+            "Advocate is in the A/B holdout group: no offer, no reward.",
+            actor="system",
+        )
         return
     hold_days = program.hold_days
     if hold_days > 0:

@@ -1,4 +1,5 @@
 """Referral work in the background: each task loads ids and calls `plugin.referrals.lifecycle`."""
+
 from __future__ import annotations
 
 from plugin.referrals import lifecycle

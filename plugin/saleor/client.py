@@ -5,6 +5,7 @@ real schema in the test suite) and is sent with gql. Calls time out, retry with
 backoff on 5xx, timeouts and connection errors only, and Saleor's `errors`
 arrays become typed exceptions carrying Saleor's `code`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,7 @@ import os
 import random
 import threading
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +76,12 @@ class SaleorMutationError(SaleorError):
 
     def __init__(self, mutation: str, errors: list[dict]):
         first = errors[0]
-        super().__init__(
-            f"{mutation}: {first.get('code')}: {first.get('message')}", first.get("code"), errors
-        )
+        super().__init__(f"{mutation}: {first.get('code')}: {first.get('message')}", first.get("code"), errors)
         self.mutation = mutation
         self.field = first.get("field")
 
 
-@lru_cache(maxsize=None)
+@cache
 def document(name: str) -> DocumentNode:
     return gql((GRAPHQL_DIR / f"{name}.graphql").read_text())
 
@@ -144,7 +143,11 @@ class SaleorClient:
             if self.token:
                 headers["Authorization"] = f"Bearer {self.token}"
             transport = _Transport(
-                url=self.api_url, headers=headers, timeout=self.timeout, retries=0, verify=True,
+                url=self.api_url,
+                headers=headers,
+                timeout=self.timeout,
+                retries=0,
+                verify=True,
                 address_policy=self.address_policy,
             )
             session = cache[key] = Client(transport=transport, fetch_schema_from_transport=False).connect_sync()

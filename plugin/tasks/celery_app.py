@@ -3,6 +3,7 @@
 Every registered task runs inside the Flask app context, acks late and is
 re-queued if the worker dies mid-task; tasks are idempotent, so that is safe.
 """
+
 from __future__ import annotations
 
 from celery import bootsteps

@@ -3,6 +3,7 @@
 The key is derived from SECRET_KEY; rotating SECRET_KEY therefore needs the old
 key in OLD_SECRET_KEYS (comma-separated) until every tenant has re-registered.
 """
+
 from __future__ import annotations
 
 import base64

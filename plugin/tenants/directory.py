@@ -4,6 +4,7 @@ Every delivery needs both and they almost never change, so a database round trip
 parse per delivery buy nothing. Staleness is harmless: a rotated key or a reinstall shows up as
 a failed signature, and the webhook view then reads the row again before refusing anything.
 """
+
 from __future__ import annotations
 
 import json

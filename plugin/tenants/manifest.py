@@ -9,11 +9,12 @@ without widgets each widget is declared the way that line knows: a POPUP in the 
 "more actions" menu (the same page works in both frames, see `plugin/admin/views.py`). A missing,
 unreadable or unknown header gets the most compatible manifest, which every line since 3.21 accepts.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from plugin import __version__
@@ -31,7 +32,7 @@ MORE_ACTIONS_FOR_WIDGETS = {
 _SCHEMA_VERSION = re.compile(r"^\s*(\d{1,3})\.(\d{1,3})\s*$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template() -> str:
     return (ROOT / "manifest.json").read_text()
 

@@ -1,4 +1,5 @@
 """Install, uninstall and credentials of tenants (one per Saleor API URL)."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,11 @@ from plugin import netpolicy, outbound
 from plugin.db import session_scope, utcnow
 from plugin.http import ApiError
 from plugin.saleor.client import (
-    SaleorClient, SaleorError, SaleorGraphQLError, SaleorPermissionDenied, SaleorUnavailable,
+    SaleorClient,
+    SaleorError,
+    SaleorGraphQLError,
+    SaleorPermissionDenied,
+    SaleorUnavailable,
 )
 from plugin.tenants.crypto import TokenBox
 from plugin.tenants.directory import shop_directory
@@ -81,14 +86,18 @@ def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_versio
     cfg = current_app.config["SETTINGS"]
     policy = _refuse_unless_callable(cfg, saleor_api_url)
     # Each call gets a slice of Saleor's 18 s read timeout; the view bounds the whole install.
-    client = SaleorClient(saleor_api_url, auth_token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2,
-                          address_policy=policy)
+    client = SaleorClient(
+        saleor_api_url, auth_token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2, address_policy=policy
+    )
     try:
         app_id = client.app_id()
     except SaleorUnavailable as exc:
         log.info("register: Saleor unreachable at %s: %s", saleor_api_url, exc)
-        raise ApiError(503, "SALEOR_UNREACHABLE",
-                            "Saleor did not answer in time while checking the app token; try installing again.") from None
+        raise ApiError(
+            503,
+            "SALEOR_UNREACHABLE",
+            "Saleor did not answer in time while checking the app token; try installing again.",
+        ) from None
     except SaleorError as exc:
         log.info("register: app id check failed for %s: %s", saleor_api_url, exc)
         app_id = None
@@ -106,8 +115,9 @@ def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_versio
         tenant = session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url).with_for_update())
         if _credentials(tenant) != _credentials(installed):
             # Another registration or an uninstall landed while we asked Saleor: decide again.
-            raise ApiError(409, "REGISTRATION_CONFLICT",
-                                "The shop's installation changed while registering; try installing again.")
+            raise ApiError(
+                409, "REGISTRATION_CONFLICT", "The shop's installation changed while registering; try installing again."
+            )
         if tenant is None:
             tenant = Tenant(saleor_api_url=saleor_api_url)
             session.add(tenant)
@@ -134,14 +144,25 @@ def _refuse_takeover(installed: Tenant | None, app_id: str) -> None:
     try:
         still_works = stored_token_works(installed)
     except SaleorUnavailable:
-        raise ApiError(503, "SALEOR_UNREACHABLE", "Saleor did not answer while checking the installed "
-                                                       "app's token; try installing again.") from None
+        raise ApiError(
+            503,
+            "SALEOR_UNREACHABLE",
+            "Saleor did not answer while checking the installed app's token; try installing again.",
+        ) from None
     if still_works:
-        log.warning("register refused for tenant %s: app %s is installed and Saleor still takes its token "
-                    "(the new token is app %.64r)", installed.id, installed.app_id, app_id)
-        raise ApiError(409, "APP_ALREADY_INSTALLED",
-                            "This Saleor instance already has the app installed, and that installation still "
-                            "works. Remove it in the Saleor Dashboard before installing again.")
+        log.warning(
+            "register refused for tenant %s: app %s is installed and Saleor still takes its token "
+            "(the new token is app %.64r)",
+            installed.id,
+            installed.app_id,
+            app_id,
+        )
+        raise ApiError(
+            409,
+            "APP_ALREADY_INSTALLED",
+            "This Saleor instance already has the app installed, and that installation still "
+            "works. Remove it in the Saleor Dashboard before installing again.",
+        )
 
 
 def stored_token_works(tenant: Tenant) -> bool:
@@ -157,8 +178,14 @@ def stored_token_works(tenant: Tenant) -> bool:
     except RuntimeError:  # SECRET_KEY changed: the token is of no use to us any more
         return False
     cfg = current_app.config["SETTINGS"]
-    client = SaleorClient(tenant.saleor_api_url, token, timeout=min(cfg.saleor_timeout, 5.0), retries=1, backoff=0.2,
-                          address_policy=cfg.saleor_address_policy())
+    client = SaleorClient(
+        tenant.saleor_api_url,
+        token,
+        timeout=min(cfg.saleor_timeout, 5.0),
+        retries=1,
+        backoff=0.2,
+        address_policy=cfg.saleor_address_policy(),
+    )
     try:
         answered_as = client.app_id()
     except SaleorPermissionDenied:
@@ -183,14 +210,20 @@ def handle_app_deleted(tenant_id: int, payload: dict) -> bool:
     if tenant is None:
         return False
     if payload.get("__typename") != "AppDeleted" or not isinstance(named, str) or named != tenant.app_id:
-        log.warning("app_deleted for tenant %s ignored: the body (%.40r) names app %.64r, the installed app is %s",
-                    tenant_id, payload.get("__typename"), named, tenant.app_id)
+        log.warning(
+            "app_deleted for tenant %s ignored: the body (%.40r) names app %.64r, the installed app is %s",
+            tenant_id,
+            payload.get("__typename"),
+            named,
+            tenant.app_id,
+        )
         return False
     if tenant.token_encrypted is None:
         return True  # Saleor delivering again what we already did
     if stored_token_works(tenant):
-        log.warning("app_deleted for tenant %s (app %s) ignored: Saleor still takes the stored token",
-                    tenant_id, tenant.app_id)
+        log.warning(
+            "app_deleted for tenant %s (app %s) ignored: Saleor still takes the stored token", tenant_id, tenant.app_id
+        )
         return False
     with session_scope() as session:
         row = session.get(Tenant, tenant_id, with_for_update=True)
@@ -226,8 +259,9 @@ def refresh_jwks(tenant: Tenant, *, force: bool = False) -> dict | None:
             return None
         row.jwks_fetched_at = now  # counts as an attempt even when it fails
         try:
-            row.jwks = fetch_jwks(row.saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0),
-                                  address_policy=cfg.saleor_address_policy())
+            row.jwks = fetch_jwks(
+                row.saleor_api_url, timeout=min(cfg.saleor_timeout, 5.0), address_policy=cfg.saleor_address_policy()
+            )
         except (requests.RequestException, ValueError) as exc:
             log.warning("JWKS refetch failed for %s: %s", row.saleor_api_url, exc)
             return None
@@ -239,5 +273,9 @@ def saleor_client(tenant: Tenant) -> SaleorClient:
     if tenant.token_encrypted is None:
         raise SaleorError("tenant is uninstalled", code="UNINSTALLED")
     cfg = current_app.config["SETTINGS"]
-    return SaleorClient(tenant.saleor_api_url, token_box().decrypt(tenant.token_encrypted), timeout=cfg.saleor_timeout,
-                        address_policy=cfg.saleor_address_policy())
+    return SaleorClient(
+        tenant.saleor_api_url,
+        token_box().decrypt(tenant.token_encrypted),
+        timeout=cfg.saleor_timeout,
+        address_policy=cfg.saleor_address_policy(),
+    )

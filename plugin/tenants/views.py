@@ -1,4 +1,5 @@
 """Endpoints Saleor calls to install the app. None of them may ever redirect."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
@@ -20,16 +21,24 @@ INSTALL_DEADLINE = 10.0
 @bp.get("/api/manifest/")
 def manifest():
     """Fitted to the Saleor line in `Saleor-Schema-Version` (see plugin.tenants.manifest)."""
-    response = jsonify(build_manifest(current_app.config["SETTINGS"].app_url,
-                                      request.headers.get("Saleor-Schema-Version")))
+    response = jsonify(
+        build_manifest(current_app.config["SETTINGS"].app_url, request.headers.get("Saleor-Schema-Version"))
+    )
     response.headers["Vary"] = "Saleor-Schema-Version"
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _register_too_many(limit):
-    return error_response(ApiError(429, "TOO_MANY_REQUESTS", "Too many install attempts; retry later.",
-                                   headers={"Retry-After": retry_after(limit)}), saleor=True)
+    return error_response(
+        ApiError(
+            429,
+            "TOO_MANY_REQUESTS",
+            "Too many install attempts; retry later.",
+            headers={"Retry-After": retry_after(limit)},
+        ),
+        saleor=True,
+    )
 
 
 @bp.route("/api/register", methods=["POST"])

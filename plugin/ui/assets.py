@@ -4,6 +4,7 @@ The readable sources are what we edit; the minified bundle is built once per
 process (rjsmin/rcssmin are deterministic, so every process serves the same
 bytes and the same ETag).
 """
+
 from __future__ import annotations
 
 import hashlib

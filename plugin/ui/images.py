@@ -4,6 +4,7 @@ Preview cards are drawn once per advocate + offer + locale and kept on disk
 under DATA_DIR/og/, named by a hash of everything drawn on them, so a changed
 offer or name draws a new card and the hash doubles as the ETag.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,9 +17,8 @@ from pathlib import Path
 
 import qrcode
 import qrcode.image.svg
-from PIL import Image, ImageDraw, ImageFont
-
 from flask import current_app
+from PIL import Image, ImageDraw, ImageFont
 
 OG_SIZE = (1200, 630)
 CARD_VERSION = "2"  # bump when the drawing changes, so cached cards are redrawn

@@ -1,4 +1,5 @@
 """Server-rendered pages' shared pieces."""
+
 from __future__ import annotations
 
 from flask import render_template_string
@@ -20,6 +21,7 @@ MESSAGES = {
 def error_page(status: int, *, title: str | None = None, message: str | None = None, locale: str = "en"):
     """A friendly page for people; `title`/`message` replace the default English words."""
     default_title, default_message = MESSAGES.get(status, ("Request refused", "This request could not be handled."))
-    html = render_template_string(_ERROR, title=title or default_title, message=message or default_message,
-                                  locale=locale)
+    html = render_template_string(
+        _ERROR, title=title or default_title, message=message or default_message, locale=locale
+    )
     return html, status, {"Cache-Control": "no-store"}

@@ -6,6 +6,7 @@ buyer is an advocate outside the A/B holdout. Everything else (unknown shop,
 unknown or unpaid order, disabled program) gets the same empty answer, so the
 endpoint cannot be used to find out which orders exist.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,14 +14,14 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy import select, update
 
+from plugin import links
 from plugin.db import session_scope, utcnow
 from plugin.i18n import messages, pick_locale
 from plugin.mail.compose import shop_name
-from plugin.program.settings import Program, load_program
-from plugin import links
 from plugin.program.experiments import HOLDOUT
-from plugin.referrals.models import Advocate, OrderRecord
 from plugin.program.offers import offer_texts
+from plugin.program.settings import Program, load_program
+from plugin.referrals.models import Advocate, OrderRecord
 from plugin.tenants.models import Tenant
 
 EMPTY = {"show": False}
@@ -109,13 +110,16 @@ def note_widget_seen(shop: Storefront | None, origin: str | None) -> None:
         return
     with session_scope() as session:
         session.execute(
-            update(Tenant).where(Tenant.id == shop.tenant.id, Tenant.widget_seen_at.is_(None))
-            .values(widget_seen_at=utcnow(), widget_seen_origin=origin.rstrip("/")[:255]))
+            update(Tenant)
+            .where(Tenant.id == shop.tenant.id, Tenant.widget_seen_at.is_(None))
+            .values(widget_seen_at=utcnow(), widget_seen_origin=origin.rstrip("/")[:255])
+        )
 
 
 def widget_locale(program: Program, requested: str | None, order: OrderRecord) -> str:
-    return pick_locale(_usable_param(requested, 16), order.locale, allowed=program.languages,
-                       default=program.default_locale)
+    return pick_locale(
+        _usable_param(requested, 16), order.locale, allowed=program.languages, default=program.default_locale
+    )
 
 
 def _merchant_texts(program: Program, locale: str) -> tuple[str | None, dict[str, str]]:
@@ -140,6 +144,7 @@ def _format(template: str, **params) -> str:
 
 def share_targets(code: str, share_text: str, subject: str) -> dict[str, str]:
     """Where each button leads, with the link carrying that channel's UTM parameters."""
+
     def link(channel: str) -> str:
         return links.share_link(code, channel)
 
@@ -148,7 +153,8 @@ def share_targets(code: str, share_text: str, subject: str) -> dict[str, str]:
 
     return {
         "whatsapp": "https://wa.me/?" + urlencode({"text": text_with("whatsapp")}, quote_via=quote),
-        "telegram": "https://t.me/share/url?" + urlencode({"url": link("telegram"), "text": share_text}, quote_via=quote),
+        "telegram": "https://t.me/share/url?"
+        + urlencode({"url": link("telegram"), "text": share_text}, quote_via=quote),
         "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": link("facebook")}, quote_via=quote),
         "x": "https://x.com/intent/tweet?" + urlencode({"text": share_text, "url": link("x")}, quote_via=quote),
         "email": "mailto:?" + urlencode({"subject": subject, "body": text_with("email")}, quote_via=quote),

@@ -3,28 +3,29 @@
 Thin: who may see what lives in `plugin.ui.share`, `plugin.referrals.claims`
 and `plugin.ui.portal`; pictures in `plugin.ui.images`.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
+from plugin import links
 from plugin.analytics.models import FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.http import json_error, parse_json
 from plugin.i18n import LOCALES, pick_locale, t, tn, tn_html
+from plugin.identity import normalize_email
 from plugin.mail.compose import shop_name
+from plugin.program.offers import offer_texts
 from plugin.program.settings import Program, load_program
 from plugin.ratelimit import digest, limiter, retry_after
-from plugin import links
 from plugin.referrals import claims
-from plugin.identity import normalize_email
 from plugin.referrals.models import Advocate
-from plugin.program.offers import offer_texts
 from plugin.tenants.models import Tenant
 from plugin.ui import images, portal, share, visitor
 from plugin.ui.assets import widget_bundle
@@ -40,8 +41,9 @@ STATE_LIMIT, SHARE_LIMIT, CLAIM_LIMIT = 120, 60, 10  # per client address per mi
 LINK_LIMIT = 5  # portal links per client address per 10 minutes
 LINK_PER_EMAIL = CLAIM_RESENDS_PER_EMAIL = 3  # per e-mail address (and advocate) per hour
 MISS_LIMIT = 60  # unknown share codes per client address per 10 minutes
-CRAWLERS = re.compile(r"bot|crawl|spider|facebookexternalhit|whatsapp|telegram|slack|discord|embedly|preview",
-                      re.IGNORECASE)
+CRAWLERS = re.compile(
+    r"bot|crawl|spider|facebookexternalhit|whatsapp|telegram|slack|discord|embedly|preview", re.IGNORECASE
+)
 
 
 def _etagged(response: Response, etag: str, cache_control: str) -> Response:
@@ -51,6 +53,7 @@ def _etagged(response: Response, etag: str, cache_control: str) -> Response:
 
 
 # -- the widget -----------------------------------------------------------------------------------
+
 
 def _cors(response: Response, origin_value: str | None) -> Response:
     if origin_value:
@@ -95,8 +98,9 @@ def widget_state():
     share.note_widget_seen(shop, origin)
     payload = share.EMPTY
     if sharer is not None and (allowed or not origin):
-        payload = share.widget_payload(sharer, share.widget_locale(sharer.program, request.args.get("locale"),
-                                                                    sharer.order))
+        payload = share.widget_payload(
+            sharer, share.widget_locale(sharer.program, request.args.get("locale"), sharer.order)
+        )
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     etag = hashlib.sha256(f"{allowed}|{body}".encode()).hexdigest()[:24]
     response = Response(body, mimetype="application/json")
@@ -133,6 +137,7 @@ def widget_share():
 
 # -- the landing page -----------------------------------------------------------------------------
 
+
 class Landing:
     """One share code's page: the shop, the advocate and the program, loaded once per request."""
 
@@ -142,11 +147,14 @@ class Landing:
         self.locale = pick_locale(
             request.args.get("lang") or request.form.get("lang"),
             request.accept_languages.best_match(program.languages) if request.accept_languages else None,
-            advocate.locale, allowed=program.languages, default=program.default_locale)
+            advocate.locale,
+            allowed=program.languages,
+            default=program.default_locale,
+        )
         self.offer = offer_texts(program, advocate, self.locale)
 
     @classmethod
-    def load(cls, code: str) -> "Landing | None":
+    def load(cls, code: str) -> Landing | None:
         found = claims.find_advocate(code)
         if found is None:
             return None
@@ -171,8 +179,14 @@ class Landing:
 
     @property
     def card_key(self) -> str:
-        return images.card_key(str(self.tenant.id), str(self.advocate.id), self.title, self.offer["friend_offer"],
-                               self.shop, self.t("landing.og_cta"))
+        return images.card_key(
+            str(self.tenant.id),
+            str(self.advocate.id),
+            self.title,
+            self.offer["friend_offer"],
+            self.shop,
+            self.t("landing.og_cta"),
+        )
 
     def context(self, visit: visitor.Visit, **extra) -> dict:
         code = self.advocate.code
@@ -180,14 +194,19 @@ class Landing:
         fields = dict(email="", consent=False, error=None)
         fields.update(extra)
         return dict(
-            locale=self.locale, t=self.t, page_title=self.title, shop=self.shop,
+            locale=self.locale,
+            t=self.t,
+            page_title=self.title,
+            shop=self.shop,
             friend_offer=self.offer["friend_offer"],
             description=self.t("landing.description", shop=self.shop, **self.offer),
             expiry=tn(self.locale, "landing.expiry", self.program.offer.expiry_days),
             share_url=links.share_link(code),
             og_image=f"{links.app_url()}/r/{code}/og.png?lang={self.locale}&v={self.card_key[:12]}",
-            og_locale=OG_LOCALES.get(self.locale, "en_US"), languages=languages,
-            form_action=url_for("landing.claim", code=code, lang=self.locale), csrf=visitor.form_token(visit, f"claim:{code}"),
+            og_locale=OG_LOCALES.get(self.locale, "en_US"),
+            languages=languages,
+            form_action=url_for("landing.claim", code=code, lang=self.locale),
+            csrf=visitor.form_token(visit, f"claim:{code}"),
             **fields,
         )
 
@@ -203,20 +222,28 @@ def _page(html: str, status: int = 200, *, referrer_policy: str = "strict-origin
 
 
 def _slow_down_page(locale: str):
-    return error_page(429, title=t(locale, "landing.error.slow_down_title"),
-                      message=t(locale, "landing.error.slow_down"), locale=locale)
+    return error_page(
+        429,
+        title=t(locale, "landing.error.slow_down_title"),
+        message=t(locale, "landing.error.slow_down"),
+        locale=locale,
+    )
 
 
 def _landing_not_found():
     locale = _requested_locale()
-    return error_page(404, title=t(locale, "landing.not_found.title"), message=t(locale, "landing.not_found.body"),
-                      locale=locale)
+    return error_page(
+        404, title=t(locale, "landing.not_found.title"), message=t(locale, "landing.not_found.body"), locale=locale
+    )
 
 
 # Unknown share codes are counted per client (only the 404s), so the code space cannot be walked.
 landing_misses = limiter.shared_limit(
-    f"{MISS_LIMIT} per 10 minutes", scope="landing_miss", deduct_when=lambda response: response.status_code == 404,
-    on_breach=lambda _limit: _slow_down_page(_requested_locale()))
+    f"{MISS_LIMIT} per 10 minutes",
+    scope="landing_miss",
+    deduct_when=lambda response: response.status_code == 404,
+    on_breach=lambda _limit: _slow_down_page(_requested_locale()),
+)
 
 
 @landing_bp.get("/r/<code>")
@@ -230,8 +257,12 @@ def landing(code: str):
     if is_person and visit.remember_click(page.advocate.code, visitor.referrer_host(), utcnow()):
         source = request.args.get("utm_source")
         with session_scope(page.tenant.id) as session:
-            claims.record_funnel_event(session, FunnelEvent.CLICK, page.advocate,
-                                       share_channel=source if source in share.SHARE_CHANNELS else None)
+            claims.record_funnel_event(
+                session,
+                FunnelEvent.CLICK,
+                page.advocate,
+                share_channel=source if source in share.SHARE_CHANNELS else None,
+            )
     html = render_template("ui/landing.html", **page.context(visit))
     return visitor.save_visit(_page(html), visit)
 
@@ -262,8 +293,12 @@ def _claim_accepted_without_resend(_limit):
 
 @landing_bp.post("/r/<code>")
 @limiter.limit(f"{CLAIM_LIMIT} per minute", on_breach=lambda _limit: _slow_down_page(_requested_locale()))
-@limiter.limit(f"{CLAIM_RESENDS_PER_EMAIL} per hour", key_func=_claim_resend_key,
-               deduct_when=lambda _response: bool(g.get("claim_resent")), on_breach=_claim_accepted_without_resend)
+@limiter.limit(
+    f"{CLAIM_RESENDS_PER_EMAIL} per hour",
+    key_func=_claim_resend_key,
+    deduct_when=lambda _response: bool(g.get("claim_resent")),
+    on_breach=_claim_accepted_without_resend,
+)
 @landing_misses
 def claim(code: str):
     page = Landing.load(code)
@@ -274,8 +309,9 @@ def claim(code: str):
     consent = request.form.get("consent") == "yes"
 
     def refuse(message_key: str, status: int):
-        html = render_template("ui/landing.html", **page.context(visit, email=email, consent=consent,
-                                                                 error=page.t(message_key)))
+        html = render_template(
+            "ui/landing.html", **page.context(visit, email=email, consent=consent, error=page.t(message_key))
+        )
         return visitor.save_visit(_page(html, status), visit)
 
     if not visitor.form_token_valid(visit, f"claim:{page.advocate.code}", request.form.get("csrf")):
@@ -283,8 +319,16 @@ def claim(code: str):
     referrer, clicked_at = visit.click_of(page.advocate.code)
     try:
         with session_scope(page.tenant.id) as session:
-            outcome = claims.claim_offer(session, page.program, page.advocate.id, email=email, consent=consent,
-                                         landing_referrer=referrer, clicked_at=clicked_at, locale=page.locale)
+            outcome = claims.claim_offer(
+                session,
+                page.program,
+                page.advocate.id,
+                email=email,
+                consent=consent,
+                landing_referrer=referrer,
+                clicked_at=clicked_at,
+                locale=page.locale,
+            )
     except claims.ClaimRefused as refused:
         return refuse(*CLAIM_ERRORS[refused.reason])
     if outcome.created:
@@ -304,12 +348,20 @@ def claimed(code: str):
         return _landing_not_found()
     visit = visitor.read_visit()
     mine = claims.claim_of_browser(page.tenant.id, page.advocate.id, visit.claim_of(page.advocate.code))
-    context = dict(locale=page.locale, t=page.t, shop=page.shop, friend_offer=page.offer["friend_offer"],
-                   page_title=page.t("landing.claimed.title", shop=page.shop), mine=mine is not None)
+    context = dict(
+        locale=page.locale,
+        t=page.t,
+        shop=page.shop,
+        friend_offer=page.offer["friend_offer"],
+        page_title=page.t("landing.claimed.title", shop=page.shop),
+        mine=mine is not None,
+    )
     if mine is not None:
         coupon = mine.coupon
         context.update(
-            issued=coupon.state in (Coupon.ISSUED, Coupon.USED), code=coupon.code, email=mine.contact_email,
+            issued=coupon.state in (Coupon.ISSUED, Coupon.USED),
+            code=coupon.code,
+            email=mine.contact_email,
             expires=coupon.expires_at.date().isoformat() if coupon.expires_at else None,
             storefront_url=links.storefront_link(page.program, code=coupon.code, referral_code=page.advocate.code),
         )
@@ -339,8 +391,9 @@ def landing_card(code: str):
     key = page.card_key
     if request.if_none_match.contains(key):
         return _etagged(Response(status=304), key, "public, max-age=86400")
-    png = images.cached_card(key, lambda: images.draw_card(page.title, page.offer["friend_offer"], page.shop,
-                                                           page.t("landing.og_cta")))
+    png = images.cached_card(
+        key, lambda: images.draw_card(page.title, page.offer["friend_offer"], page.shop, page.t("landing.og_cta"))
+    )
     response = Response(png, mimetype="image/png")
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return _etagged(response, key, "public, max-age=86400")
@@ -348,10 +401,15 @@ def landing_card(code: str):
 
 # -- the advocate portal --------------------------------------------------------------------------
 
+
 def _link_form(visit: visitor.Visit, locale: str, *, sent: bool = False, status: int = 410, error: str | None = None):
     html = render_template(
-        "ui/portal_link.html", locale=locale, t=lambda key, **p: t(locale, key, **p),
-        page_title=t(locale, "portal.expired.title"), sent=sent, error=error,
+        "ui/portal_link.html",
+        locale=locale,
+        t=lambda key, **p: t(locale, key, **p),
+        page_title=t(locale, "portal.expired.title"),
+        sent=sent,
+        error=error,
         form_action=url_for("portal.portal_new_link"),
         csrf=visitor.form_token(visit, "portal-link"),
     )
@@ -359,8 +417,9 @@ def _link_form(visit: visitor.Visit, locale: str, *, sent: bool = False, status:
 
 
 def _requested_locale() -> str:
-    return pick_locale(request.values.get("lang"),
-                       request.accept_languages.best_match(LOCALES) if request.accept_languages else None)
+    return pick_locale(
+        request.values.get("lang"), request.accept_languages.best_match(LOCALES) if request.accept_languages else None
+    )
 
 
 @portal_bp.get("/portal/<token>")
@@ -375,9 +434,15 @@ def portal_home(token: str):
 def portal_html(page: portal.PortalPage) -> str:
     locale = page.locale
     languages = [(c, LANGUAGE_NAMES[c]) for c in LANGUAGE_NAMES]
-    return render_template("ui/portal.html", page=page, locale=locale, t=lambda key, **p: t(locale, key, **p),
-                           tn_html=lambda key, n, **p: tn_html(locale, key, n, **p),
-                           page_title=t(locale, "portal.title", shop=page.shop), languages=languages)
+    return render_template(
+        "ui/portal.html",
+        page=page,
+        locale=locale,
+        t=lambda key, **p: t(locale, key, **p),
+        tn_html=lambda key, n, **p: tn_html(locale, key, n, **p),
+        page_title=t(locale, "portal.title", shop=page.shop),
+        languages=languages,
+    )
 
 
 def _portal_link_email_key() -> str:
@@ -403,6 +468,6 @@ def portal_new_link():
     if not visitor.form_token_valid(visit, "portal-link", request.form.get("csrf")):
         return _link_form(visit, locale, status=400, error=t(locale, "landing.error.form"))
     email = (request.form.get("email") or "").strip()[:320]
-    hour = datetime.now(timezone.utc).strftime("%Y%m%d%H")
+    hour = datetime.now(UTC).strftime("%Y%m%d%H")
     portal.send_new_links(email, hour)
     return _link_form(visit, locale, sent=True, status=200)

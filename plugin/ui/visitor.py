@@ -5,6 +5,7 @@ The cookie is signed (itsdangerous, SECRET_KEY), HttpOnly and SameSite=Lax. The
 form token is an HMAC of the cookie's secret and the form's purpose, so a page
 of another site can neither read nor forge it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import current_app, request
@@ -46,7 +47,7 @@ class Visit:
         if not found:
             return None, None
         host, at = found
-        return (host or None), datetime.fromtimestamp(at, timezone.utc)
+        return (host or None), datetime.fromtimestamp(at, UTC)
 
     def remember_click(self, code: str, referrer_host: str | None, at: datetime) -> bool:
         """Keep the first click of each code; False if this browser had clicked it already."""
@@ -80,8 +81,13 @@ def read_visit() -> Visit:
 def save_visit(response, visit: Visit):
     if visit.changed:
         response.set_cookie(
-            COOKIE, _serializer().dumps({"s": visit.secret, "c": visit.clicks, "k": visit.claims}), max_age=MAX_AGE,
-            httponly=True, samesite="Lax", secure=request.is_secure, path="/",
+            COOKIE,
+            _serializer().dumps({"s": visit.secret, "c": visit.clicks, "k": visit.claims}),
+            max_age=MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+            path="/",
         )
     return response
 

@@ -20,8 +20,12 @@ class WebhookEvent(TenantScoped, Base):
         UniqueConstraint("tenant_id", "event_type", "body_sha256", name="uq_webhook_event_delivery"),
         Index("ix_webhook_events_pending", "status", "received_at"),
         # Only rows the relay has not handed to the broker yet: stays tiny however large the table.
-        Index("ix_webhook_events_unqueued", "id", postgresql_where=text("queued_at IS NULL"),
-              sqlite_where=text("queued_at IS NULL")),
+        Index(
+            "ix_webhook_events_unqueued",
+            "id",
+            postgresql_where=text("queued_at IS NULL"),
+            sqlite_where=text("queued_at IS NULL"),
+        ),
     )
 
     PENDING, DONE, FAILED = "pending", "done", "failed"

@@ -5,6 +5,7 @@ every app writes its own subscription (with aliases), so a signed body proves on
 app of this Saleor was sent it. The task reads the order from Saleor with the shop's own token
 (outside any row lock, so a slow Saleor holds none) and decides on that answer alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,14 +54,22 @@ def _apply(tenant_id: int, event_id: int) -> bool:
     if not hint.tenant.is_installed:
         return _finish(tenant_id, event_id, UNINSTALLED)
     if hint.recipient != hint.tenant.app_id:
-        log.warning("event %s of tenant %s ignored: rendered for app %.64r, not ours", event_id, tenant_id,
-                    hint.recipient)
-        return _finish(tenant_id, event_id, f"Ignored: this delivery was rendered for another app "
-                                            f"({hint.recipient!r:.80}), not for this shop's app; nothing changed.")
+        log.warning(
+            "event %s of tenant %s ignored: rendered for app %.64r, not ours", event_id, tenant_id, hint.recipient
+        )
+        return _finish(
+            tenant_id,
+            event_id,
+            f"Ignored: this delivery was rendered for another app "
+            f"({hint.recipient!r:.80}), not for this shop's app; nothing changed.",
+        )
     order = read_order(hint.tenant, hint.order_id)  # Saleor down → raises; the event stays pending
     if order is None:
-        return _finish(tenant_id, event_id, f"Ignored: Saleor shows no order {hint.order_id!r:.300} to this "
-                                            "shop's app; nothing changed.")
+        return _finish(
+            tenant_id,
+            event_id,
+            f"Ignored: Saleor shows no order {hint.order_id!r:.300} to this shop's app; nothing changed.",
+        )
 
     with session_scope(tenant_id) as session, serialized(session):
         event = session.scalar(select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update())

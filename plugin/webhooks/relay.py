@@ -11,11 +11,12 @@ it) is the sweeper's business, as before.
 Polling, not LISTEN/NOTIFY: a NOTIFY holds a database-wide lock through its transaction's commit,
 which would serialise every ingest commit; an indexed poll of an almost empty index costs nothing.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import select, text, update
 
@@ -44,12 +45,15 @@ def publish_unqueued(publish: Callable[[int, int], None], limit: int = BATCH) ->
         rows = session.execute(
             select(WebhookEvent.tenant_id, WebhookEvent.id)
             .where(WebhookEvent.queued_at.is_(None))
-            .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)
+            .order_by(WebhookEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
         if not rows:
             return 0
-        session.execute(update(WebhookEvent).where(WebhookEvent.id.in_([row.id for row in rows]))
-                        .values(queued_at=utcnow()))
+        session.execute(
+            update(WebhookEvent).where(WebhookEvent.id.in_([row.id for row in rows])).values(queued_at=utcnow())
+        )
         for tenant_id, event_id in rows:
             publish(tenant_id, event_id)  # raises if the broker is down: the claim rolls back
     return len(rows)
@@ -65,7 +69,7 @@ class EventRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "EventRelay":
+    def start(self) -> EventRelay:
         self._thread = threading.Thread(target=self._run, name="event-relay", daemon=True)
         self._thread.start()
         return self

@@ -4,6 +4,7 @@ python-jose's `jws.verify` cannot check an unencoded payload, so the signing
 input `ASCII(b64url(header)) + "." + raw body` is built here and checked with
 python-jose's RSA key. Always pass the raw request bytes, never a re-serialised body.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,9 +59,14 @@ def verify_webhook_signature(signature: str, raw_body: bytes, jwks: dict) -> dic
     header_b64, header, sig = parse_header(signature)
     kid = header.get("kid")
     keys = [
-        k for k in (jwks or {}).get("keys", [])
-        if isinstance(k, dict) and k.get("kty") == "RSA" and (kid is None or k.get("kid") == kid)
-        and isinstance(k.get("n"), str) and isinstance(k.get("e"), str) and isinstance(k.get("kid"), (str, type(None)))
+        k
+        for k in (jwks or {}).get("keys", [])
+        if isinstance(k, dict)
+        and k.get("kty") == "RSA"
+        and (kid is None or k.get("kid") == kid)
+        and isinstance(k.get("n"), str)
+        and isinstance(k.get("e"), str)
+        and isinstance(k.get("kid"), (str, type(None)))
     ]
     if not keys:
         raise UnknownKey(f"no key {kid!r} in JWKS")

@@ -6,6 +6,7 @@ PostgreSQL, the production store, the statement goes to the driver directly, bec
 execution layer cost about a quarter of the ingest CPU (docs/BENCHMARKS.md); other backends take
 the SQLAlchemy path.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,19 +28,31 @@ class UnknownShop(Exception):
     """The tenant row is gone (the cached shop was stale)."""
 
 
-_COLUMNS = ("tenant_id", "event_type", "order_id", "body_sha256", "body", "issued_at", "received_at",
-            "queued_at", "status")
+_COLUMNS = (
+    "tenant_id",
+    "event_type",
+    "order_id",
+    "body_sha256",
+    "body",
+    "issued_at",
+    "received_at",
+    "queued_at",
+    "status",
+)
 
 
 def _insert(placeholder) -> str:
-    return (f"INSERT INTO webhook_events ({', '.join(_COLUMNS)}, attempts)"
-            f" VALUES ({', '.join(placeholder(c) for c in _COLUMNS)}, 0)"
-            " ON CONFLICT (tenant_id, event_type, body_sha256) DO NOTHING RETURNING id")
+    return (
+        f"INSERT INTO webhook_events ({', '.join(_COLUMNS)}, attempts)"
+        f" VALUES ({', '.join(placeholder(c) for c in _COLUMNS)}, 0)"
+        " ON CONFLICT (tenant_id, event_type, body_sha256) DO NOTHING RETURNING id"
+    )
 
 
 _PSYCOPG_INSERT = _insert(lambda column: f"%({column})s")
 _SQLALCHEMY_INSERT = text(_insert(lambda column: f":{column}")).bindparams(
-    bindparam("received_at", type_=UTCDateTime()), bindparam("queued_at", type_=UTCDateTime()))
+    bindparam("received_at", type_=UTCDateTime()), bindparam("queued_at", type_=UTCDateTime())
+)
 
 
 def store_event(tenant_id: int, event: str, raw: bytes, payload: dict, *, relayed: bool = False) -> int | None:
@@ -48,10 +61,15 @@ def store_event(tenant_id: int, event: str, raw: bytes, payload: dict, *, relaye
     order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
     now = utcnow()
     params = {
-        "tenant_id": tenant_id, "event_type": event, "order_id": order.get("id"),
-        "body_sha256": hashlib.sha256(raw).hexdigest(), "body": raw.decode("utf-8"),
+        "tenant_id": tenant_id,
+        "event_type": event,
+        "order_id": order.get("id"),
+        "body_sha256": hashlib.sha256(raw).hexdigest(),
+        "body": raw.decode("utf-8"),
         "issued_at": str(payload.get("issuedAt") or "")[:64] or None,
-        "received_at": now, "queued_at": None if relayed else now, "status": WebhookEvent.PENDING,
+        "received_at": now,
+        "queued_at": None if relayed else now,
+        "status": WebhookEvent.PENDING,
     }
     engine = db.autocommit_engine()
     if engine.dialect.driver == "psycopg":

@@ -1,4 +1,5 @@
 """Webhook work in the background: the task loads ids and calls `plugin.webhooks.pipeline`."""
+
 from __future__ import annotations
 
 from plugin.tasks import task

@@ -3,6 +3,7 @@
 Thin on purpose: everything slow or fallible after the signature check runs in
 `plugin.webhooks.tasks.process_event`.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from plugin.http import json_error, parse_json
-from plugin.tasks import runner
 from plugin.saleor.client import SaleorUnavailable
+from plugin.tasks import runner
 from plugin.tenants import service as tenants
 from plugin.tenants.directory import KnownShop, shop_directory
 from plugin.webhooks.signature import SignatureError, verify_webhook_signature
@@ -23,8 +24,14 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 ORDER_EVENTS = {
-    "order_created", "order_paid", "order_fully_paid", "order_updated", "order_cancelled",
-    "order_refunded", "order_fully_refunded", "order_fulfilled",
+    "order_created",
+    "order_paid",
+    "order_fully_paid",
+    "order_updated",
+    "order_cancelled",
+    "order_refunded",
+    "order_fully_refunded",
+    "order_fulfilled",
 }
 
 
@@ -69,7 +76,9 @@ def _verified_delivery(expected_events: set[str]):
     event = (request.headers.get("Saleor-Event") or request.headers.get("X-Saleor-Event") or "").strip().lower()
     signature = (request.headers.get("Saleor-Signature") or request.headers.get("X-Saleor-Signature") or "").strip()
     if not api_url or not event or not signature:
-        return None, json_error(400, "MISSING_HEADERS", "Saleor-Api-Url, Saleor-Event and Saleor-Signature are required.")
+        return None, json_error(
+            400, "MISSING_HEADERS", "Saleor-Api-Url, Saleor-Event and Saleor-Signature are required."
+        )
     if event not in expected_events:
         return None, json_error(400, "UNEXPECTED_EVENT", f"Event {event[:64]!r} is not handled here.")
     shop = shop_directory().get(api_url)

@@ -1,4 +1,5 @@
 """Shared setup of the admin tests: a shop (tenant) whose app lives in the Saleor emulator."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,14 @@ def add_tenant(flask_app, saleor, app, *, api_url: str | None = None, jwks: dict
     """A tenant row as registration would leave it (without going through /api/register)."""
     box = TokenBox(flask_app.config["SETTINGS"].secret_key)
     with session_scope() as session:
-        tenant = Tenant(saleor_api_url=api_url or saleor.api_url, domain=saleor.domain, app_id=app.id,
-                        token_encrypted=box.encrypt(app.token), jwks=json.dumps(jwks or saleor.jwks),
-                        shop_name="Test shop")
+        tenant = Tenant(
+            saleor_api_url=api_url or saleor.api_url,
+            domain=saleor.domain,
+            app_id=app.id,
+            token_encrypted=box.encrypt(app.token),
+            jwks=json.dumps(jwks or saleor.jwks),
+            shop_name="Test shop",
+        )
         session.add(tenant)
         session.flush()
         return tenant.id

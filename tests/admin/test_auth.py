@@ -1,9 +1,10 @@
 """Only a Saleor Dashboard user of *this* shop and *this* app gets into the admin API."""
+
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -39,7 +40,9 @@ def _refused(response, status=401, code=None):
 
 def test_valid_token_opens_the_api(client, saleor, dashboard_app):
     saleor_app, _ = dashboard_app
-    response = client.get("/api/admin/me", headers=auth_headers(saleor.mint_dashboard_token(saleor_app), saleor.api_url))
+    response = client.get(
+        "/api/admin/me", headers=auth_headers(saleor.mint_dashboard_token(saleor_app), saleor.api_url)
+    )
     assert response.status_code == 200
     assert response.get_json()["email"] == "admin@example.com"
 
@@ -52,8 +55,10 @@ def test_no_token(client, saleor, dashboard_app):
 
 def test_no_saleor_api_url(client, saleor, dashboard_app):
     saleor_app, _ = dashboard_app
-    _refused(client.get(SETTINGS, headers={"authorization-bearer": saleor.mint_dashboard_token(saleor_app)}),
-             code="MISSING_SALEOR_API_URL")
+    _refused(
+        client.get(SETTINGS, headers={"authorization-bearer": saleor.mint_dashboard_token(saleor_app)}),
+        code="MISSING_SALEOR_API_URL",
+    )
 
 
 def test_unknown_shop(client, saleor, dashboard_app):
@@ -157,9 +162,11 @@ def test_missing_permission_is_403(client, saleor, dashboard_app):
 def test_uninstalled_shop(client, saleor, dashboard_app):
     saleor_app, tenant_id = dashboard_app
     with session_scope() as session:
-        session.get(Tenant, tenant_id).uninstalled_at = datetime.now(timezone.utc)
-    _refused(client.get(SETTINGS, headers=auth_headers(saleor.mint_dashboard_token(saleor_app), saleor.api_url)),
-             code="NOT_INSTALLED")
+        session.get(Tenant, tenant_id).uninstalled_at = datetime.now(UTC)
+    _refused(
+        client.get(SETTINGS, headers=auth_headers(saleor.mint_dashboard_token(saleor_app), saleor.api_url)),
+        code="NOT_INSTALLED",
+    )
 
 
 def test_a_refused_put_changes_nothing(client, saleor, dashboard_app):
@@ -172,8 +179,10 @@ def test_a_refused_put_changes_nothing(client, saleor, dashboard_app):
 
 
 def test_order_widget_refuses_a_bad_token_with_a_page(client, saleor, dashboard_app):
-    response = client.post("/dashboard/order-widget", data={
-        "accessToken": "not.a.token", "saleorApiUrl": saleor.api_url, "orderId": "T3JkZXI6MQ=="})
+    response = client.post(
+        "/dashboard/order-widget",
+        data={"accessToken": "not.a.token", "saleorApiUrl": saleor.api_url, "orderId": "T3JkZXI6MQ=="},
+    )
     assert response.status_code == 401
     assert response.mimetype == "text/html"
     assert b"The Dashboard token&#39;s header cannot be read." in response.data
@@ -189,16 +198,21 @@ CAPTURED_CLAIMS = json.loads((PAYLOADS / "app_access_token__H__1.claims.json").r
 def captured_shop(app):
     box = TokenBox(app.config["SETTINGS"].secret_key)
     with session_scope() as session:
-        tenant = Tenant(saleor_api_url="http://localhost:8000/graphql/", domain="localhost:8000", app_id="QXBwOjI=",
-                        token_encrypted=box.encrypt("revoked-app-token"),
-                        jwks=(PAYLOADS / "jwks.json").read_text(), jwks_fetched_at=datetime.now(timezone.utc))
+        tenant = Tenant(
+            saleor_api_url="http://localhost:8000/graphql/",
+            domain="localhost:8000",
+            app_id="QXBwOjI=",
+            token_encrypted=box.encrypt("revoked-app-token"),
+            jwks=(PAYLOADS / "jwks.json").read_text(),
+            jwks_fetched_at=datetime.now(UTC),
+        )
         session.add(tenant)
         session.flush()
         return tenant
 
 
 def test_real_saleor_token_verifies_before_its_expiry(client, captured_shop):
-    moment = datetime.fromtimestamp(CAPTURED_CLAIMS["iat"] + 60, tz=timezone.utc)
+    moment = datetime.fromtimestamp(CAPTURED_CLAIMS["iat"] + 60, tz=UTC)
     with time_machine.travel(moment, tick=False):
         response = client.get("/api/admin/me", headers=auth_headers(CAPTURED_TOKEN, "http://localhost:8000/graphql/"))
     assert response.status_code == 200, response.data
@@ -206,8 +220,13 @@ def test_real_saleor_token_verifies_before_its_expiry(client, captured_shop):
 
 
 def test_real_saleor_token_with_explicit_clock(captured_shop):
-    user = verify_token(CAPTURED_TOKEN, captured_shop, permission="MANAGE_DISCOUNTS",
-                        now=CAPTURED_CLAIMS["exp"] - 1, refetch_jwks=lambda tenant: None)
+    user = verify_token(
+        CAPTURED_TOKEN,
+        captured_shop,
+        permission="MANAGE_DISCOUNTS",
+        now=CAPTURED_CLAIMS["exp"] - 1,
+        refetch_jwks=lambda tenant: None,
+    )
     assert user.email == "admin@example.com" and user.actor == "merchant:admin@example.com"
     with pytest.raises(DashboardAuthError) as expired:
         verify_token(CAPTURED_TOKEN, captured_shop, now=CAPTURED_CLAIMS["exp"] + 1, refetch_jwks=lambda tenant: None)

@@ -5,6 +5,7 @@ with a `handshake` carrying a JWT minted by the Saleor emulator, and later sends
 and `theme`. The merchant changes the advocate's reward and saves; the next coupon the app creates
 in Saleor has the new value.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ from tests.flows import coupons_for, make_advocate, referred_order
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 PARENT = """<!doctype html><html><head><meta charset="utf-8"><title>Saleor Dashboard (test)</title></head>
 <body style="margin:0">
@@ -82,11 +88,16 @@ class DashboardStandIn:
         Request(environ)
         return Response(self.html, mimetype="text/html")(environ, start_response)
 
-    def page(self, *, app_url: str, token: str, saleor_api_url: str, app_id: str, theme="light",
-             iframe_attrs: str = "") -> str:
+    def page(
+        self, *, app_url: str, token: str, saleor_api_url: str, app_id: str, theme="light", iframe_attrs: str = ""
+    ) -> str:
         src = f"{app_url}/dashboard/?saleorApiUrl={saleor_api_url}&id={app_id}&theme={theme}&domain=x"
-        self.html = PARENT % {"src": src, "app_origin": json.dumps(app_url), "token": json.dumps(token),
-                              "iframe_attrs": iframe_attrs}
+        self.html = PARENT % {
+            "src": src,
+            "app_origin": json.dumps(app_url),
+            "token": json.dumps(token),
+            "iframe_attrs": iframe_attrs,
+        }
         return f"http://127.0.0.1:{self.port}/"
 
     def stop(self):
@@ -111,15 +122,21 @@ def _voucher_value(saleor, code: str) -> Decimal:
 def test_merchant_changes_the_reward_and_the_next_coupon_uses_it(chromium, dashboard, shop):
     saleor = shop.saleor
     advocate = make_advocate(saleor)
-    url = dashboard.page(app_url=shop.server.url, token=saleor.mint_dashboard_token(shop.app),
-                         saleor_api_url=saleor.api_url, app_id=shop.app.id)
+    url = dashboard.page(
+        app_url=shop.server.url,
+        token=saleor.mint_dashboard_token(shop.app),
+        saleor_api_url=saleor.api_url,
+        app_id=shop.app.id,
+    )
     context = chromium.new_context(viewport={"width": 960, "height": 1000})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     settings_requests = []
-    page.on("request", lambda r: settings_requests.append(r) if r.url.endswith("/api/admin/settings")
-            and r.method == "PUT" else None)
+    page.on(
+        "request",
+        lambda r: settings_requests.append(r) if r.url.endswith("/api/admin/settings") and r.method == "PUT" else None,
+    )
     page.goto(url)
     app = page.frame_locator("#app")
 
@@ -164,8 +181,13 @@ def test_merchant_changes_the_reward_and_the_next_coupon_uses_it(chromium, dashb
 
 def test_invalid_value_is_shown_next_to_its_field(chromium, dashboard, shop):
     saleor = shop.saleor
-    url = dashboard.page(app_url=shop.server.url, token=saleor.mint_dashboard_token(shop.app),
-                         saleor_api_url=saleor.api_url, app_id=shop.app.id, theme="dark")
+    url = dashboard.page(
+        app_url=shop.server.url,
+        token=saleor.mint_dashboard_token(shop.app),
+        saleor_api_url=saleor.api_url,
+        app_id=shop.app.id,
+        theme="dark",
+    )
     page = chromium.new_page()
     page.goto(url)
     app = page.frame_locator("#app")
@@ -184,9 +206,13 @@ def test_invalid_value_is_shown_next_to_its_field(chromium, dashboard, shop):
 def test_page_refuses_messages_without_a_dashboard_referrer(chromium, dashboard, shop):
     """With no referrer there is no Dashboard origin to trust: the handshake is ignored."""
     saleor = shop.saleor
-    url = dashboard.page(app_url=shop.server.url, token=saleor.mint_dashboard_token(shop.app),
-                         saleor_api_url=saleor.api_url, app_id=shop.app.id,
-                         iframe_attrs='referrerpolicy="no-referrer"')
+    url = dashboard.page(
+        app_url=shop.server.url,
+        token=saleor.mint_dashboard_token(shop.app),
+        saleor_api_url=saleor.api_url,
+        app_id=shop.app.id,
+        iframe_attrs='referrerpolicy="no-referrer"',
+    )
     page = chromium.new_page()
     page.goto(url)
     banner = page.frame_locator("#app").locator("#auth-banner")

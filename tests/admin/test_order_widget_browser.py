@@ -2,6 +2,7 @@
 (3.22+) or a popup (3.21): `?orderId=&theme=` in the URL, the token in the handshake, then `theme`
 events. It shows the order's referral, follows the theme, and reports its height with app-sdk's
 `widgetResize` action (never a message the Dashboard does not know)."""
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,21 @@ pytestmark = pytest.mark.browser
 
 def framed_widget(dashboard, shop, order_id: str, theme: str) -> str:
     saleor = shop.saleor
-    query = urlencode({"domain": saleor.domain, "saleorApiUrl": saleor.api_url, "id": shop.app.id,
-                       "orderId": order_id, "theme": theme})
-    dashboard.html = PARENT % {"src": f"{shop.server.url}/dashboard/order-widget?{query}",
-                               "app_origin": json.dumps(shop.server.url),
-                               "token": json.dumps(saleor.mint_dashboard_token(shop.app)), "iframe_attrs": ""}
+    query = urlencode(
+        {
+            "domain": saleor.domain,
+            "saleorApiUrl": saleor.api_url,
+            "id": shop.app.id,
+            "orderId": order_id,
+            "theme": theme,
+        }
+    )
+    dashboard.html = PARENT % {
+        "src": f"{shop.server.url}/dashboard/order-widget?{query}",
+        "app_origin": json.dumps(shop.server.url),
+        "token": json.dumps(saleor.mint_dashboard_token(shop.app)),
+        "iframe_attrs": "",
+    }
     return f"http://127.0.0.1:{dashboard.port}/"
 
 

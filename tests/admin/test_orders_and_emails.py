@@ -1,4 +1,5 @@
 """The order-details widget and the e-mail resend: what a merchant checks when a customer asks."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
 from tests.admin.helpers import Admin
-from tests.flows import coupons_for, make_advocate, mails_with, referred_order
+from tests.flows import coupons_for, mails_with, make_advocate, referred_order
 
 
 @pytest.fixture
@@ -37,8 +38,15 @@ def test_order_widget_shows_who_referred_and_the_rewards(server, saleor):
     code = make_advocate(saleor)
     order = referred_order(saleor, code, email="bob@example.com")
     token = saleor.mint_dashboard_token(server.admin.app, user_permissions=["MANAGE_ORDERS"])
-    response = server.app.test_client().post("/dashboard/order-widget", data={
-        "accessToken": token, "saleorApiUrl": saleor.api_url, "appId": server.admin.app.id, "orderId": order["id"]})
+    response = server.app.test_client().post(
+        "/dashboard/order-widget",
+        data={
+            "accessToken": token,
+            "saleorApiUrl": saleor.api_url,
+            "appId": server.admin.app.id,
+            "orderId": order["id"],
+        },
+    )
     assert response.status_code == 200, response.data
     html = response.get_data(as_text=True)
     assert "Referred" in html and f"code {code}" in html
@@ -52,9 +60,14 @@ def test_order_widget_shows_who_referred_and_the_rewards(server, saleor):
 def test_order_widget_says_why_an_order_was_not_referred(server, saleor):
     order = saleor.create_order("solo@example.com", paid=True)
     saleor.checkout_complete(order)
-    response = server.app.test_client().post("/dashboard/order-widget", data={
-        "accessToken": saleor.mint_dashboard_token(server.admin.app), "saleorApiUrl": saleor.api_url,
-        "orderId": order["id"]})
+    response = server.app.test_client().post(
+        "/dashboard/order-widget",
+        data={
+            "accessToken": saleor.mint_dashboard_token(server.admin.app),
+            "saleorApiUrl": saleor.api_url,
+            "orderId": order["id"],
+        },
+    )
     html = response.get_data(as_text=True)
     assert "Not referred" in html and "carries no referral code" in html
     assert "made the customer an advocate" in html  # a paid order makes its buyer an advocate
@@ -62,12 +75,26 @@ def test_order_widget_says_why_an_order_was_not_referred(server, saleor):
 
 def test_order_widget_escapes_what_customers_typed(server, saleor):
     code = make_advocate(saleor)
-    order = saleor.create_order("eve@example.com", first_name="<script>alert(1)</script>", total="40.00",
-                                metadata={"referral_code": code}, paid=True)
+    order = saleor.create_order(
+        "eve@example.com",
+        first_name="<script>alert(1)</script>",
+        total="40.00",
+        metadata={"referral_code": code},
+        paid=True,
+    )
     saleor.checkout_complete(order)
-    html = server.app.test_client().post("/dashboard/order-widget", data={
-        "accessToken": saleor.mint_dashboard_token(server.admin.app), "saleorApiUrl": saleor.api_url,
-        "orderId": order["id"]}).get_data(as_text=True)
+    html = (
+        server.app.test_client()
+        .post(
+            "/dashboard/order-widget",
+            data={
+                "accessToken": saleor.mint_dashboard_token(server.admin.app),
+                "saleorApiUrl": saleor.api_url,
+                "orderId": order["id"],
+            },
+        )
+        .get_data(as_text=True)
+    )
     assert "<script>alert(1)</script>" not in html
 
 

@@ -1,4 +1,5 @@
 """The review queue: held and flagged referrals, with reasons, approved or rejected by the merchant."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,11 @@ def _hold_everything(admin, days=7):
 
 def _merchant_entries(referral_id):
     with session_scope() as session:
-        return list(session.scalars(select(LedgerEntry).where(LedgerEntry.referral_id == referral_id,
-                                                              LedgerEntry.actor.like("merchant:%"))))
+        return list(
+            session.scalars(
+                select(LedgerEntry).where(LedgerEntry.referral_id == referral_id, LedgerEntry.actor.like("merchant:%"))
+            )
+        )
 
 
 def test_held_referral_shows_why_and_approving_issues_both_coupons(admin):
@@ -117,13 +121,16 @@ def test_bulk_actions_report_each_referral(admin):
     assert states == [Referral.ISSUED, Referral.ISSUED]
 
 
-@pytest.mark.parametrize("payload", [
-    {"action": "delete", "ids": [1]},
-    {"action": "approve", "ids": []},
-    {"action": "approve", "ids": ["1"]},
-    {"action": "approve", "ids": list(range(1, 300))},
-    {"action": "approve", "ids": [1], "note": "x" * 600},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"action": "delete", "ids": [1]},
+        {"action": "approve", "ids": []},
+        {"action": "approve", "ids": ["1"]},
+        {"action": "approve", "ids": list(range(1, 300))},
+        {"action": "approve", "ids": [1], "note": "x" * 600},
+    ],
+)
 def test_bad_bulk_requests_are_400(admin, payload):
     response = admin.post("/api/admin/referrals/bulk", payload)
     assert response.status_code == 400

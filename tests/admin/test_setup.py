@@ -1,5 +1,6 @@
 """The setup checklist (`GET /api/admin/setup`): a fresh shop has everything to do; the widget counts
 as seen only once it asked from an origin the merchant listed; a referred order finishes it."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,15 +36,19 @@ def done(admin) -> dict[str, bool]:
 
 def widget_asks(client, saleor, origin: str | None):
     headers = {"Origin": origin} if origin else {}
-    return client.get("/api/widget/state", query_string={"saleorApiUrl": saleor.api_url, "orderId": "T3JkZXI6MQ=="},
-                      headers=headers)
+    return client.get(
+        "/api/widget/state", query_string={"saleorApiUrl": saleor.api_url, "orderId": "T3JkZXI6MQ=="}, headers=headers
+    )
 
 
 def test_a_fresh_shop_has_every_step_to_do_and_its_own_snippet(admin, saleor):
     data = checklist(admin)
     assert data["complete"] is False
     assert [(s["id"], s["done"]) for s in data["steps"]] == [
-        ("storefront", False), ("widget_seen", False), ("test_order", False)]
+        ("storefront", False),
+        ("widget_seen", False),
+        ("test_order", False),
+    ]
     widget = data["steps"][1]
     assert widget["snippets"]["html"] == (
         '<div id="referral"></div>\n'
@@ -51,8 +56,9 @@ def test_a_fresh_shop_has_every_step_to_do_and_its_own_snippet(admin, saleor):
         f'        data-saleor-api-url="{saleor.api_url}"\n'
         '        data-order-id="ORDER_ID"\n'
         '        data-target="#referral"\n'
-        '        async></script>')
-    assert f"REFERRALS_SALEOR_API_URL = \"{saleor.api_url}\"" in widget["snippets"]["django"]
+        "        async></script>"
+    )
+    assert f'REFERRALS_SALEOR_API_URL = "{saleor.api_url}"' in widget["snippets"]["django"]
     assert "NEXT_PUBLIC_REFERRALS_APP_URL=http://127.0.0.1:3000\n" in widget["snippets"]["nextjs"]
 
 
@@ -72,7 +78,8 @@ def test_widget_counts_as_seen_only_from_a_listed_origin_and_only_the_first_time
     assert (step["done"], step["seen_origin"]) == (True, "https://www.shop.example.com")
     with session_scope() as session:
         assert session.scalar(select(Tenant.widget_seen_origin).where(Tenant.id == admin.tenant_id)) == (
-            "https://www.shop.example.com")
+            "https://www.shop.example.com"
+        )
 
 
 def test_a_referred_order_completes_the_checklist(shop):

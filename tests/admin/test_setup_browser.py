@@ -6,6 +6,7 @@ nothing for the checklist until the page's origin is listed in the settings; onc
 load turns "Widget seen on your storefront" green. A referred order finishes the list, which then
 folds into one closed line.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -34,15 +35,22 @@ def load_widget(chromium, url: str, app_url: str) -> None:
 
 
 def test_fresh_shop_sees_the_checklist_and_the_widget_from_a_listed_origin_ticks_it(
-        chromium, dashboard, storefront, shop):  # noqa: F811 - fixtures
+    chromium, dashboard, storefront, shop
+):  # noqa: F811 - fixtures
     saleor, app_url = shop.saleor, shop.server.url
     context = chromium.new_context(viewport={"width": 960, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(dashboard.page(app_url=app_url, token=saleor.mint_dashboard_token(shop.app),
-                             saleor_api_url=saleor.api_url, app_id=shop.app.id))
+    page.goto(
+        dashboard.page(
+            app_url=app_url,
+            token=saleor.mint_dashboard_token(shop.app),
+            saleor_api_url=saleor.api_url,
+            app_id=shop.app.id,
+        )
+    )
     app = page.frame_locator("#app")
 
     setup = app.locator("#setup [data-complete=false]")
@@ -57,8 +65,11 @@ def test_fresh_shop_sees_the_checklist_and_the_widget_from_a_listed_origin_ticks
 
     # The merchant pastes the snippet into their confirmation page (a real order id in place).
     order = saleor.create_order("alice@example.com", first_name="Alice")
-    storefront_page = storefront.page("/checkout/complete", f"""<!doctype html><html><head><meta charset="utf-8">
-        <title>Thanks</title></head><body><h1>Thank you!</h1>{snippet.replace("ORDER_ID", order["id"])}</body></html>""")
+    storefront_page = storefront.page(
+        "/checkout/complete",
+        f"""<!doctype html><html><head><meta charset="utf-8">
+        <title>Thanks</title></head><body><h1>Thank you!</h1>{snippet.replace("ORDER_ID", order["id"])}</body></html>""",
+    )
     load_widget(chromium, storefront_page, app_url)  # origin not listed yet: proves nothing
     app.locator("#setup-refresh").click()
     app.locator("#setup-widget-status").filter(has_text="Not seen yet").wait_for(timeout=5000)

@@ -1,4 +1,5 @@
 """A/B tests of the offer: sticky assignment, honest statistics, and a holdout that really gets nothing."""
+
 from __future__ import annotations
 
 import random
@@ -13,16 +14,21 @@ from plugin.analytics.experiments import prob_b_beats_a, z_test_p_value
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.mail.models import OutboundEmail
-from plugin.program.settings import DEFAULTS, Program, deep_merge, load_program
 from plugin.program.experiments import HOLDOUT, assign_variant
+from plugin.program.settings import DEFAULTS, Program, deep_merge, load_program
 from plugin.referrals.models import Advocate, Referral
 from tests.admin.helpers import Admin, add_tenant
 from tests.analytics import seed
 from tests.flows import advocate_code, coupons_for, referral_for, referred_order
 
-AB = {"enabled": True, "holdout_percent": 10,
-      "variants": [{"name": "control", "weight": 1},
-                   {"name": "generous", "weight": 3, "referrer": {"type": "FIXED", "value": "25"}}]}
+AB = {
+    "enabled": True,
+    "holdout_percent": 10,
+    "variants": [
+        {"name": "control", "weight": 1},
+        {"name": "generous", "weight": 3, "referrer": {"type": "FIXED", "value": "25"}},
+    ],
+}
 
 
 def test_assignment_is_sticky_and_follows_the_weights():
@@ -60,23 +66,37 @@ def test_results_per_variant_with_significance_and_holdout_uplift(app, client, s
     admin = Admin(client, saleor, saleor_app)
     assert admin.put("/api/admin/settings", {"ab_test": AB}).status_code == 200
     with session_scope(tenant_id) as s:
-        for variant, advocates, converters, sharers in (("control", 200, 20, 60), ("generous", 200, 40, 90),
-                                                        (HOLDOUT, 50, 1, 0)):
+        for variant, advocates, converters, sharers in (
+            ("control", 200, 20, 60),
+            ("generous", 200, 40, 90),
+            (HOLDOUT, 50, 1, 0),
+        ):
             for i in range(advocates):
                 adv = seed.advocate(s, tenant_id, f"{variant}{i}@example.com", variant=variant)
                 if i < sharers:
                     seed.events(s, tenant_id, "share", 1, advocate_id=adv.id, share_channel="copy")
                 if i < converters:
                     state = Referral.REJECTED if variant == HOLDOUT else Referral.ISSUED
-                    ref = seed.referral(s, tenant_id, adv, seed.order(s, tenant_id, f"f-{variant}{i}@example.com",
-                                                                       "50.00"), state)
+                    ref = seed.referral(
+                        s, tenant_id, adv, seed.order(s, tenant_id, f"f-{variant}{i}@example.com", "50.00"), state
+                    )
                     if variant != HOLDOUT:
-                        seed.coupon(s, tenant_id, Coupon.REFERRER_REWARD, "FIXED",
-                                    "25" if variant == "generous" else "10", Coupon.ISSUED, ref=ref, adv=adv)
+                        seed.coupon(
+                            s,
+                            tenant_id,
+                            Coupon.REFERRER_REWARD,
+                            "FIXED",
+                            "25" if variant == "generous" else "10",
+                            Coupon.ISSUED,
+                            ref=ref,
+                            adv=adv,
+                        )
 
     today = date.today()
-    report = admin.get("/api/admin/experiments", query_string={
-        "from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}).get_json()
+    report = admin.get(
+        "/api/admin/experiments",
+        query_string={"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()},
+    ).get_json()
     (block,) = report["results"]
     arms = {a["variant"]: a for a in block["arms"]}
     assert [a["variant"] for a in block["arms"]] == ["control", "generous", HOLDOUT]
@@ -99,9 +119,14 @@ def test_results_per_variant_with_significance_and_holdout_uplift(app, client, s
 @pytest.fixture
 def live_shop(shop):
     admin = Admin(shop.flask_app.test_client(), shop.saleor, shop.app)
-    test = {"enabled": True, "holdout_percent": 50,
-            "variants": [{"name": "control", "weight": 1},
-                         {"name": "generous", "weight": 1, "referrer": {"type": "FIXED", "value": "25"}}]}
+    test = {
+        "enabled": True,
+        "holdout_percent": 50,
+        "variants": [
+            {"name": "control", "weight": 1},
+            {"name": "generous", "weight": 1, "referrer": {"type": "FIXED", "value": "25"}},
+        ],
+    }
     assert admin.put("/api/admin/settings", {"ab_test": test}).status_code == 200
     return admin
 
@@ -147,6 +172,7 @@ def test_holdout_gets_no_offer_and_no_reward(live_shop, smtp):
     recipients = [m["To"] for m in smtp.messages]
     assert holdout.contact_email not in recipients  # no invite, no reward e-mail
     with session_scope() as session:
-        to_friend = session.scalars(select(OutboundEmail.kind).where(
-            OutboundEmail.to_email == "hfriend@example.com")).all()
+        to_friend = session.scalars(
+            select(OutboundEmail.kind).where(OutboundEmail.to_email == "hfriend@example.com")
+        ).all()
     assert Coupon.FRIEND_REWARD not in to_friend  # (the friend may get their own advocate invite)

@@ -1,4 +1,5 @@
 """The economics of a known scenario: every number the merchant sees, worked out by hand."""
+
 from __future__ import annotations
 
 import csv
@@ -59,10 +60,12 @@ def _scenario(s, t):
     seed.coupon(s, t, C.REFERRER_REWARD, "FIXED", "10", C.REVOKED, ref=r3, adv=ben)
     seed.coupon(s, t, C.FRIEND_REWARD, "FIXED", "5", C.CANCELLED, ref=r3, issued=False)
     # R4: 100.00 blocked by a fraud rule. R5: 60.00 held for review.
-    seed.referral(s, t, ben, seed.order(s, t, "f4@example.com", "100.00", referral_code=ben.code), R.REJECTED,
-                  decision="block")
-    seed.referral(s, t, ben, seed.order(s, t, "f5@example.com", "60.00", referral_code=ben.code), R.HELD,
-                  decision="hold")
+    seed.referral(
+        s, t, ben, seed.order(s, t, "f4@example.com", "100.00", referral_code=ben.code), R.REJECTED, decision="block"
+    )
+    seed.referral(
+        s, t, ben, seed.order(s, t, "f5@example.com", "60.00", referral_code=ben.code), R.HELD, decision="hold"
+    )
     # An order with a code that was not attributed (self-referral) still arrived as a referred order.
     seed.order(s, t, "anna@example.com", "20.00", referral_code=anna.code, attributed=False)
     # Outside the range: an old referral.
@@ -73,8 +76,9 @@ def _scenario(s, t):
     piotr = seed.advocate(s, t, "piotr@example.com", channel="channel-pln", currency="PLN")
     o6 = seed.order(s, t, "f6@example.com", "200.00", channel="channel-pln", currency="PLN", referral_code=piotr.code)
     r6 = seed.referral(s, t, piotr, o6, R.ISSUED)
-    seed.coupon(s, t, C.REFERRER_REWARD, "FIXED", "20", C.ISSUED, ref=r6, adv=piotr, currency="PLN",
-                channel="channel-pln")
+    seed.coupon(
+        s, t, C.REFERRER_REWARD, "FIXED", "20", C.ISSUED, ref=r6, adv=piotr, currency="PLN", channel="channel-pln"
+    )
 
 
 def _group(report, channel):
@@ -97,13 +101,13 @@ def test_funnel_and_money_per_channel(seeded):
     assert (f["rewards_issued"], f["rewards_used"], f["rewards_revoked"]) == (5, 2, 1)
 
     m = usd["money"]
-    assert m["revenue"] == "190.00"          # 50 + 80 + 60 (held still stands); revoked/rejected do not count
+    assert m["revenue"] == "190.00"  # 50 + 80 + 60 (held still stands); revoked/rejected do not count
     assert m["refunded"] == "20.00"
     assert m["net_revenue"] == "170.00"
     assert m["reward_face_value"] == "25.00"  # FIXED rewards live: 10 + 10 + 5 (the revoked 10 was taken back)
     assert m["reward_percent_redeemed"] == "4.00"
     assert m["reward_cost"] == "29.00"
-    assert m["reward_redeemed"] == "14.00"    # 4.00 + 10.00 spent by customers
+    assert m["reward_redeemed"] == "14.00"  # 4.00 + 10.00 spent by customers
     assert m["friend_discounts"] == "5.56"
     assert m["total_cost"] == "34.56"
     assert m["new_customers"] == 3
@@ -164,8 +168,11 @@ def test_csv_matches_the_api(seeded):
 
 def test_daily_csv_matches_the_api(seeded):
     report = seeded.get("/api/admin/stats", query_string=RANGE).get_json()
-    rows = list(csv.DictReader(io.StringIO(seeded.get("/api/admin/stats.csv",
-                                                     query_string={**RANGE, "table": "daily"}).data.decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(seeded.get("/api/admin/stats.csv", query_string={**RANGE, "table": "daily"}).data.decode())
+        )
+    )
     usd_rows = [r for r in rows if r["channel"] == "default-channel"]
     assert [r["revenue"] for r in usd_rows] == [d["revenue"] for d in _group(report, "default-channel")["daily"]]
 
@@ -190,11 +197,14 @@ def test_charts_are_svg_with_the_numbers(seeded):
     assert "<script" not in "".join(charts.values())
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"from": "2026-13-01"}, "from"),
-    ({"from": "2026-05-02", "to": "2026-05-01"}, "from"),
-    ({"from": "2010-01-01", "to": "2026-01-01"}, "from"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"from": "2026-13-01"}, "from"),
+        ({"from": "2026-05-02", "to": "2026-05-01"}, "from"),
+        ({"from": "2010-01-01", "to": "2026-01-01"}, "from"),
+    ],
+)
 def test_bad_ranges_are_400(seeded, query, field):
     response = seeded.get("/api/admin/stats", query_string=query)
     assert response.status_code == 400

@@ -6,13 +6,13 @@ Quick drills (`@pytest.mark.drill`) run in `make test`; long ones (`@pytest.mark
 only with `make drills`. Each prints what was injected and what was counted, and writes the
 same as JSON to test-artifacts/drills/<test>.json (docs/RELIABILITY.md quotes them).
 """
+
 from __future__ import annotations
 
 import itertools
 import json
 import random
 import re
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT, SMTPSink, free_port, wait_until
+from tests.conftest import ROOT, SMTPSink, wait_until
 from tests.workers import CeleryWorker, RedisServer, worker_env
 
 ARTIFACTS = ROOT / "test-artifacts" / "drills"
@@ -38,7 +38,7 @@ class RestartableSMTP(SMTPSink):
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}?timeout=5"
 
-    def start(self) -> "RestartableSMTP":
+    def start(self) -> RestartableSMTP:
         from aiosmtpd.controller import Controller
 
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -66,8 +66,14 @@ class RestartableSMTP(SMTPSink):
 
 def own_address(first_name: str) -> dict:
     n = next(_street)
-    return {"firstName": first_name, "lastName": "Drill", "streetAddress1": f"{n} Drill Street", "city": "Tallinn",
-            "postalCode": f"{10000 + n}", "country": "EE"}
+    return {
+        "firstName": first_name,
+        "lastName": "Drill",
+        "streetAddress1": f"{n} Drill Street",
+        "city": "Tallinn",
+        "postalCode": f"{10000 + n}",
+        "country": "EE",
+    }
 
 
 @dataclass
@@ -96,8 +102,12 @@ class Account:
 
     @property
     def complete(self) -> bool:
-        return (self.lost == 0 and self.emails_missing == 0 and self.issued_coupons == 2 * self.orders
-                and self.codes_in_saleor >= self.issued_coupons)
+        return (
+            self.lost == 0
+            and self.emails_missing == 0
+            and self.issued_coupons == 2 * self.orders
+            and self.codes_in_saleor >= self.issued_coupons
+        )
 
 
 class Drill:
@@ -131,8 +141,12 @@ class Drill:
 
         with session_scope() as session:
             tenant_id = session.scalar(select(Tenant.id))
-            session.add(ProgramSettings(tenant_id=tenant_id, data={
-                "caps": {"rewards_per_advocate_30d": 1_000_000, "claims_per_code_per_day": 1_000_000}}))
+            session.add(
+                ProgramSettings(
+                    tenant_id=tenant_id,
+                    data={"caps": {"rewards_per_advocate_30d": 1_000_000, "claims_per_code_per_day": 1_000_000}},
+                )
+            )
 
     def make_advocates(self, count: int, timeout: float = 90) -> list[str]:
         from plugin.db import session_scope
@@ -140,8 +154,9 @@ class Drill:
 
         emails = [f"advocate{i}@example.com" for i in range(count)]
         for i, address in enumerate(emails):
-            order = self.saleor.create_order(address, first_name=f"Ada{i}", total="60.00", paid=True,
-                                             shipping_address=own_address("Ada"))
+            order = self.saleor.create_order(
+                address, first_name=f"Ada{i}", total="60.00", paid=True, shipping_address=own_address("Ada")
+            )
             for delivery in self.saleor.checkout_complete(order, deliver=False):
                 delivery.send(retry=True)
 
@@ -155,8 +170,16 @@ class Drill:
         return found
 
     # -- load ------------------------------------------------------------------------------------
-    def referred_orders(self, codes: list[str], count: int, *, copies: int = 1, in_flight: int = 50,
-                        rate: float | None = None, shuffle_seed: int = 7) -> list[str]:
+    def referred_orders(
+        self,
+        codes: list[str],
+        count: int,
+        *,
+        copies: int = 1,
+        in_flight: int = 50,
+        rate: float | None = None,
+        shuffle_seed: int = 7,
+    ) -> list[str]:
         """Pay `count` referred orders; every delivery sent `copies` times, `in_flight` at once.
 
         Deliveries go out with Saleor's retry (5xx and connection errors are re-sent with backoff).
@@ -165,9 +188,16 @@ class Drill:
         first = len(self.order_ids)
         orders = []
         for i in range(first, first + count):
-            orders.append(self.saleor.create_order(
-                f"friend{i}@example.net", first_name=f"Fred{i}", total="40.00", paid=True,
-                metadata={"referral_code": codes[i % len(codes)]}, shipping_address=own_address("Fred")))
+            orders.append(
+                self.saleor.create_order(
+                    f"friend{i}@example.net",
+                    first_name=f"Fred{i}",
+                    total="40.00",
+                    paid=True,
+                    metadata={"referral_code": codes[i % len(codes)]},
+                    shipping_address=own_address("Fred"),
+                )
+            )
         self.order_ids.extend(o["id"] for o in orders)
 
         def deliveries_of(order):
@@ -206,12 +236,23 @@ class Drill:
 
         acc = Account(orders=len(self.order_ids))
         with session_scope() as session:
-            referrals = session.execute(select(Referral.id, Referral.saleor_order_id, Referral.state).where(
-                Referral.saleor_order_id.in_(self.order_ids))).all()
-            coupons = session.execute(select(Coupon.referral_id, Coupon.code, Coupon.state).where(
-                Coupon.referral_id.in_([r.id for r in referrals]))).all() if referrals else []
-            acc.webhook_events_stored = session.scalar(select(func.count(WebhookEvent.id)).where(
-                WebhookEvent.order_id.in_(self.order_ids)))
+            referrals = session.execute(
+                select(Referral.id, Referral.saleor_order_id, Referral.state).where(
+                    Referral.saleor_order_id.in_(self.order_ids)
+                )
+            ).all()
+            coupons = (
+                session.execute(
+                    select(Coupon.referral_id, Coupon.code, Coupon.state).where(
+                        Coupon.referral_id.in_([r.id for r in referrals])
+                    )
+                ).all()
+                if referrals
+                else []
+            )
+            acc.webhook_events_stored = session.scalar(
+                select(func.count(WebhookEvent.id)).where(WebhookEvent.order_id.in_(self.order_ids))
+            )
         per_order = Counter(r.saleor_order_id for r in referrals)
         acc.referrals = len(referrals)
         acc.orders_without_referral = sum(1 for o in self.order_ids if per_order[o] == 0)
@@ -223,7 +264,8 @@ class Drill:
         acc.referrals_missing_a_coupon = sum(1 for r in referrals if per_referral[r.id] < 2)
         codes = Counter(c.code for c in coupons)
         acc.duplicate_codes = sum(n - 1 for n in codes.values() if n > 1) + sum(
-            n - 2 for n in Counter(c.referral_id for c in coupons).values() if n > 2)
+            n - 2 for n in Counter(c.referral_id for c in coupons).values() if n > 2
+        )
         in_saleor = {code for code in self.saleor.voucher_codes() if REWARD_CODE.fullmatch(code)}
         acc.codes_in_saleor = len(in_saleor & set(codes))
         acc.codes_missing_in_saleor = sum(1 for c in issued if c.code not in in_saleor)
@@ -256,14 +298,22 @@ class Drill:
         return dict(outcomes.most_common())
 
     def report(self, account: Account, **extra) -> dict:
-        data = {"drill": self.name, "injected": self.injected, "deliveries_answered": dict(self.statuses),
-                "counted": {**account.__dict__, "lost": account.lost}, "seconds": round(time.monotonic() - self.started, 1),
-                "task_outcomes": self.task_outcomes(), **extra}
+        data = {
+            "drill": self.name,
+            "injected": self.injected,
+            "deliveries_answered": dict(self.statuses),
+            "counted": {**account.__dict__, "lost": account.lost},
+            "seconds": round(time.monotonic() - self.started, 1),
+            "task_outcomes": self.task_outcomes(),
+            **extra,
+        }
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / f"{self.name}.json").write_text(json.dumps(data, indent=2))
-        print(f"\nDRILL {self.name}\n  injected: {json.dumps(self.injected)}\n  deliveries answered: "
-              f"{dict(self.statuses)}\n  counted:  {json.dumps(data['counted'])}\n  tasks: "
-              f"{json.dumps(data['task_outcomes'])}\n  took {data['seconds']} s")
+        print(
+            f"\nDRILL {self.name}\n  injected: {json.dumps(self.injected)}\n  deliveries answered: "
+            f"{dict(self.statuses)}\n  counted:  {json.dumps(data['counted'])}\n  tasks: "
+            f"{json.dumps(data['task_outcomes'])}\n  took {data['seconds']} s"
+        )
         return data
 
     def worker_logs(self, chars: int = 4000) -> str:

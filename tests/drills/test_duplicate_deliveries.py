@@ -1,6 +1,7 @@
 """Saleor delivers at least once: every delivery of every referred order arrives three times,
 50 requests in flight at once, in shuffled order. Each order must come out as exactly one
 referral with two codes, created once in Saleor and e-mailed once."""
+
 from __future__ import annotations
 
 import pytest

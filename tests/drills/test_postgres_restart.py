@@ -2,6 +2,7 @@
 machine, so it is a long drill only). A delivery is acknowledged only once stored; one that
 arrives while PostgreSQL is down gets a 5xx, and Saleor delivers it again later. Nothing
 acknowledged is lost."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,11 @@ from tests.drills.conftest import assert_nothing_lost_or_doubled
 
 
 def cluster_version() -> str | None:
-    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*") if (p / "main").is_dir()) \
-        if Path("/etc/postgresql").is_dir() else []
+    versions = (
+        sorted(p.name for p in Path("/etc/postgresql").glob("*") if (p / "main").is_dir())
+        if Path("/etc/postgresql").is_dir()
+        else []
+    )
     return versions[-1] if versions and shutil.which("pg_ctlcluster") else None
 
 
@@ -35,13 +39,21 @@ def test_postgres_restarted_mid_burst(drill):
     time.sleep(10)
     attempts_before = len(drill.saleor.attempts)
     started = time.monotonic()
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     restart_seconds = round(time.monotonic() - started, 1)
     burst.join()
     refused = [a for _d, a in drill.saleor.attempts[attempts_before:] if not a.ok]
-    drill.injected = {"orders": orders, "order rate per s": 3, "postgresql restart s": restart_seconds,
-                      "delivery attempts refused (5xx/errors), later re-sent": len(refused)}
+    drill.injected = {
+        "orders": orders,
+        "order rate per s": 3,
+        "postgresql restart s": restart_seconds,
+        "delivery attempts refused (5xx/errors), later re-sent": len(refused),
+    }
     account = drill.wait_for_everything(900)
     drill.report(account, refused_statuses=sorted({str(a.status_code or a.error) for a in refused})[:10])
     assert set(drill.statuses) == {"200"}, f"every delivery was finally acknowledged: {drill.statuses}"

@@ -1,6 +1,7 @@
 """The broker goes away: the private redis-server is stopped for 30 s in the middle of a burst
 (it keeps nothing on disk, so queued tasks die with it). Webhooks are stored in PostgreSQL
 before they are acknowledged, and the sweeper re-drives them once Redis is back."""
+
 from __future__ import annotations
 
 import threading
@@ -24,8 +25,12 @@ def test_redis_stopped_for_30_seconds_mid_burst(drill):
     down_at = time.monotonic()
     time.sleep(30)
     drill.redis.start()
-    drill.injected = {"orders": orders, "order rate per s": 3, "redis down s": round(time.monotonic() - down_at, 1),
-                      "redis persistence": "none (queued tasks lost)"}
+    drill.injected = {
+        "orders": orders,
+        "order rate per s": 3,
+        "redis down s": round(time.monotonic() - down_at, 1),
+        "redis persistence": "none (queued tasks lost)",
+    }
     burst.join()
     account = drill.wait_for_everything(900)
     drill.report(account)

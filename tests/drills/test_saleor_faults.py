@@ -1,6 +1,7 @@
 """Saleor misbehaves: 30 % of GraphQL calls fail, half of them with a 502 and half by hanging
 past the app's timeout (the mutation still happens, the app does not hear about it). Every
 referral must still get both codes, each created once in Saleor."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,10 +22,16 @@ def run_drill(drill, *, orders: int, advocates: int, timeout: float) -> None:
     drill.referred_orders(codes, orders, in_flight=20)
     account = drill.wait_for_everything(timeout)
     calls = len(drill.saleor.requests) - calls_before
-    drill.injected = {"orders": orders, "Saleor calls": calls, "answered 502": faults.counters["failed"],
-                      "hung past the client timeout": faults.counters["timed_out"],
-                      "client timeout s": client_timeout}
-    drill.report(account, fault_share=round((faults.counters["failed"] + faults.counters["timed_out"]) / max(calls, 1), 3))
+    drill.injected = {
+        "orders": orders,
+        "Saleor calls": calls,
+        "answered 502": faults.counters["failed"],
+        "hung past the client timeout": faults.counters["timed_out"],
+        "client timeout s": client_timeout,
+    }
+    drill.report(
+        account, fault_share=round((faults.counters["failed"] + faults.counters["timed_out"]) / max(calls, 1), 3)
+    )
     faults.reset()
     assert_nothing_lost_or_doubled(drill, account)
     assert account.emails_duplicated == 0, account

@@ -1,6 +1,7 @@
 """The mail server goes away: e-mails stay in the outbox, are retried with backoff
 (MAIL_RETRY_BASE_SECONDS shortens it here) and re-driven by the sweeper; when the server is
 back every one of them is delivered, once."""
+
 from __future__ import annotations
 
 import time
@@ -30,10 +31,16 @@ def run_drill(drill, *, orders: int, outage: float, timeout: float) -> None:
     time.sleep(max(0.0, outage - (time.monotonic() - down_at)))
     drill.smtp.start()
     with session_scope() as session:
-        failed_attempts = session.scalar(select(func.coalesce(func.sum(OutboundEmail.attempts - 1), 0)).where(
-            OutboundEmail.kind.in_(["referrer_reward", "friend_reward"])))
-    drill.injected = {"orders": orders, "smtp down s": round(time.monotonic() - down_at, 1),
-                      "MAIL_RETRY_BASE_SECONDS": 1}
+        failed_attempts = session.scalar(
+            select(func.coalesce(func.sum(OutboundEmail.attempts - 1), 0)).where(
+                OutboundEmail.kind.in_(["referrer_reward", "friend_reward"])
+            )
+        )
+    drill.injected = {
+        "orders": orders,
+        "smtp down s": round(time.monotonic() - down_at, 1),
+        "MAIL_RETRY_BASE_SECONDS": 1,
+    }
     account = drill.wait_for_everything(timeout)
     drill.report(account, failed_send_attempts_during_outage=int(failed_attempts))
     assert failed_attempts > 0, "the outage was noticed (sends failed and were retried)"

@@ -1,6 +1,7 @@
 """Workers die mid-task: one of two Celery workers is SIGKILLed every 5 seconds (and a fresh
 one started) while referred orders keep arriving. Tasks ack late and are idempotent, and the
 sweeper re-drives whatever a dead worker held, so nothing is lost and nothing is issued twice."""
+
 from __future__ import annotations
 
 import threading
@@ -37,8 +38,13 @@ def test_a_worker_killed_every_5_seconds_during_a_burst(drill):
     time.sleep(15)  # keep killing while the backlog drains
     stop.set()
     thread.join()
-    drill.injected = {"orders": orders, "order rate per s": 4, "workers SIGKILLed": len(kills),
-                      "kill interval s": KILL_EVERY, "Saleor latency s": 0.05}
+    drill.injected = {
+        "orders": orders,
+        "order rate per s": 4,
+        "workers SIGKILLed": len(kills),
+        "kill interval s": KILL_EVERY,
+        "Saleor latency s": 0.05,
+    }
     account = drill.wait_for_everything(900)
     drill.report(account)
     assert_nothing_lost_or_doubled(drill, account)

@@ -4,6 +4,7 @@ For every rule we check what a merchant and an advocate would see: the stored de
 action, the reasons (merchant + softened), the referral's state, the order's attribution note,
 and whether reward codes exist in Saleor.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,8 +18,17 @@ from plugin.program.settings import load_program
 from plugin.referrals.claims import claim_offer, issue_now
 from plugin.referrals.models import Referral
 from tests.flows import (
-    advocate_row, coupons_for, friend_order, ledger_of, live_codes, new_advocate, own_address, order_record,
-    referral_for, set_program, tenant_id,
+    advocate_row,
+    coupons_for,
+    friend_order,
+    ledger_of,
+    live_codes,
+    new_advocate,
+    order_record,
+    own_address,
+    referral_for,
+    set_program,
+    tenant_id,
 )
 
 
@@ -83,10 +93,13 @@ def test_clean_referral_is_approved_and_explained(shop, saleor):
     assert [s[1] for s in ledger_of(order["id"])] == ["pending", "approved", "issued"]
 
 
-@pytest.mark.parametrize("advocate_email, friend_email", [
-    ("alice@example.com", "Alice@Example.com"),
-    ("alice@gmail.com", "a.l.i.c.e+friends@gmail.com"),
-])
+@pytest.mark.parametrize(
+    "advocate_email, friend_email",
+    [
+        ("alice@example.com", "Alice@Example.com"),
+        ("alice@gmail.com", "a.l.i.c.e+friends@gmail.com"),
+    ],
+)
 def test_self_referral_by_normalised_email_is_blocked(shop, saleor, advocate_email, friend_email):
     code = new_advocate(saleor, advocate_email)
     order = friend_order(saleor, friend_email, code=code)
@@ -141,8 +154,9 @@ def _claim(advocate_email, friend_email, **kwargs):
     tid = tenant_id()
     with session_scope(tid) as session:
         advocate = advocate_row(advocate_email)
-        outcome = claim_offer(session, load_program(session, tid), advocate.id, email=friend_email, consent=True,
-                              **kwargs)
+        outcome = claim_offer(
+            session, load_program(session, tid), advocate.id, email=friend_email, consent=True, **kwargs
+        )
     assert issue_now(tid, outcome.coupon_id)
     return outcome.code
 
@@ -186,12 +200,18 @@ def test_new_friend_is_asked_about_once_and_cached(shop, saleor):
     code = new_advocate(saleor)
     order = friend_order(saleor, "new.friend@example.com", code=code)
     assert referral_for(order["id"]).state == "issued"
-    asked = [r for r in saleor.requests if r.query and "CustomerOrders" in r.query
-             and r.variables == {"email": "new.friend@example.com"}]
+    asked = [
+        r
+        for r in saleor.requests
+        if r.query and "CustomerOrders" in r.query and r.variables == {"email": "new.friend@example.com"}
+    ]
     assert len(asked) == 1
     saleor.emit(["ORDER_UPDATED"], order)  # a later event for the same order does not ask again
-    asked = [r for r in saleor.requests if r.query and "CustomerOrders" in r.query
-             and r.variables == {"email": "new.friend@example.com"}]
+    asked = [
+        r
+        for r in saleor.requests
+        if r.query and "CustomerOrders" in r.query and r.variables == {"email": "new.friend@example.com"}
+    ]
     assert len(asked) == 1
 
 
@@ -242,6 +262,9 @@ def test_strictest_action_wins_and_every_finding_is_kept(shop, saleor):
     referral = referral_for(order["id"])
     assert referral.decision == "block" and referral.state == "rejected"
     assert {(r["rule"], r["action"]) for r in referral.reasons} == {
-        ("min_order_value", "block"), ("disposable_email", "hold"), ("same_household", "flag")}
+        ("min_order_value", "block"),
+        ("disposable_email", "hold"),
+        ("same_household", "flag"),
+    }
     note = order_record(order["id"]).attribution_note
     assert "Blocked (min_order_value" in note and "Also noted" in note and "disposable_email (hold)" in note

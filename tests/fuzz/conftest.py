@@ -5,6 +5,7 @@ Hypothesis runs `FUZZ_EXAMPLES` examples per property (default 50; `FUZZ_EXAMPLE
 pytest tests/fuzz` for a deeper run). Requests go through the app's WSGI interface (Flask's
 test client): the same code as over HTTP, without sockets, so a property costs seconds.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,19 +28,41 @@ FUZZ = settings(
 )
 
 XSS = [
-    '<script>window.__xss=1</script>',
+    "<script>window.__xss=1</script>",
     '"><img src=x onerror="window.__xss=1">',
     "'><svg onload=window.__xss=1>",
-    'javascript:window.__xss=1',
-    '</title><script>window.__xss=1</script>',
+    "javascript:window.__xss=1",
+    "</title><script>window.__xss=1</script>",
     '{{7*7}}<iframe src="javascript:window.__xss=1">',
-    '\u202e<b onmouseover=window.__xss=1>x</b>',
+    "\u202e<b onmouseover=window.__xss=1>x</b>",
 ]
 HOSTILE_TEXT = XSS + [
-    "", " ", "\x00", "\x01\x02\x1b[31m", "A" * 5000, "'; DROP TABLE referrals; --", "' OR '1'='1", "%s%s%n%x",
-    "{0.__class__.__mro__}", "${jndi:ldap://127.0.0.1/x}", "../../../../etc/passwd", "%2e%2e%2f%2e%2e%2f",
-    "null", "true", "-1", "1e309", "NaN", "😀" * 50, "\ud7ff\ue000", "Ŝàľéőř", "ＡＬＩＣＥ", "alice\r\nSet-Cookie: x=1",
-    "http://127.0.0.1:1/", "//evil.example/", "https://evil.example/", "\\\\evil.example\\x",
+    "",
+    " ",
+    "\x00",
+    "\x01\x02\x1b[31m",
+    "A" * 5000,
+    "'; DROP TABLE referrals; --",
+    "' OR '1'='1",
+    "%s%s%n%x",
+    "{0.__class__.__mro__}",
+    "${jndi:ldap://127.0.0.1/x}",
+    "../../../../etc/passwd",
+    "%2e%2e%2f%2e%2e%2f",
+    "null",
+    "true",
+    "-1",
+    "1e309",
+    "NaN",
+    "😀" * 50,
+    "\ud7ff\ue000",
+    "Ŝàľéőř",
+    "ＡＬＩＣＥ",
+    "alice\r\nSet-Cookie: x=1",
+    "http://127.0.0.1:1/",
+    "//evil.example/",
+    "https://evil.example/",
+    "\\\\evil.example\\x",
 ]
 
 
@@ -58,20 +81,26 @@ def known_defect(finding: str):
 def header_text(max_size: int = 200):
     """What an HTTP client can put in a header: latin-1, no CR/LF."""
     return st.one_of(
-        st.sampled_from([s for s in HOSTILE_TEXT if "\r" not in s and "\n" not in s and s.isascii() and "\x00" not in s]),
+        st.sampled_from(
+            [s for s in HOSTILE_TEXT if "\r" not in s and "\n" not in s and s.isascii() and "\x00" not in s]
+        ),
         st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"), max_size=max_size),
     )
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | hostile_text(80),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | hostile_text(80),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(hostile_text(20), children, max_size=5),
     max_leaves=20,
 )
 
 
 # -- what the database holds ------------------------------------------------------------------------
+
 
 def table_counts() -> dict[str, int]:
     from plugin import db
@@ -98,6 +127,7 @@ def unchanged_unless_accepted():
 
 
 # -- output a person sees must be inert ---------------------------------------------------------------
+
 
 class _Elements(HTMLParser):
     def __init__(self):
@@ -154,6 +184,7 @@ class Form(HTMLParser):
 
 # -- a shop with one advocate --------------------------------------------------------------------------
 
+
 class FuzzShop(Shop):
     advocate_code: str
     advocate_order_id: str
@@ -189,8 +220,13 @@ def signed_headers(saleor, body: bytes, event: str = "order_fully_paid") -> dict
     from tests.saleor_emulator.signing import sign_detached_jws
 
     signature = sign_detached_jws(body, saleor.key)
-    return {"Content-Type": "application/json", "Saleor-Event": event, "Saleor-Domain": saleor.domain,
-            "Saleor-Api-Url": saleor.api_url, "Saleor-Signature": signature}
+    return {
+        "Content-Type": "application/json",
+        "Saleor-Event": event,
+        "Saleor-Domain": saleor.domain,
+        "Saleor-Api-Url": saleor.api_url,
+        "Saleor-Signature": signature,
+    }
 
 
 def dumps(value) -> bytes:

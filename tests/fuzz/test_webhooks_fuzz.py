@@ -1,4 +1,5 @@
 """Saleor's side of the app: webhooks and the install call, with malformed, hostile and forged input."""
+
 from __future__ import annotations
 
 import base64
@@ -7,16 +8,30 @@ import hmac
 import json
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests.fuzz.conftest import (
-    FUZZ, dumps, header_text, hostile_text, json_values, signed_headers, unchanged_unless_accepted,
+    FUZZ,
+    dumps,
+    header_text,
+    hostile_text,
+    json_values,
+    signed_headers,
+    unchanged_unless_accepted,
 )
 
-ORDER_EVENTS = ["order_created", "order_paid", "order_fully_paid", "order_updated", "order_cancelled",
-                "order_refunded", "order_fully_refunded", "order_fulfilled"]
+ORDER_EVENTS = [
+    "order_created",
+    "order_paid",
+    "order_fully_paid",
+    "order_updated",
+    "order_cancelled",
+    "order_refunded",
+    "order_fully_refunded",
+    "order_fulfilled",
+]
 WEBHOOK_PATHS = ["/api/webhooks/saleor", "/api/webhooks/app-deleted"]
 
 
@@ -25,16 +40,22 @@ def b64(data: bytes) -> str:
 
 
 def a_real_payload(fuzz_shop) -> bytes:
-    order = fuzz_shop.saleor.create_order("bob@example.com", first_name="Bob", paid=True,
-                                          metadata={"referral_code": fuzz_shop.advocate_code})
+    order = fuzz_shop.saleor.create_order(
+        "bob@example.com", first_name="Bob", paid=True, metadata={"referral_code": fuzz_shop.advocate_code}
+    )
     delivery = fuzz_shop.saleor.mark_as_paid(order, deliver=False)[0]
     return delivery.body
 
 
 @FUZZ
-@given(path=st.sampled_from(WEBHOOK_PATHS), body=st.binary(max_size=2000) | json_values.map(dumps),
-       api_url=st.none() | header_text(), event=st.none() | st.sampled_from(ORDER_EVENTS + ["app_deleted"]) | header_text(),
-       signature=st.none() | header_text(400), content_type=st.sampled_from(["application/json", "text/plain", ""]))
+@given(
+    path=st.sampled_from(WEBHOOK_PATHS),
+    body=st.binary(max_size=2000) | json_values.map(dumps),
+    api_url=st.none() | header_text(),
+    event=st.none() | st.sampled_from(ORDER_EVENTS + ["app_deleted"]) | header_text(),
+    signature=st.none() | header_text(400),
+    content_type=st.sampled_from(["application/json", "text/plain", ""]),
+)
 def test_unsigned_garbage_is_refused_without_a_trace(fuzz_shop, path, body, api_url, event, signature, content_type):
     headers = {"Content-Type": content_type}
     for name, value in (("Saleor-Api-Url", api_url), ("Saleor-Event", event), ("Saleor-Signature", signature)):
@@ -49,8 +70,9 @@ def test_unsigned_garbage_is_refused_without_a_trace(fuzz_shop, path, body, api_
 
 def post_signed(fuzz_shop, body: bytes, event: str):
     with unchanged_unless_accepted() as responses:
-        response = fuzz_shop.client.post("/api/webhooks/saleor", data=body,
-                                         headers=signed_headers(fuzz_shop.saleor, body, event))
+        response = fuzz_shop.client.post(
+            "/api/webhooks/saleor", data=body, headers=signed_headers(fuzz_shop.saleor, body, event)
+        )
         responses.append(response)
     return response
 
@@ -74,13 +96,28 @@ def test_signed_nonsense_is_refused_or_stored(fuzz_shop, payload, event):
         assert stored_event(body) is not None
 
 
-order_fields = st.fixed_dictionaries({}, optional={
-    "id": hostile_text(60), "number": json_values, "userEmail": hostile_text(80), "user": json_values,
-    "status": hostile_text(20), "chargeStatus": st.sampled_from(["FULL", "NONE", "PARTIAL", "OVERCHARGED"]) | hostile_text(10),
-    "isPaid": json_values, "total": json_values, "totalCharged": json_values, "totalRefunded": json_values,
-    "channel": json_values, "metadata": json_values, "voucherCode": hostile_text(40), "shippingAddress": json_values,
-    "languageCodeEnum": hostile_text(10), "created": hostile_text(40), "checkoutId": hostile_text(40),
-})
+order_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": hostile_text(60),
+        "number": json_values,
+        "userEmail": hostile_text(80),
+        "user": json_values,
+        "status": hostile_text(20),
+        "chargeStatus": st.sampled_from(["FULL", "NONE", "PARTIAL", "OVERCHARGED"]) | hostile_text(10),
+        "isPaid": json_values,
+        "total": json_values,
+        "totalCharged": json_values,
+        "totalRefunded": json_values,
+        "channel": json_values,
+        "metadata": json_values,
+        "voucherCode": hostile_text(40),
+        "shippingAddress": json_values,
+        "languageCodeEnum": hostile_text(10),
+        "created": hostile_text(40),
+        "checkoutId": hostile_text(40),
+    },
+)
 
 
 def shaped_order(order: dict) -> bytes:
@@ -113,6 +150,7 @@ def test_a_signed_order_id_with_a_nul_character_is_refused(fuzz_shop):
 
 # -- forged signatures ----------------------------------------------------------------------------
 
+
 def _forgeries(saleor, body: bytes) -> dict[str, tuple[dict, bytes]]:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
@@ -122,8 +160,9 @@ def _forgeries(saleor, body: bytes) -> dict[str, tuple[dict, bytes]]:
     def header(**fields) -> str:
         base = {"alg": "RS256", "b64": False, "crit": ["b64"], "kid": saleor.key.kid, "typ": "JWT"}
         base.update(fields)
-        return b64(json.dumps({k: v for k, v in base.items() if v is not None}, separators=(",", ":"),
-                              sort_keys=True).encode())
+        return b64(
+            json.dumps({k: v for k, v in base.items() if v is not None}, separators=(",", ":"), sort_keys=True).encode()
+        )
 
     def rs256(key, head: str, payload: bytes) -> str:
         return b64(key.private_key.sign(head.encode() + b"." + payload, padding.PKCS1v15(), hashes.SHA256()))
@@ -138,7 +177,10 @@ def _forgeries(saleor, body: bytes) -> dict[str, tuple[dict, bytes]]:
     return {
         "alg none": (none_head + "..", body),
         "HS256 keyed with the public key": (f"{hs_head}..{hs_sig}", body),
-        "right key, unknown kid": (f"{header(kid='not-a-known-kid')}..{rs256(saleor.key, header(kid='not-a-known-kid'), body)}", body),
+        "right key, unknown kid": (
+            f"{header(kid='not-a-known-kid')}..{rs256(saleor.key, header(kid='not-a-known-kid'), body)}",
+            body,
+        ),
         "another key, the served kid": (f"{header()}..{rs256(stranger, header(), body)}", body),
         "signature of another body": (sign_detached_jws(body + b" ", saleor.key), body),
         "attached JWS": (f"{attached_head}.{b64(body)}.{rs256(saleor.key, attached_head, b64(body).encode())}", body),
@@ -149,9 +191,18 @@ def _forgeries(saleor, body: bytes) -> dict[str, tuple[dict, bytes]]:
     }
 
 
-FORGERY_NAMES = ["alg none", "HS256 keyed with the public key", "right key, unknown kid", "another key, the served kid",
-                 "signature of another body", "attached JWS", "b64 true", "PS256 claimed", "empty signature part",
-                 "signed by another Saleor"]
+FORGERY_NAMES = [
+    "alg none",
+    "HS256 keyed with the public key",
+    "right key, unknown kid",
+    "another key, the served kid",
+    "signature of another body",
+    "attached JWS",
+    "b64 true",
+    "PS256 claimed",
+    "empty signature part",
+    "signed by another Saleor",
+]
 
 
 @pytest.mark.parametrize("forgery", FORGERY_NAMES)
@@ -198,9 +249,14 @@ def test_forged_app_deleted_does_not_uninstall(fuzz_shop, forgery):
 
 # -- the install call ------------------------------------------------------------------------------
 
+
 @FUZZ
-@given(body=st.binary(max_size=500) | json_values.map(dumps), api_url=st.none() | header_text(),
-       domain=st.none() | header_text(), method=st.sampled_from(["POST", "GET", "PUT", "DELETE"]))
+@given(
+    body=st.binary(max_size=500) | json_values.map(dumps),
+    api_url=st.none() | header_text(),
+    domain=st.none() | header_text(),
+    method=st.sampled_from(["POST", "GET", "PUT", "DELETE"]),
+)
 def test_hostile_install_calls_change_nothing(fuzz_shop, body, api_url, domain, method):
     headers = {"Content-Type": "application/json"}
     if api_url is not None:

@@ -2,6 +2,7 @@
 the merchant's own wording and links, a friend's typing. Script in any of them stays text:
 in the landing page, the claim page, the portal, the e-mails, the Dashboard's order widget and
 the storefront widget (rendered by real Chromium)."""
+
 from __future__ import annotations
 
 import threading
@@ -20,11 +21,19 @@ from tests.fuzz.conftest import XSS, Form, assert_inert, make_advocate
 NAME = XSS[0] + XSS[1]  # a first name: <script>…</script>"><img src=x onerror=…>
 SHOP = XSS[4] + " & Co"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 MERCHANT_TEXTS = {
-    "email": {"subjects": {"invite": XSS[2], "friend_reward": XSS[2]}, "intros": {"invite": XSS[0], "friend_reward": XSS[1]}},
+    "email": {
+        "subjects": {"invite": XSS[2], "friend_reward": XSS[2]},
+        "intros": {"invite": XSS[0], "friend_reward": XSS[1]},
+    },
     "widget": {"title": {"en": XSS[0]}, "texts": {"en": {"intro": XSS[1], "copy": XSS[2]}}},
     "storefront_url": "javascript:window.__xss=1//",
     "storefront_url_template": "javascript:window.__xss=1//{code}",
@@ -43,7 +52,9 @@ def hostile_shop(shop):
 
 
 def html_parts(messages) -> list[str]:
-    return [m.get_body(preferencelist=("html",)).get_content() for m in messages if m.get_body(preferencelist=("html",))]
+    return [
+        m.get_body(preferencelist=("html",)).get_content() for m in messages if m.get_body(preferencelist=("html",))
+    ]
 
 
 def test_the_landing_page_shows_hostile_names_as_text(hostile_shop):
@@ -63,8 +74,11 @@ def test_the_claim_page_echoes_a_hostile_email_as_text(hostile_shop):
 def test_the_claimed_page_and_the_friend_offer_email_are_inert(hostile_shop):
     client = hostile_shop.client
     page = Form(client.get(f"/r/{hostile_shop.code}").get_data(as_text=True))
-    response = client.post(page.action, data={"email": "fiona@example.net", "consent": "yes", "csrf": page.inputs["csrf"]},
-                           follow_redirects=True)
+    response = client.post(
+        page.action,
+        data={"email": "fiona@example.net", "consent": "yes", "csrf": page.inputs["csrf"]},
+        follow_redirects=True,
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert 'class="code"' in response.get_data(as_text=True), "the claimed page with the friend's code"
     assert_inert(response.get_data(as_text=True))
@@ -75,7 +89,9 @@ def test_the_claimed_page_and_the_friend_offer_email_are_inert(hostile_shop):
 
 
 def test_the_invitation_email_is_inert(hostile_shop):
-    invitations = wait_until(lambda: [m for m in hostile_shop.smtp.messages if "mallory@example.com" in m["To"]], timeout=15)
+    invitations = wait_until(
+        lambda: [m for m in hostile_shop.smtp.messages if "mallory@example.com" in m["To"]], timeout=15
+    )
     assert invitations
     for message in invitations:
         assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
@@ -85,22 +101,38 @@ def test_the_invitation_email_is_inert(hostile_shop):
 
 
 def test_reward_emails_for_a_hostile_friend_are_inert(hostile_shop):
-    order = hostile_shop.saleor.create_order("freddie@example.net", first_name=NAME, total="40.00", paid=True,
-                                             metadata={"referral_code": hostile_shop.code},
-                                             shipping_address={"firstName": "F", "lastName": "X", "streetAddress1": "9 Elm",
-                                                               "city": "Oslo", "postalCode": "0150", "country": "NO"})
+    order = hostile_shop.saleor.create_order(
+        "freddie@example.net",
+        first_name=NAME,
+        total="40.00",
+        paid=True,
+        metadata={"referral_code": hostile_shop.code},
+        shipping_address={
+            "firstName": "F",
+            "lastName": "X",
+            "streetAddress1": "9 Elm",
+            "city": "Oslo",
+            "postalCode": "0150",
+            "country": "NO",
+        },
+    )
     hostile_shop.saleor.checkout_complete(order)
-    rewards = wait_until(lambda: [m for m in hostile_shop.smtp.messages
-                                  if any(c in m.get_body(preferencelist=("plain",)).get_content() for c in ("THANKS-", "WELCOME-"))],
-                         timeout=20)
+    rewards = wait_until(
+        lambda: [
+            m
+            for m in hostile_shop.smtp.messages
+            if any(c in m.get_body(preferencelist=("plain",)).get_content() for c in ("THANKS-", "WELCOME-"))
+        ],
+        timeout=20,
+    )
     assert len(rewards) >= 2, [m["Subject"] for m in hostile_shop.smtp.messages]
     for html in html_parts(rewards):
         assert_inert(html)
 
 
 def test_the_portal_is_inert(hostile_shop):
-    from plugin.db import session_scope
     from plugin import links
+    from plugin.db import session_scope
     from plugin.referrals.models import Advocate
 
     with session_scope() as session:
@@ -114,8 +146,10 @@ def test_the_portal_is_inert(hostile_shop):
 
 def test_the_dashboard_order_widget_is_inert(hostile_shop):
     token = hostile_shop.saleor.mint_dashboard_token(hostile_shop.app)
-    response = hostile_shop.client.post("/dashboard/order-widget", data={
-        "accessToken": token, "saleorApiUrl": hostile_shop.saleor.api_url, "orderId": hostile_shop.order_id})
+    response = hostile_shop.client.post(
+        "/dashboard/order-widget",
+        data={"accessToken": token, "saleorApiUrl": hostile_shop.saleor.api_url, "orderId": hostile_shop.order_id},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert_inert(response.get_data(as_text=True))
 
@@ -141,8 +175,11 @@ def test_the_widget_renders_hostile_texts_as_text_in_chromium(hostile_shop, tmp_
         pytest.skip(f"{CHROMIUM} not found: install the Debian package 'chromium'")
     from playwright.sync_api import sync_playwright
 
-    (tmp_path / "thanks.html").write_text(STOREFRONT.replace("APP", hostile_shop.server.url)
-                                          .replace("API", hostile_shop.saleor.api_url).replace("ORDER", hostile_shop.order_id))
+    (tmp_path / "thanks.html").write_text(
+        STOREFRONT.replace("APP", hostile_shop.server.url)
+        .replace("API", hostile_shop.saleor.api_url)
+        .replace("ORDER", hostile_shop.order_id)
+    )
     port = free_port()
     site = ThreadingHTTPServer(("127.0.0.1", port), partial(_Quiet, directory=str(tmp_path)))
     threading.Thread(target=site.serve_forever, daemon=True).start()
@@ -154,8 +191,11 @@ def test_the_widget_renders_hostile_texts_as_text_in_chromium(hostile_shop, tmp_
                 dialogs = []
                 page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
                 page.goto(f"http://127.0.0.1:{port}/thanks.html")
-                page.wait_for_function("() => { const h = document.querySelector('#slot > div');"
-                                       " return h && h.shadowRoot && h.shadowRoot.querySelector('section'); }", timeout=20000)
+                page.wait_for_function(
+                    "() => { const h = document.querySelector('#slot > div');"
+                    " return h && h.shadowRoot && h.shadowRoot.querySelector('section'); }",
+                    timeout=20000,
+                )
                 page.wait_for_timeout(500)  # an injected onerror/onload would have fired by now
                 found = page.evaluate("""() => {
                     const root = document.querySelector('#slot > div').shadowRoot;

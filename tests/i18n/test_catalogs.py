@@ -1,4 +1,5 @@
 """Every catalog is complete — and the check that says so catches each kind of gap."""
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,11 @@ def test_catalog_files_are_as_the_sync_tool_writes_them(locale):
 
 def test_no_json_catalogs_are_left():
     assert sorted(p.name for p in (PLUGIN / "i18n").iterdir() if p.suffix in (".json", ".po", ".mo")) == [
-        "en.po", "lv.po", "pl.po", "ru.po"]
+        "en.po",
+        "lv.po",
+        "pl.po",
+        "ru.po",
+    ]
 
 
 CALL = re.compile(r"""\b(t|tn|tn_html)\(\s*(?:[\w.]+\s*,\s*)?["']([a-z]+\.[a-z0-9_.]+)["']""")
@@ -54,7 +59,7 @@ def test_every_key_the_code_names_exists_with_the_right_shape():
 
 # -- the check itself ---------------------------------------------------------------------------------
 
-ENGLISH = r'''
+ENGLISH = r"""
 msgid ""
 msgstr ""
 "Language: en\n"
@@ -76,9 +81,9 @@ msgstr "Gone"
 
 msgid "x.fuzzy"
 msgstr "Fuzzy"
-'''
+"""
 
-BROKEN_RUSSIAN = r'''
+BROKEN_RUSSIAN = r"""
 msgid ""
 msgstr ""
 "Language: ru\n"
@@ -101,7 +106,7 @@ msgstr "Лишнее"
 #, fuzzy
 msgid "x.fuzzy"
 msgstr "Пушистое"
-'''
+"""
 
 
 def _catalog(text: str, locale: str):
@@ -122,7 +127,7 @@ def test_the_check_names_every_gap():
 
 def test_the_check_wants_cldrs_plural_rule_and_filled_forms():
     # Latvian with the old gettext rule (0 apart, 10 and 11 as "2") and one form left empty.
-    latvian = r'''
+    latvian = r"""
 msgid ""
 msgstr ""
 "Language: lv\n"
@@ -133,9 +138,12 @@ msgid_plural "x.friends"
 msgstr[0] "{n} draugs"
 msgstr[1] "{n} draugi"
 msgstr[2] ""
-'''
-    english = _catalog(ENGLISH.split('msgid "x.greet"')[0] + 'msgid "x.friends"\nmsgid_plural "x.friends"\n'
-                       'msgstr[0] "{n} friend"\nmsgstr[1] "{n} friends"\n', "en")
+"""
+    english = _catalog(
+        ENGLISH.split('msgid "x.greet"')[0] + 'msgid "x.friends"\nmsgid_plural "x.friends"\n'
+        'msgstr[0] "{n} friend"\nmsgstr[1] "{n} friends"\n',
+        "en",
+    )
     assert problems(english, _catalog(latvian, "lv")) == [
         "Plural-Forms: the rule picks other forms than CLDR for n=[0, 1, 2, 3, 4]",
         "x.friends[2]: empty",

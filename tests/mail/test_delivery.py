@@ -1,4 +1,5 @@
 """E-mail delivery: SMTP with auth, the file outbox, and retries that never lose a message."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,9 +10,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from plugin.db import session_scope, utcnow
-from plugin.mail.models import OutboundEmail
 from plugin.mail.compose import render
 from plugin.mail.delivery import send_email
+from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import queue_email
 from plugin.mail.transport import FileOutbox, SMTPTransport, build_message
 from plugin.tenants.models import Tenant
@@ -19,15 +20,32 @@ from tests.conftest import SMTPSink, free_port
 
 
 def _context(subject="Your code"):
-    return {"locale": "en", "subject": subject, "heading": "Hello <b>Bob</b>", "body": "Use it soon.",
-            "code": "WELCOME-ABC", "code_label": "Your code", "details": [], "links": [], "footer": "—"}
+    return {
+        "locale": "en",
+        "subject": subject,
+        "heading": "Hello <b>Bob</b>",
+        "body": "Use it soon.",
+        "code": "WELCOME-ABC",
+        "code_label": "Your code",
+        "details": [],
+        "links": [],
+        "footer": "—",
+    }
 
 
 def _queue(session, tenant_id: int, dedup_key: str, to: str = "bob@example.com") -> OutboundEmail | None:
     context = _context()
     text, html = render(context)
-    return queue_email(session, tenant_id=tenant_id, dedup_key=dedup_key, kind="test", to=to,
-                       subject=context["subject"], text=text, html=html)
+    return queue_email(
+        session,
+        tenant_id=tenant_id,
+        dedup_key=dedup_key,
+        kind="test",
+        to=to,
+        subject=context["subject"],
+        text=text,
+        html=html,
+    )
 
 
 def _tenant() -> int:
@@ -45,15 +63,22 @@ class AuthSink(SMTPSink):
             ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"shop" and auth_data.password == b"s3cret"
             return AuthResult(success=ok)
 
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, authenticator=authenticator,
-                                     auth_require_tls=False, auth_required=True)
+        self.controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=authenticator,
+            auth_require_tls=False,
+            auth_required=True,
+        )
 
 
 def test_smtp_with_login_delivers():
     sink = AuthSink().start()
     try:
         SMTPTransport(f"smtp://shop:s3cret@127.0.0.1:{sink.port}").send(
-            build_message("Shop <shop@example.com>", "bob@example.com", "Hi", "text", "<p>html</p>"))
+            build_message("Shop <shop@example.com>", "bob@example.com", "Hi", "text", "<p>html</p>")
+        )
         assert [m["To"] for m in sink.wait_for(1)] == ["bob@example.com"]
     finally:
         sink.stop()

@@ -1,5 +1,6 @@
 """A merchant's system in the test: a loopback HTTP server that checks our Standard Webhooks
 signature with the `standardwebhooks` library, as a receiver would, and keeps what it accepted."""
+
 from __future__ import annotations
 
 import threading
@@ -37,7 +38,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/referrals"
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):

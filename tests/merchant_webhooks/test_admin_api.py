@@ -1,5 +1,6 @@
 """The merchant's side of outbound webhooks: endpoints validated (a readable error changes
 nothing), secrets shown once and rotated, the delivery log and manual redelivery."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,26 +27,32 @@ def production_shop(saleor, make_live_server):
     return Admin(server.app.test_client(), saleor, result.app)
 
 
-@pytest.mark.parametrize("url, message", [
-    ("http://93.184.216.34/hooks", "must start with https://"),
-    ("ftp://93.184.216.34/hooks", "must start with https://"),
-    ("crm.example.com/hooks", "must start with https://"),
-    ("https://127.0.0.1:8443/hooks", "must be a public address (loopback address refused)"),
-    ("https://localhost/hooks", "must be a public address (loopback address refused)"),
-    ("https://[::1]/hooks", "must be a public address (loopback address refused)"),
-    ("https://0.0.0.0/hooks", "must be a public address (loopback address refused)"),
-    ("https://10.0.0.7/hooks", "must be a public address (private address refused)"),
-    ("https://192.168.1.20/hooks", "must be a public address (private address refused)"),
-    ("https://100.64.0.1/hooks", "must be a public address (private address refused)"),
-    ("https://169.254.169.254/latest/meta-data", "must be a public address (private address refused)"),
-    ("https://[::ffff:127.0.0.1]/hooks", "must be a public address (loopback address refused)"),
-    ("https://224.0.0.1/hooks", "must be a public address (reserved address refused)"),
-    ("https://user:secret@93.184.216.34/hooks", "must not contain a user name or password (requests are signed instead)"),
-    ("https://93.184.216.34/hooks#frag", "must not contain a #fragment"),
-    ("https://93.184.216.34/ho oks", "must not contain spaces, backslashes or control characters"),
-    ("https://93.184.216.34:99999/hooks", "is not a valid URL"),
-    ("", "is required: the HTTPS address of your system"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("http://93.184.216.34/hooks", "must start with https://"),
+        ("ftp://93.184.216.34/hooks", "must start with https://"),
+        ("crm.example.com/hooks", "must start with https://"),
+        ("https://127.0.0.1:8443/hooks", "must be a public address (loopback address refused)"),
+        ("https://localhost/hooks", "must be a public address (loopback address refused)"),
+        ("https://[::1]/hooks", "must be a public address (loopback address refused)"),
+        ("https://0.0.0.0/hooks", "must be a public address (loopback address refused)"),
+        ("https://10.0.0.7/hooks", "must be a public address (private address refused)"),
+        ("https://192.168.1.20/hooks", "must be a public address (private address refused)"),
+        ("https://100.64.0.1/hooks", "must be a public address (private address refused)"),
+        ("https://169.254.169.254/latest/meta-data", "must be a public address (private address refused)"),
+        ("https://[::ffff:127.0.0.1]/hooks", "must be a public address (loopback address refused)"),
+        ("https://224.0.0.1/hooks", "must be a public address (reserved address refused)"),
+        (
+            "https://user:secret@93.184.216.34/hooks",
+            "must not contain a user name or password (requests are signed instead)",
+        ),
+        ("https://93.184.216.34/hooks#frag", "must not contain a #fragment"),
+        ("https://93.184.216.34/ho oks", "must not contain spaces, backslashes or control characters"),
+        ("https://93.184.216.34:99999/hooks", "is not a valid URL"),
+        ("", "is required: the HTTPS address of your system"),
+    ],
+)
 def test_bad_urls_are_refused_readably_and_change_nothing(production_shop, url, message):
     response = production_shop.post("/api/admin/webhooks", {"url": url, "description": "CRM"})
     assert response.status_code == 400
@@ -58,13 +65,14 @@ def test_bad_urls_are_refused_readably_and_change_nothing(production_shop, url, 
 
 
 def test_bad_fields_are_named_and_a_bad_change_keeps_the_endpoint(production_shop):
-    response = production_shop.post("/api/admin/webhooks", {"url": PUBLIC, "events": ["order.created"],
-                                                            "description": "x" * 201, "secret": "mine"})
+    response = production_shop.post(
+        "/api/admin/webhooks", {"url": PUBLIC, "events": ["order.created"], "description": "x" * 201, "secret": "mine"}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"]["fields"] == {
         "events": "must be null (every event) or a non-empty list of: advocate.enrolled, referral.attributed, "
-                  "referral.approved, referral.held, referral.rejected, referral.revoked, reward.issued, "
-                  "reward.revoked, reward.redeemed",
+        "referral.approved, referral.held, referral.rejected, referral.revoked, reward.issued, "
+        "reward.revoked, reward.redeemed",
         "description": "must be text of at most 200 characters",
         "secret": "is not a setting of an endpoint",
     }
@@ -75,19 +83,23 @@ def test_bad_fields_are_named_and_a_bad_change_keeps_the_endpoint(production_sho
     assert secret.startswith("whsec_")
     assert secret[6:20] not in production_shop.get("/api/admin/webhooks").get_data(as_text=True)  # shown once only
 
-    response = production_shop.client.patch(f"/api/admin/webhooks/{endpoint['id']}", headers=production_shop.headers(),
-                                            json={"url": "https://10.0.0.7/hooks", "events": ["reward.redeemed"]})
+    response = production_shop.client.patch(
+        f"/api/admin/webhooks/{endpoint['id']}",
+        headers=production_shop.headers(),
+        json={"url": "https://10.0.0.7/hooks", "events": ["reward.redeemed"]},
+    )
     assert response.status_code == 400
-    assert response.get_json()["error"]["fields"] == {
-        "url": "must be a public address (private address refused)"}
+    assert response.get_json()["error"]["fields"] == {"url": "must be a public address (private address refused)"}
     listed = production_shop.get("/api/admin/webhooks").get_json()["endpoints"]
     assert [(e["url"], e["events"]) for e in listed] == [(PUBLIC, ["reward.issued"])]
     duplicate = production_shop.post("/api/admin/webhooks", {"url": PUBLIC})
     assert duplicate.get_json()["error"]["fields"] == {"url": "is already an endpoint of this shop"}
     # Every accepted change is in the audit trail.
     history = production_shop.get("/api/admin/settings/history").get_json()["items"]
-    assert history[0]["changes"] == {f"webhooks.{endpoint['id']}.url": {"from": None, "to": PUBLIC},
-                                     f"webhooks.{endpoint['id']}.events": {"from": None, "to": ["reward.issued"]}}
+    assert history[0]["changes"] == {
+        f"webhooks.{endpoint['id']}.url": {"from": None, "to": PUBLIC},
+        f"webhooks.{endpoint['id']}.events": {"from": None, "to": ["reward.issued"]},
+    }
 
 
 def test_manual_redelivery_from_the_admin_api(webhook_shop, receiver):
@@ -113,7 +125,11 @@ def test_manual_redelivery_from_the_admin_api(webhook_shop, receiver):
     make_advocate(webhook_shop.saleor, "carol@example.com")
     [target] = admin.get("/api/admin/webhooks/deliveries", query_string={"status": "pending"}).get_json()["items"]
     assert (target["event_type"], target["attempts"], target["last_status_code"], target["last_error"]) == (
-        "advocate.enrolled", 1, 500, "HTTP 500")
+        "advocate.enrolled",
+        1,
+        500,
+        "HTTP 500",
+    )
     assert target["next_attempt_at"] is not None
     failed_again = admin.post(f"/api/admin/webhooks/deliveries/{target['id']}/redeliver").get_json()
     assert (failed_again["status"], failed_again["attempts"], failed_again["last_status_code"]) == ("pending", 2, 500)
@@ -126,8 +142,12 @@ def test_manual_redelivery_from_the_admin_api(webhook_shop, receiver):
     assert [(a["status_code"], a["manual"]) for a in detail["history"]] == [(500, False), (500, True), (200, True)]
 
     # Not for a disabled endpoint, nor for another shop's (unknown) delivery.
-    assert admin.client.patch(f"/api/admin/webhooks/{endpoint['id']}", headers=admin.headers(),
-                              json={"enabled": False}).status_code == 200
+    assert (
+        admin.client.patch(
+            f"/api/admin/webhooks/{endpoint['id']}", headers=admin.headers(), json={"enabled": False}
+        ).status_code
+        == 200
+    )
     refused = admin.post(f"/api/admin/webhooks/deliveries/{first['id']}/redeliver")
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "ENDPOINT_DISABLED"
@@ -191,7 +211,8 @@ def test_endpoint_disabled_after_a_day_of_failures_then_reenabled_with_its_event
         listed = admin.get("/api/admin/webhooks").get_json()["endpoints"][0]
         assert listed["enabled"] is False
         assert listed["disabled_reason"].startswith(
-            "Disabled automatically: every delivery attempt failed for 24 hours. Last error: ConnectionError: ")
+            "Disabled automatically: every delivery attempt failed for 24 hours. Last error: ConnectionError: "
+        )
         assert listed["deliveries"] == {"pending": 0, "failed": 1}
 
         # Events meanwhile are kept, not sent; re-enabling with resend_failed sends them all, once.
@@ -200,8 +221,9 @@ def test_endpoint_disabled_after_a_day_of_failures_then_reenabled_with_its_event
         assert deliveries()[-1].last_error == "Not sent: the endpoint is disabled."
         dead.start()
         dead.secrets.append(created["secret"])
-        response = admin.client.patch(f"/api/admin/webhooks/{endpoint_id}", headers=admin.headers(),
-                                      json={"enabled": True, "resend_failed": True})
+        response = admin.client.patch(
+            f"/api/admin/webhooks/{endpoint_id}", headers=admin.headers(), json={"enabled": True, "resend_failed": True}
+        )
         assert response.status_code == 200
         assert response.get_json()["resent"] == len(stored_messages()) == 7
         assert response.get_json()["endpoint"]["enabled"] is True

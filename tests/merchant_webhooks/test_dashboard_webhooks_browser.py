@@ -1,5 +1,6 @@
 """The Webhooks tab in headless Chromium: add an endpoint (a readable error first), copy the secret
 shown once, read the delivery log, send a failed event again, and see the disabled-endpoint notice."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,12 @@ def test_merchant_adds_an_endpoint_and_resends_from_the_log(chromium, dashboard,
     saleor = webhook_shop.saleor
     receiver.start()
     receiver.status = 500  # the merchant's system fails at first
-    url = dashboard.page(app_url=webhook_shop.server.url, token=saleor.mint_dashboard_token(webhook_shop.app),
-                         saleor_api_url=saleor.api_url, app_id=webhook_shop.app.id)
+    url = dashboard.page(
+        app_url=webhook_shop.server.url,
+        token=saleor.mint_dashboard_token(webhook_shop.app),
+        saleor_api_url=saleor.api_url,
+        app_id=webhook_shop.app.id,
+    )
     page = chromium.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -65,9 +70,13 @@ def test_merchant_adds_an_endpoint_and_resends_from_the_log(chromium, dashboard,
 
     # An endpoint the app disabled after a day of failures: a notice on top, and re-enabling.
     with session_scope() as session:
-        session.execute(update(WebhookEndpoint).values(
-            enabled=False, disabled_at=utcnow(),
-            disabled_reason="Disabled automatically: every delivery attempt failed for 24 hours. Last error: HTTP 500"))
+        session.execute(
+            update(WebhookEndpoint).values(
+                enabled=False,
+                disabled_at=utcnow(),
+                disabled_reason="Disabled automatically: every delivery attempt failed for 24 hours. Last error: HTTP 500",
+            )
+        )
     page.reload()
     notice = page.frame_locator("#app").locator("#webhooks-notice")
     notice.filter(has_text="was disabled on").wait_for(timeout=15000)

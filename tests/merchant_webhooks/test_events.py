@@ -1,5 +1,6 @@
 """Events reach the merchant's system signed per Standard Webhooks, with the documented payloads,
 written in the same transaction as the change they describe."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from plugin.db import session_scope
+from plugin.ledger import move_referral
 from plugin.merchant_webhooks.delivery import redeliver
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookMessage
-from plugin.ledger import move_referral
 from plugin.referrals.models import Referral
 from tests.flows import coupons_for, make_advocate, referral_for, referred_order
 from tests.merchant_webhooks.conftest import add_endpoint, deliveries, stored_messages
@@ -26,8 +27,14 @@ def test_a_referred_order_reaches_the_receiver_signed_and_complete(webhook_shop,
 
     # Every request verified with the standardwebhooks library against the endpoint's secret.
     assert receiver.refused == []
-    assert receiver.events() == ["advocate.enrolled", "advocate.enrolled", "referral.attributed",
-                                 "referral.approved", "reward.issued", "reward.issued"]
+    assert receiver.events() == [
+        "advocate.enrolled",
+        "advocate.enrolled",
+        "referral.attributed",
+        "referral.approved",
+        "reward.issued",
+        "reward.issued",
+    ]
     stored = {m.msg_id: m for m in stored_messages()}
     for got in receiver.received:
         assert got.body.decode() == stored[got.webhook_id].body, "sent byte for byte as stored"
@@ -47,15 +54,21 @@ def test_a_referred_order_reaches_the_receiver_signed_and_complete(webhook_shop,
     data = attributed["data"]["referral"]
     assert data["id"] == referral.id
     assert data["state"] == "pending" and data["previous_state"] is None
-    assert data["order"] == {"id": order["id"], "number": order["number"], "channel": "default-channel",
-                             "currency": "USD", "total": "40"}
+    assert data["order"] == {
+        "id": order["id"],
+        "number": order["number"],
+        "channel": "default-channel",
+        "currency": "USD",
+        "total": "40",
+    }
     assert data["friend"] == {"email": "bob@example.com"}
     assert data["advocate"] == {"id": alice["id"], "code": code, "email": "Alice@Example.com"}
     approved = receiver.of_type("referral.approved")[0].payload["data"]["referral"]
     assert (approved["state"], approved["previous_state"], approved["decided_by"]) == ("approved", "pending", "rule")
 
-    rewards = {r.payload["data"]["reward"]["recipient"]: r.payload["data"]["reward"]
-               for r in receiver.of_type("reward.issued")}
+    rewards = {
+        r.payload["data"]["reward"]["recipient"]: r.payload["data"]["reward"] for r in receiver.of_type("reward.issued")
+    }
     by_purpose = {c.purpose: c for c in coupons_for(order["id"])}
     assert rewards["advocate"]["code"] == by_purpose["referrer_reward"].code
     assert rewards["advocate"]["recipient_email"] == "Alice@Example.com"
@@ -63,7 +76,10 @@ def test_a_referred_order_reaches_the_receiver_signed_and_complete(webhook_shop,
     assert rewards["friend"]["recipient_email"] == "bob@example.com"
     assert rewards["advocate"]["saleor_voucher_id"] == by_purpose["referrer_reward"].saleor_voucher_id
     assert (rewards["advocate"]["value_type"], rewards["advocate"]["value"], rewards["advocate"]["currency"]) == (
-        "FIXED", "10", "USD")
+        "FIXED",
+        "10",
+        "USD",
+    )
     assert rewards["advocate"]["referral_id"] == referral.id
     assert rewards["advocate"]["order_id"] == order["id"]
     assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries())
@@ -135,8 +151,11 @@ def test_the_documented_raw_hmac_steps_verify_our_signature(webhook_shop, receiv
         if abs(time.time() - int(ts)) > 300:
             return False
         expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
-        return any(hmac.compare_digest(expected, sig.split(",", 1)[1])
-                   for sig in headers["webhook-signature"].split() if sig.startswith("v1,"))
+        return any(
+            hmac.compare_digest(expected, sig.split(",", 1)[1])
+            for sig in headers["webhook-signature"].split()
+            if sig.startswith("v1,")
+        )
 
     receiver.start()
     secret = add_endpoint(webhook_shop, receiver)["secret"]
@@ -155,8 +174,12 @@ def test_erasing_a_person_removes_their_email_from_stored_events(webhook_shop, r
     make_advocate(webhook_shop.saleor, "alice@example.com")
     assert "alice@example.com" in stored_messages()[0].body
     with webhook_shop.flask_app.app_context():
-        report = erase(webhook_shop.tenant_id(), "alice@example.com",
-                       secret=webhook_shop.flask_app.config["SETTINGS"].secret_key, saleor=lambda: None)
+        report = erase(
+            webhook_shop.tenant_id(),
+            "alice@example.com",
+            secret=webhook_shop.flask_app.config["SETTINGS"].secret_key,
+            saleor=lambda: None,
+        )
     body = json.loads(stored_messages()[0].body)
     assert body["data"]["advocate"]["email"] == report.pseudonym
     assert "alice@example.com" not in stored_messages()[0].body

@@ -1,5 +1,6 @@
 """Must-show 3: with the merchant's receiver down for a while, every event arrives later exactly
 as stored, once per webhook id — in-process, and with a real Celery worker killed and restarted."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -12,9 +13,9 @@ from sqlalchemy import func, select
 from plugin.db import session_scope, utcnow
 from plugin.merchant_webhooks.models import WebhookAttempt
 from plugin.sweeper import sweep
+from tests.admin.helpers import Admin
 from tests.conftest import wait_until
 from tests.flows import advocate_code, coupons_for, make_advocate, referred_order
-from tests.admin.helpers import Admin
 from tests.merchant_webhooks.conftest import add_endpoint, deliveries, stored_messages
 from tests.merchant_webhooks.receiver import Receiver
 from tests.workers import CeleryWorker, worker_env
@@ -24,9 +25,11 @@ def attempts_to(endpoint_id: int) -> int:
     from plugin.merchant_webhooks.models import WebhookDelivery
 
     with session_scope() as session:
-        return session.scalar(select(func.count(WebhookAttempt.id)).join(
-            WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id).where(
-            WebhookDelivery.endpoint_id == endpoint_id))
+        return session.scalar(
+            select(func.count(WebhookAttempt.id))
+            .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+            .where(WebhookDelivery.endpoint_id == endpoint_id)
+        )
 
 
 def assert_received_exactly_as_stored(receiver: Receiver, endpoint_id: int) -> None:
@@ -107,8 +110,9 @@ def test_events_survive_a_dead_receiver_and_a_killed_worker(celery_webhook_shop,
     assert code, worker.log()[-3000:]
     friends = [referred_order(saleor, code, email=f"friend{i}@example.com") for i in range(2)]
     for friend in friends:
-        assert wait_until(lambda friend=friend: len([c for c in coupons_for(friend["id"]) if c.state == "issued"]) == 2,
-                          timeout=60), worker.log()[-3000:]
+        assert wait_until(
+            lambda friend=friend: len([c for c in coupons_for(friend["id"]) if c.state == "issued"]) == 2, timeout=60
+        ), worker.log()[-3000:]
     # alice enrolled; per friend: enrolled, attributed, approved, two rewards issued
     assert wait_until(lambda: len(stored_messages()) == 11, timeout=30)
     assert wait_until(lambda: attempts_to(endpoint_id) >= 3, timeout=30)
@@ -120,6 +124,6 @@ def test_events_survive_a_dead_receiver_and_a_killed_worker(celery_webhook_shop,
     assert wait_until(lambda: {d.status for d in deliveries()} == {"delivered"}, timeout=120), worker.log()[-3000:]
     assert_received_exactly_as_stored(down, endpoint_id)
     assert sorted(r.payload["type"] for r in down.received) == sorted(
-        ["advocate.enrolled"] * 3 + ["referral.attributed", "referral.approved"] * 2 + ["reward.issued"] * 4)
+        ["advocate.enrolled"] * 3 + ["referral.attributed", "referral.approved"] * 2 + ["reward.issued"] * 4
+    )
     down.stop()
-

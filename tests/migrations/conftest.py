@@ -26,8 +26,9 @@ def blank_database(request, tmp_path):
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                         {"name": name})
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -36,7 +37,9 @@ def engine_for(url: str):
     """An engine configured like the app's (foreign keys enforced on SQLite)."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine, "connect")
         def _foreign_keys(dbapi_conn, _record):
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
     return engine

@@ -1,4 +1,5 @@
 """The Alembic revision chain of plugin/migrations, read from the files (no database needed)."""
+
 from __future__ import annotations
 
 from alembic.script import ScriptDirectory

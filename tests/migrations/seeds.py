@@ -23,15 +23,17 @@ When your revision ...
 Each value is given as the ORM reads it at head (aware datetimes, ``Decimal``, ``dict``); ``Seeder``
 writes it the way SQLAlchemy stores it on that database (e.g. SQLite keeps naive UTC text).
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
@@ -41,7 +43,7 @@ from tests.fixtures import captured_jwks, load
 
 SECRET_KEY = "migration-test-secret-key-" + "x" * 32
 APP_TOKEN = "seeded-saleor-app-token"
-T0 = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -73,8 +75,10 @@ class Seeder:
         self._check_columns(table, values)
         columns = ", ".join(values)
         params = ", ".join(f":{c}" for c in values)
-        row_id = self.conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({params}) RETURNING id"),
-                                   {c: self._stored(v) for c, v in values.items()}).scalar_one()
+        row_id = self.conn.execute(
+            text(f"INSERT INTO {table} ({columns}) VALUES ({params}) RETURNING id"),
+            {c: self._stored(v) for c, v in values.items()},
+        ).scalar_one()
         self.seeded.expected.setdefault(table, {})[row_id] = values
         if name:
             self.seeded.ids[name] = row_id
@@ -82,7 +86,7 @@ class Seeder:
 
     def _stored(self, value: Any) -> Any:
         if isinstance(value, datetime):
-            utc = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            utc = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
             return utc if self.sqlite else utc + "+00:00"
         if isinstance(value, date):
             return value.isoformat()
@@ -98,14 +102,16 @@ class Seeder:
         columns = {c["name"]: c for c in self._inspector.get_columns(table)}
         unknown = sorted(set(values) - set(columns))
         required = sorted(
-            name for name, c in columns.items()
+            name
+            for name, c in columns.items()
             if name != "id" and not c["nullable"] and c.get("default") is None and name not in values
         )
         if unknown or required:
             raise AssertionError(
                 f"{self.seed_name} does not fit {table} at revision {self.revision}: "
                 f"unknown columns {unknown}, required columns not written {required}. "
-                f"Add a seed for the revision that changed it (tests/migrations/seeds.py).")
+                f"Add a seed for the revision that changed it (tests/migrations/seeds.py)."
+            )
 
 
 def _fernet_0001(secret: str) -> Fernet:
@@ -117,143 +123,460 @@ def _fernet_0001(secret: str) -> Fernet:
 def seed_0001(s: Seeder) -> None:
     t = T0
     tenant = s.insert(
-        "tenant", "tenants", saleor_api_url="https://shop-one.example.com/graphql/", domain="shop-one.example.com",
-        app_id="QXBwOjI=", token_encrypted=_fernet_0001(SECRET_KEY).encrypt(APP_TOKEN.encode()),
-        jwks=captured_jwks(), jwks_fetched_at=t, saleor_version="3.23.28", shop_name="Sklep «Łódź» ☕",
-        installed_at=t - timedelta(days=30), uninstalled_at=None)
+        "tenant",
+        "tenants",
+        saleor_api_url="https://shop-one.example.com/graphql/",
+        domain="shop-one.example.com",
+        app_id="QXBwOjI=",
+        token_encrypted=_fernet_0001(SECRET_KEY).encrypt(APP_TOKEN.encode()),
+        jwks=captured_jwks(),
+        jwks_fetched_at=t,
+        saleor_version="3.23.28",
+        shop_name="Sklep «Łódź» ☕",
+        installed_at=t - timedelta(days=30),
+        uninstalled_at=None,
+    )
     other = s.insert(
-        "uninstalled_tenant", "tenants", saleor_api_url="https://shop-two.example.com/graphql/",
-        domain="shop-two.example.com", app_id="QXBwOjU=", token_encrypted=None, jwks=None,
-        jwks_fetched_at=None, saleor_version="3.22.67", shop_name=None,
-        installed_at=t - timedelta(days=60), uninstalled_at=t - timedelta(days=1))
+        "uninstalled_tenant",
+        "tenants",
+        saleor_api_url="https://shop-two.example.com/graphql/",
+        domain="shop-two.example.com",
+        app_id="QXBwOjU=",
+        token_encrypted=None,
+        jwks=None,
+        jwks_fetched_at=None,
+        saleor_version="3.22.67",
+        shop_name=None,
+        installed_at=t - timedelta(days=60),
+        uninstalled_at=t - timedelta(days=1),
+    )
 
-    s.insert("program", "program_settings", tenant_id=tenant, version=4, updated_at=t - timedelta(days=2), data={
-        "trigger_status": "PAID",
-        "default_rewards": {"referrer": {"type": "FIXED", "value": "15"}, "friend": {"type": "PERCENTAGE", "value": "10"},
-                            "min_order": "20", "expiry_days": 60},
-        "channels": {"channel-eur": {"referrer": {"type": "FIXED", "value": "12.50"}}},
-        "hold_days": 7,
-        "languages": ["en", "lv"],
-        "email": {"sender": "Sklep <hi@shop-one.example.com>", "subjects": {"lv": {"invite": "Uzaicini draugu"}}},
-        "fraud": {"rules": {"self_referral": "block"}, "coupon_site_domains": ["coupons.example"]},
-    })
-    s.insert(None, "settings_changes", tenant_id=tenant, actor="anna@shop-one.example.com", at=t - timedelta(days=2),
-             changes={"trigger_status": ["FULLY_PAID", "PAID"], "hold_days": [0, 7]})
+    s.insert(
+        "program",
+        "program_settings",
+        tenant_id=tenant,
+        version=4,
+        updated_at=t - timedelta(days=2),
+        data={
+            "trigger_status": "PAID",
+            "default_rewards": {
+                "referrer": {"type": "FIXED", "value": "15"},
+                "friend": {"type": "PERCENTAGE", "value": "10"},
+                "min_order": "20",
+                "expiry_days": 60,
+            },
+            "channels": {"channel-eur": {"referrer": {"type": "FIXED", "value": "12.50"}}},
+            "hold_days": 7,
+            "languages": ["en", "lv"],
+            "email": {"sender": "Sklep <hi@shop-one.example.com>", "subjects": {"lv": {"invite": "Uzaicini draugu"}}},
+            "fraud": {"rules": {"self_referral": "block"}, "coupon_site_domains": ["coupons.example"]},
+        },
+    )
+    s.insert(
+        None,
+        "settings_changes",
+        tenant_id=tenant,
+        actor="anna@shop-one.example.com",
+        at=t - timedelta(days=2),
+        changes={"trigger_status": ["FULLY_PAID", "PAID"], "hold_days": [0, 7]},
+    )
 
     alice = s.insert(
-        "advocate", "advocates", tenant_id=tenant, email="alice@example.com", contact_email="Alice@Example.com",
-        first_name="Alīse", saleor_user_id="VXNlcjox", code="ALICE7K2", locale="lv", variant="B",
-        first_order_id="T3JkZXI6MjQ=", channel_slug="default-channel", saleor_channel_id="Q2hhbm5lbDox",
-        currency="USD", created_at=t - timedelta(days=10), erased_at=None)
-    s.insert(None, "advocates", tenant_id=tenant, email="erased-3@erased.invalid", contact_email="erased-3@erased.invalid",
-             first_name="", saleor_user_id=None, code="ERASED3X", locale="en", variant=None, first_order_id=None,
-             channel_slug="default-channel", saleor_channel_id="Q2hhbm5lbDox", currency="USD",
-             created_at=t - timedelta(days=20), erased_at=t - timedelta(days=3))
-    s.insert("other_advocate", "advocates", tenant_id=other, email="bob@example.com", contact_email="bob@example.com",
-             first_name="Bob", saleor_user_id=None, code="BOB9Q4ZX", locale="en", variant=None,
-             first_order_id="T3JkZXI6OTk=", channel_slug="default-channel", saleor_channel_id="Q2hhbm5lbDox",
-             currency="USD", created_at=t - timedelta(days=40), erased_at=None)
+        "advocate",
+        "advocates",
+        tenant_id=tenant,
+        email="alice@example.com",
+        contact_email="Alice@Example.com",
+        first_name="Alīse",
+        saleor_user_id="VXNlcjox",
+        code="ALICE7K2",
+        locale="lv",
+        variant="B",
+        first_order_id="T3JkZXI6MjQ=",
+        channel_slug="default-channel",
+        saleor_channel_id="Q2hhbm5lbDox",
+        currency="USD",
+        created_at=t - timedelta(days=10),
+        erased_at=None,
+    )
+    s.insert(
+        None,
+        "advocates",
+        tenant_id=tenant,
+        email="erased-3@erased.invalid",
+        contact_email="erased-3@erased.invalid",
+        first_name="",
+        saleor_user_id=None,
+        code="ERASED3X",
+        locale="en",
+        variant=None,
+        first_order_id=None,
+        channel_slug="default-channel",
+        saleor_channel_id="Q2hhbm5lbDox",
+        currency="USD",
+        created_at=t - timedelta(days=20),
+        erased_at=t - timedelta(days=3),
+    )
+    s.insert(
+        "other_advocate",
+        "advocates",
+        tenant_id=other,
+        email="bob@example.com",
+        contact_email="bob@example.com",
+        first_name="Bob",
+        saleor_user_id=None,
+        code="BOB9Q4ZX",
+        locale="en",
+        variant=None,
+        first_order_id="T3JkZXI6OTk=",
+        channel_slug="default-channel",
+        saleor_channel_id="Q2hhbm5lbDox",
+        currency="USD",
+        created_at=t - timedelta(days=40),
+        erased_at=None,
+    )
 
-    order_fields = dict(tenant_id=tenant, channel_slug="default-channel", saleor_channel_id="Q2hhbm5lbDox",
-                        currency="USD", locale="lv", status="UNFULFILLED", charge_status="FULL", is_paid=True,
-                        cancelled=False, saleor_user_id=None)
-    s.insert("advocate_order", "orders", **order_fields, saleor_order_id="T3JkZXI6MjQ=", number="24",
-             email="alice@example.com", contact_email="Alice@Example.com", first_name="Alīse",
-             total=Decimal("40.0000"), total_charged=Decimal("40.0000"), total_refunded=Decimal("0.0000"),
-             voucher_code=None, referral_code=None, shipping_fingerprint="a" * 64,
-             saleor_updated_at="2026-11-10T09:30:00.000000+00:00", reached_trigger_at=t - timedelta(days=10),
-             attributed=False, attribution_note="No referral code or friend voucher.",
-             created_at=t - timedelta(days=10), updated_at=t - timedelta(days=10))
+    order_fields = dict(
+        tenant_id=tenant,
+        channel_slug="default-channel",
+        saleor_channel_id="Q2hhbm5lbDox",
+        currency="USD",
+        locale="lv",
+        status="UNFULFILLED",
+        charge_status="FULL",
+        is_paid=True,
+        cancelled=False,
+        saleor_user_id=None,
+    )
+    s.insert(
+        "advocate_order",
+        "orders",
+        **order_fields,
+        saleor_order_id="T3JkZXI6MjQ=",
+        number="24",
+        email="alice@example.com",
+        contact_email="Alice@Example.com",
+        first_name="Alīse",
+        total=Decimal("40.0000"),
+        total_charged=Decimal("40.0000"),
+        total_refunded=Decimal("0.0000"),
+        voucher_code=None,
+        referral_code=None,
+        shipping_fingerprint="a" * 64,
+        saleor_updated_at="2026-11-10T09:30:00.000000+00:00",
+        reached_trigger_at=t - timedelta(days=10),
+        attributed=False,
+        attribution_note="No referral code or friend voucher.",
+        created_at=t - timedelta(days=10),
+        updated_at=t - timedelta(days=10),
+    )
     friend_order = s.insert(
-        "friend_order", "orders", **order_fields, saleor_order_id="T3JkZXI6MjU=", number="25",
-        email="friend1@example.com", contact_email="Friend1@Example.com", first_name="Frīda",
-        total=Decimal("5.3700"), total_charged=Decimal("5.3700"), total_refunded=Decimal("1.2000"),
-        voucher_code="FRIEND-ALICE7K2-001", referral_code="ALICE7K2", shipping_fingerprint="b" * 64,
-        saleor_updated_at="2026-11-19T09:39:21.571290+00:00", reached_trigger_at=t - timedelta(days=1),
-        attributed=True, attribution_note="Friend voucher FRIEND-ALICE7K2-001 of ALICE7K2.",
-        created_at=t - timedelta(days=1), updated_at=t - timedelta(hours=2))
+        "friend_order",
+        "orders",
+        **order_fields,
+        saleor_order_id="T3JkZXI6MjU=",
+        number="25",
+        email="friend1@example.com",
+        contact_email="Friend1@Example.com",
+        first_name="Frīda",
+        total=Decimal("5.3700"),
+        total_charged=Decimal("5.3700"),
+        total_refunded=Decimal("1.2000"),
+        voucher_code="FRIEND-ALICE7K2-001",
+        referral_code="ALICE7K2",
+        shipping_fingerprint="b" * 64,
+        saleor_updated_at="2026-11-19T09:39:21.571290+00:00",
+        reached_trigger_at=t - timedelta(days=1),
+        attributed=True,
+        attribution_note="Friend voucher FRIEND-ALICE7K2-001 of ALICE7K2.",
+        created_at=t - timedelta(days=1),
+        updated_at=t - timedelta(hours=2),
+    )
 
-    coupon_fields = dict(tenant_id=tenant, channel_slug="default-channel", saleor_channel_id="Q2hhbm5lbDox",
-                         currency="USD", redriven_at=None, revoked_at=None)
+    coupon_fields = dict(
+        tenant_id=tenant,
+        channel_slug="default-channel",
+        saleor_channel_id="Q2hhbm5lbDox",
+        currency="USD",
+        redriven_at=None,
+        revoked_at=None,
+    )
     offer = s.insert(
-        "friend_offer", "coupons", **coupon_fields, purpose="friend_offer", referral_id=None, advocate_id=alice,
-        recipient_email="friend1@example.com", code="FRIEND-ALICE7K2-001", value_type="PERCENTAGE",
-        value=Decimal("10.0000"), min_order=Decimal("0.0000"), expires_at=t + timedelta(days=13), state="used",
-        saleor_voucher_id="Vm91Y2hlcjox", saleor_code_id="Vm91Y2hlckNvZGU6MQ==", issue_attempts=1,
-        last_error=None, redeemed_value=Decimal("0.5400"), created_at=t - timedelta(days=2),
-        issued_at=t - timedelta(days=2), used_at=t - timedelta(days=1))
-    s.insert("claim", "friend_claims", tenant_id=tenant, advocate_id=alice, email="friend1@example.com",
-             contact_email="Friend1@Example.com", coupon_id=offer, consent_at=t - timedelta(days=2),
-             landing_referrer="https://t.co/", locale="lv", clicked_at=t - timedelta(days=2, minutes=5),
-             created_at=t - timedelta(days=2))
+        "friend_offer",
+        "coupons",
+        **coupon_fields,
+        purpose="friend_offer",
+        referral_id=None,
+        advocate_id=alice,
+        recipient_email="friend1@example.com",
+        code="FRIEND-ALICE7K2-001",
+        value_type="PERCENTAGE",
+        value=Decimal("10.0000"),
+        min_order=Decimal("0.0000"),
+        expires_at=t + timedelta(days=13),
+        state="used",
+        saleor_voucher_id="Vm91Y2hlcjox",
+        saleor_code_id="Vm91Y2hlckNvZGU6MQ==",
+        issue_attempts=1,
+        last_error=None,
+        redeemed_value=Decimal("0.5400"),
+        created_at=t - timedelta(days=2),
+        issued_at=t - timedelta(days=2),
+        used_at=t - timedelta(days=1),
+    )
+    s.insert(
+        "claim",
+        "friend_claims",
+        tenant_id=tenant,
+        advocate_id=alice,
+        email="friend1@example.com",
+        contact_email="Friend1@Example.com",
+        coupon_id=offer,
+        consent_at=t - timedelta(days=2),
+        landing_referrer="https://t.co/",
+        locale="lv",
+        clicked_at=t - timedelta(days=2, minutes=5),
+        created_at=t - timedelta(days=2),
+    )
 
     referral = s.insert(
-        "referral", "referrals", tenant_id=tenant, advocate_id=alice, saleor_order_id="T3JkZXI6MjU=",
-        order_record_id=friend_order, friend_email="friend1@example.com", friend_contact_email="Friend1@Example.com",
-        friend_first_name="Frīda", friend_user_id=None, channel_slug="default-channel", currency="USD",
-        order_total=Decimal("5.3700"), source="voucher", variant="B", state="issued", decision="hold",
+        "referral",
+        "referrals",
+        tenant_id=tenant,
+        advocate_id=alice,
+        saleor_order_id="T3JkZXI6MjU=",
+        order_record_id=friend_order,
+        friend_email="friend1@example.com",
+        friend_contact_email="Friend1@Example.com",
+        friend_first_name="Frīda",
+        friend_user_id=None,
+        channel_slug="default-channel",
+        currency="USD",
+        order_total=Decimal("5.3700"),
+        source="voucher",
+        variant="B",
+        state="issued",
+        decision="hold",
         reasons=[{"rule": "new_account", "action": "hold", "reason": "The friend's account is 2 hours old."}],
-        hold_until=t - timedelta(hours=1), shortfall=Decimal("0.0000"),
-        created_at=t - timedelta(days=1), updated_at=t - timedelta(minutes=30))
-    s.insert("referrer_reward", "coupons", **coupon_fields, purpose="referrer_reward", referral_id=referral,
-             advocate_id=alice, recipient_email="alice@example.com", code="THANKS-ALICE7K2-7QX", value_type="FIXED",
-             value=Decimal("15.0000"), min_order=Decimal("20.0000"), expires_at=t + timedelta(days=60),
-             state="issued", saleor_voucher_id="Vm91Y2hlcjoy", saleor_code_id="Vm91Y2hlckNvZGU6Mg==",
-             issue_attempts=1, last_error=None, redeemed_value=Decimal("0.0000"),
-             created_at=t - timedelta(minutes=40), issued_at=t - timedelta(minutes=30), used_at=None)
+        hold_until=t - timedelta(hours=1),
+        shortfall=Decimal("0.0000"),
+        created_at=t - timedelta(days=1),
+        updated_at=t - timedelta(minutes=30),
+    )
+    s.insert(
+        "referrer_reward",
+        "coupons",
+        **coupon_fields,
+        purpose="referrer_reward",
+        referral_id=referral,
+        advocate_id=alice,
+        recipient_email="alice@example.com",
+        code="THANKS-ALICE7K2-7QX",
+        value_type="FIXED",
+        value=Decimal("15.0000"),
+        min_order=Decimal("20.0000"),
+        expires_at=t + timedelta(days=60),
+        state="issued",
+        saleor_voucher_id="Vm91Y2hlcjoy",
+        saleor_code_id="Vm91Y2hlckNvZGU6Mg==",
+        issue_attempts=1,
+        last_error=None,
+        redeemed_value=Decimal("0.0000"),
+        created_at=t - timedelta(minutes=40),
+        issued_at=t - timedelta(minutes=30),
+        used_at=None,
+    )
     friend_reward = s.insert(
-        "friend_reward", "coupons", **{**coupon_fields, "redriven_at": t - timedelta(minutes=5)},
-        purpose="friend_reward", referral_id=referral, advocate_id=None, recipient_email="friend1@example.com",
-        code="THANKS-FRIEND1-K3P", value_type="PERCENTAGE", value=Decimal("10.0000"), min_order=Decimal("0.0000"),
-        expires_at=None, state="reserved", saleor_voucher_id=None, saleor_code_id=None, issue_attempts=2,
-        last_error="Saleor answered 502 Bad Gateway", redeemed_value=Decimal("0.0000"),
-        created_at=t - timedelta(minutes=40), issued_at=None, used_at=None)
-    for i, (from_state, to_state, actor) in enumerate([(None, "pending", "system"), ("pending", "held", "rule:new_account"),
-                                                      ("held", "approved", "anna@shop-one.example.com"),
-                                                      ("approved", "issued", "system")]):
-        s.insert(None, "ledger_entries", tenant_id=tenant, referral_id=referral, coupon_id=None,
-                 from_state=from_state, to_state=to_state, reason=f"step {i}: {to_state}", actor=actor,
-                 at=t - timedelta(days=1) + timedelta(hours=i))
-    s.insert(None, "ledger_entries", tenant_id=tenant, referral_id=None, coupon_id=friend_reward, from_state=None,
-             to_state="reserved", reason="Reserved before calling Saleor.", actor="system", at=t - timedelta(minutes=40))
+        "friend_reward",
+        "coupons",
+        **{**coupon_fields, "redriven_at": t - timedelta(minutes=5)},
+        purpose="friend_reward",
+        referral_id=referral,
+        advocate_id=None,
+        recipient_email="friend1@example.com",
+        code="THANKS-FRIEND1-K3P",
+        value_type="PERCENTAGE",
+        value=Decimal("10.0000"),
+        min_order=Decimal("0.0000"),
+        expires_at=None,
+        state="reserved",
+        saleor_voucher_id=None,
+        saleor_code_id=None,
+        issue_attempts=2,
+        last_error="Saleor answered 502 Bad Gateway",
+        redeemed_value=Decimal("0.0000"),
+        created_at=t - timedelta(minutes=40),
+        issued_at=None,
+        used_at=None,
+    )
+    for i, (from_state, to_state, actor) in enumerate(
+        [
+            (None, "pending", "system"),
+            ("pending", "held", "rule:new_account"),
+            ("held", "approved", "anna@shop-one.example.com"),
+            ("approved", "issued", "system"),
+        ]
+    ):
+        s.insert(
+            None,
+            "ledger_entries",
+            tenant_id=tenant,
+            referral_id=referral,
+            coupon_id=None,
+            from_state=from_state,
+            to_state=to_state,
+            reason=f"step {i}: {to_state}",
+            actor=actor,
+            at=t - timedelta(days=1) + timedelta(hours=i),
+        )
+    s.insert(
+        None,
+        "ledger_entries",
+        tenant_id=tenant,
+        referral_id=None,
+        coupon_id=friend_reward,
+        from_state=None,
+        to_state="reserved",
+        reason="Reserved before calling Saleor.",
+        actor="system",
+        at=t - timedelta(minutes=40),
+    )
 
     def delivery(name: str, **fields: Any) -> dict[str, Any]:
         captured = load(name)  # stored as plugin/webhooks/store.py did at 0001
-        return dict(tenant_id=fields.pop("tenant_id", tenant), event_type=captured.event,
-                    order_id=captured.payload["order"]["id"], body_sha256=hashlib.sha256(captured.body).hexdigest(),
-                    body=captured.body.decode("utf-8"), issued_at=captured.payload["issuedAt"], **fields)
+        return dict(
+            tenant_id=fields.pop("tenant_id", tenant),
+            event_type=captured.event,
+            order_id=captured.payload["order"]["id"],
+            body_sha256=hashlib.sha256(captured.body).hexdigest(),
+            body=captured.body.decode("utf-8"),
+            issued_at=captured.payload["issuedAt"],
+            **fields,
+        )
 
-    s.insert("processed_event", "webhook_events", **delivery(
-        "order_fully_paid__A__3.json", received_at=t - timedelta(days=1), status="done", attempts=1,
-        processed_at=t - timedelta(days=1), last_error=None, queued_at=t - timedelta(days=1), redriven_at=None))
-    s.insert("unqueued_event", "webhook_events", **delivery(
-        "order_updated__A__4.json", received_at=t, status="pending", attempts=0, processed_at=None,
-        last_error=None, queued_at=None, redriven_at=None))
-    s.insert("failed_event", "webhook_events", **delivery(
-        "order_refunded__C__1.json", received_at=t - timedelta(hours=3), status="failed", attempts=5,
-        processed_at=None, last_error="Saleor unreachable", queued_at=t - timedelta(hours=3),
-        redriven_at=t - timedelta(hours=1)))
-    s.insert("other_event", "webhook_events", **delivery(
-        "order_fully_paid__A__3.json", tenant_id=other, received_at=t - timedelta(days=5), status="done",
-        attempts=1, processed_at=t - timedelta(days=5), last_error=None, queued_at=t - timedelta(days=5),
-        redriven_at=None))
+    s.insert(
+        "processed_event",
+        "webhook_events",
+        **delivery(
+            "order_fully_paid__A__3.json",
+            received_at=t - timedelta(days=1),
+            status="done",
+            attempts=1,
+            processed_at=t - timedelta(days=1),
+            last_error=None,
+            queued_at=t - timedelta(days=1),
+            redriven_at=None,
+        ),
+    )
+    s.insert(
+        "unqueued_event",
+        "webhook_events",
+        **delivery(
+            "order_updated__A__4.json",
+            received_at=t,
+            status="pending",
+            attempts=0,
+            processed_at=None,
+            last_error=None,
+            queued_at=None,
+            redriven_at=None,
+        ),
+    )
+    s.insert(
+        "failed_event",
+        "webhook_events",
+        **delivery(
+            "order_refunded__C__1.json",
+            received_at=t - timedelta(hours=3),
+            status="failed",
+            attempts=5,
+            processed_at=None,
+            last_error="Saleor unreachable",
+            queued_at=t - timedelta(hours=3),
+            redriven_at=t - timedelta(hours=1),
+        ),
+    )
+    s.insert(
+        "other_event",
+        "webhook_events",
+        **delivery(
+            "order_fully_paid__A__3.json",
+            tenant_id=other,
+            received_at=t - timedelta(days=5),
+            status="done",
+            attempts=1,
+            processed_at=t - timedelta(days=5),
+            last_error=None,
+            queued_at=t - timedelta(days=5),
+            redriven_at=None,
+        ),
+    )
 
-    s.insert("sent_email", "outbound_emails", tenant_id=tenant, dedup_key="invite:1", kind="invite", coupon_id=None,
-             to_email="Alice@Example.com", subject="Uzaicini draugu, Alīse", text_body="Sveika, Alīse!\n…",
-             html_body="<p>Sveika, Alīse!</p>", status="sent", attempts=1, last_error=None,
-             next_attempt_at=t - timedelta(days=10), created_at=t - timedelta(days=10), sent_at=t - timedelta(days=10))
-    s.insert("pending_email", "outbound_emails", tenant_id=tenant, dedup_key=f"coupon:{friend_reward}",
-             kind="friend_reward", coupon_id=friend_reward, to_email="Friend1@Example.com",
-             subject="Your 10 % code", text_body="Thanks!", html_body="<p>Thanks!</p>", status="pending",
-             attempts=2, last_error="421 try later", next_attempt_at=t + timedelta(minutes=10),
-             created_at=t - timedelta(minutes=30), sent_at=None)
+    s.insert(
+        "sent_email",
+        "outbound_emails",
+        tenant_id=tenant,
+        dedup_key="invite:1",
+        kind="invite",
+        coupon_id=None,
+        to_email="Alice@Example.com",
+        subject="Uzaicini draugu, Alīse",
+        text_body="Sveika, Alīse!\n…",
+        html_body="<p>Sveika, Alīse!</p>",
+        status="sent",
+        attempts=1,
+        last_error=None,
+        next_attempt_at=t - timedelta(days=10),
+        created_at=t - timedelta(days=10),
+        sent_at=t - timedelta(days=10),
+    )
+    s.insert(
+        "pending_email",
+        "outbound_emails",
+        tenant_id=tenant,
+        dedup_key=f"coupon:{friend_reward}",
+        kind="friend_reward",
+        coupon_id=friend_reward,
+        to_email="Friend1@Example.com",
+        subject="Your 10 % code",
+        text_body="Thanks!",
+        html_body="<p>Thanks!</p>",
+        status="pending",
+        attempts=2,
+        last_error="421 try later",
+        next_attempt_at=t + timedelta(minutes=10),
+        created_at=t - timedelta(minutes=30),
+        sent_at=None,
+    )
 
-    for kind, share_channel, amount in [("widget_view", None, None), ("share", "whatsapp", None),
-                                        ("click", "whatsapp", None), ("claim", None, Decimal("5.3700"))]:
-        s.insert(None, "funnel_events", tenant_id=tenant, kind=kind, at=t - timedelta(days=2), advocate_id=alice,
-                 channel_slug="default-channel", share_channel=share_channel, variant="B", amount=amount)
-    s.insert(None, "funnel_daily", tenant_id=tenant, day=date(2026, 11, 18), channel_slug="default-channel",
-             kind="share", share_channel="whatsapp", count=3)
+    for kind, share_channel, amount in [
+        ("widget_view", None, None),
+        ("share", "whatsapp", None),
+        ("click", "whatsapp", None),
+        ("claim", None, Decimal("5.3700")),
+    ]:
+        s.insert(
+            None,
+            "funnel_events",
+            tenant_id=tenant,
+            kind=kind,
+            at=t - timedelta(days=2),
+            advocate_id=alice,
+            channel_slug="default-channel",
+            share_channel=share_channel,
+            variant="B",
+            amount=amount,
+        )
+    s.insert(
+        None,
+        "funnel_daily",
+        tenant_id=tenant,
+        day=date(2026, 11, 18),
+        channel_slug="default-channel",
+        kind="share",
+        share_channel="whatsapp",
+        count=3,
+    )
     s.insert(None, "advocate_last_share", tenant_id=tenant, advocate_id=alice, day=date(2026, 11, 18))
     s.insert(None, "rollup_progress", tenant_id=tenant, rollup="advocate_last_share", through=date(2026, 11, 18))
 
@@ -263,23 +586,62 @@ def seed_0003(s: Seeder) -> None:
     seed_0001(s)
     t, tenant = T0, s.seeded.ids["tenant"]
     endpoint = s.insert(
-        "webhook_endpoint", "outbound_endpoints", tenant_id=tenant, url="https://crm.example.com/hooks/referrals",
-        description="CRM «sync»", event_types=["referral.approved", "reward.issued"],
+        "webhook_endpoint",
+        "outbound_endpoints",
+        tenant_id=tenant,
+        url="https://crm.example.com/hooks/referrals",
+        description="CRM «sync»",
+        event_types=["referral.approved", "reward.issued"],
         secret_encrypted=_fernet_0001(SECRET_KEY).encrypt(b"whsec_" + base64.b64encode(b"k" * 32)),
-        previous_secret_encrypted=None, previous_secret_until=None, enabled=False, disabled_at=t,
+        previous_secret_encrypted=None,
+        previous_secret_until=None,
+        enabled=False,
+        disabled_at=t,
         disabled_reason="Disabled automatically: every delivery attempt failed for 24 hours. Last error: HTTP 500",
-        failing_since=t - timedelta(days=1), consecutive_failures=17, last_success_at=t - timedelta(days=2),
-        created_at=t - timedelta(days=3), updated_at=t)
+        failing_since=t - timedelta(days=1),
+        consecutive_failures=17,
+        last_success_at=t - timedelta(days=2),
+        created_at=t - timedelta(days=3),
+        updated_at=t,
+    )
     message = s.insert(
-        "webhook_message", "outbound_messages", tenant_id=tenant, msg_id="msg_0f3c2b8e9a7d4c1b8e6f5a4d3c2b1a09",
-        event_type="referral.approved", created_at=t - timedelta(days=1),
-        body='{"type":"referral.approved","timestamp":"2026-11-19T09:30:00Z","data":{"referral":{"id":1}}}')
+        "webhook_message",
+        "outbound_messages",
+        tenant_id=tenant,
+        msg_id="msg_0f3c2b8e9a7d4c1b8e6f5a4d3c2b1a09",
+        event_type="referral.approved",
+        created_at=t - timedelta(days=1),
+        body='{"type":"referral.approved","timestamp":"2026-11-19T09:30:00Z","data":{"referral":{"id":1}}}',
+    )
     delivery = s.insert(
-        "webhook_delivery", "outbound_deliveries", tenant_id=tenant, message_id=message, endpoint_id=endpoint,
-        status="failed", attempts=17, next_attempt_at=t, give_up_at=t, last_attempt_at=t, last_status_code=500,
-        last_error="HTTP 500", delivered_at=None, redriven_at=None, created_at=t - timedelta(days=1))
-    s.insert(None, "outbound_attempts", tenant_id=tenant, delivery_id=delivery, at=t, status_code=500,
-             error="HTTP 500", response_body="Internal Server Error", duration_ms=41, manual=False)
+        "webhook_delivery",
+        "outbound_deliveries",
+        tenant_id=tenant,
+        message_id=message,
+        endpoint_id=endpoint,
+        status="failed",
+        attempts=17,
+        next_attempt_at=t,
+        give_up_at=t,
+        last_attempt_at=t,
+        last_status_code=500,
+        last_error="HTTP 500",
+        delivered_at=None,
+        redriven_at=None,
+        created_at=t - timedelta(days=1),
+    )
+    s.insert(
+        None,
+        "outbound_attempts",
+        tenant_id=tenant,
+        delivery_id=delivery,
+        at=t,
+        status_code=500,
+        error="HTTP 500",
+        response_body="Internal Server Error",
+        duration_ms=41,
+        manual=False,
+    )
 
 
 SEEDS: dict[str, Callable[[Seeder], None]] = {
@@ -302,4 +664,3 @@ def seed(conn: Connection, revision: str, chain: list[str]) -> Seeded:
         empty = sorted(set(inspect(conn).get_table_names()) - {"alembic_version"} - set(seeder.seeded.expected))
         assert not empty, f"seed_{revision} writes no row into {empty}"
     return seeder.seeded
-

@@ -1,5 +1,6 @@
 """The models and the migrations describe the same schema: after `upgrade head`, Alembic's
 autogenerate finds nothing to add, drop or alter, on PostgreSQL and on SQLite."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -37,6 +38,8 @@ def test_a_model_change_without_a_revision_is_found(blank_database):
     orders = changed.tables["orders"]
     orders.indexes.discard(next(i for i in orders.indexes if i.name == "ix_orders_tenant_email"))
 
-    found = sorted((diff[0], f"{diff[2]}.{diff[3].name}" if diff[0] == "add_column" else diff[1].name)
-                   for diff in differences(blank_database, changed))
+    found = sorted(
+        (diff[0], f"{diff[2]}.{diff[3].name}" if diff[0] == "add_column" else diff[1].name)
+        for diff in differences(blank_database, changed)
+    )
     assert found == [("add_column", "coupons.note"), ("remove_index", "ix_orders_tenant_email")]

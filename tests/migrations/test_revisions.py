@@ -1,5 +1,6 @@
 """The revisions form one line from 0001, and 0001 (what every deployed database was built with) is
 frozen: schema changes are new revisions (plugin/migrations/README.md)."""
+
 from __future__ import annotations
 
 import ast
@@ -16,13 +17,22 @@ def canonical_code(source: str) -> str:
     """The module's syntax tree without its docstring, in a form that does not depend on formatting,
     quote style or the Python version's optional AST fields."""
     tree = ast.parse(source)
-    body = tree.body[1:] if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
-        getattr(tree.body[0], "value", None), ast.Constant) and isinstance(tree.body[0].value.value, str) else tree.body
+    body = (
+        tree.body[1:]
+        if tree.body
+        and isinstance(tree.body[0], ast.Expr)
+        and isinstance(getattr(tree.body[0], "value", None), ast.Constant)
+        and isinstance(tree.body[0].value.value, str)
+        else tree.body
+    )
 
     def dump(node) -> str:
         if isinstance(node, ast.AST):
-            fields = [(name, value) for name, value in ast.iter_fields(node)
-                      if value not in (None, []) and name not in ("ctx", "kind", "type_comment", "type_params")]
+            fields = [
+                (name, value)
+                for name, value in ast.iter_fields(node)
+                if value not in (None, []) and name not in ("ctx", "kind", "type_comment", "type_params")
+            ]
             return f"{type(node).__name__}(" + ",".join(f"{name}={dump(value)}" for name, value in fields) + ")"
         if isinstance(node, list):
             return "[" + ",".join(dump(item) for item in node) + "]"
@@ -34,8 +44,10 @@ def canonical_code(source: str) -> str:
 def test_revisions_form_one_line_starting_at_0001():
     script = script_directory()
     heads = script.get_heads()
-    assert len(heads) == 1, (f"several heads {sorted(heads)}: two branches both added a revision; set the newer "
-                             f"one's down_revision to the other so that the revisions form one line")
+    assert len(heads) == 1, (
+        f"several heads {sorted(heads)}: two branches both added a revision; set the newer "
+        f"one's down_revision to the other so that the revisions form one line"
+    )
     chain = revision_chain()
     assert chain[0] == "0001"
     for earlier, later in zip(chain, chain[1:]):
@@ -45,15 +57,19 @@ def test_revisions_form_one_line_starting_at_0001():
 def test_revision_0001_is_frozen():
     path = next(Path(script_directory().dir, "versions").glob("0001_*.py"))
     digest = hashlib.sha256(canonical_code(path.read_text()).encode()).hexdigest()
-    assert digest == FROZEN_0001, (f"{path.name} changed: 0001 is what every deployed database was built "
-                                   f"with and is never edited; put the change in a new revision instead "
-                                   f"(plugin/migrations/README.md)")
+    assert digest == FROZEN_0001, (
+        f"{path.name} changed: 0001 is what every deployed database was built "
+        f"with and is never edited; put the change in a new revision instead "
+        f"(plugin/migrations/README.md)"
+    )
 
 
 def test_the_frozen_digest_ignores_formatting_but_not_code():
     original = "'''doc'''\nfrom alembic import op\n\ndef upgrade():\n    op.create_table('t', op.x(1, ),)\n"
-    reformatted = ('"""Other doc."""\nfrom alembic import op\n\n\ndef upgrade():\n'
-                   '    # a comment\n    op.create_table(\n        "t",\n        op.x(\n            1,\n        ),\n    )\n')
+    reformatted = (
+        '"""Other doc."""\nfrom alembic import op\n\n\ndef upgrade():\n'
+        '    # a comment\n    op.create_table(\n        "t",\n        op.x(\n            1,\n        ),\n    )\n'
+    )
     changed = "'''doc'''\nfrom alembic import op\n\ndef upgrade():\n    op.create_table('t', op.x(2, ),)\n"
     assert canonical_code(original) == canonical_code(reformatted)
     assert canonical_code(original) != canonical_code(changed)

@@ -5,6 +5,7 @@ upgraded to head, and read and used through today's models.
 Starting at every revision covers "from the previous revision" (a deployment one release behind) as
 well as older ones; starting at the head itself checks the newest seed against the models (and is
 the only case while 0001 is the only revision)."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ def test_rows_written_at_a_revision_are_intact_and_usable_at_head(blank_database
     with orm(blank_database) as engine, engine.begin() as conn:
         seeded = seeds.seed(conn, start, CHAIN)
     upgrade(blank_database, "head")
-    for revision in CHAIN[CHAIN.index(start) + 1:]:
+    for revision in CHAIN[CHAIN.index(start) + 1 :]:
         if revision in seeds.AFTER_UPGRADE:
             seeds.AFTER_UPGRADE[revision](seeded)
 
@@ -62,8 +63,10 @@ def assert_intact(engine, seeded: seeds.Seeded) -> None:
             for row_id, values in rows.items():
                 obj = session.get(mapper.class_, row_id)
                 assert obj is not None, f"{table} #{row_id} is gone"
-                read = {column: getattr(obj, mapper.get_property_by_column(mapper.local_table.c[column]).key)
-                        for column in values}
+                read = {
+                    column: getattr(obj, mapper.get_property_by_column(mapper.local_table.c[column]).key)
+                    for column in values
+                }
                 assert read == values, f"{table} #{row_id}"
 
 
@@ -78,40 +81,68 @@ def assert_usable(engine, seeded: seeds.Seeded) -> None:
         assert referral.advocate.code == "ALICE7K2"
         assert session.get(FriendClaim, ids["claim"]).advocate.id == ids["advocate"]
         coupons = session.execute(select(Coupon.purpose, Coupon.code).where(Coupon.referral_id == referral.id))
-        assert dict(coupons.all()) == {"referrer_reward": "THANKS-ALICE7K2-7QX",
-                                                                "friend_reward": "THANKS-FRIEND1-K3P"}
-        steps = session.scalars(select(LedgerEntry.to_state).where(LedgerEntry.referral_id == referral.id)
-                                .order_by(LedgerEntry.at))
+        assert dict(coupons.all()) == {"referrer_reward": "THANKS-ALICE7K2-7QX", "friend_reward": "THANKS-FRIEND1-K3P"}
+        steps = session.scalars(
+            select(LedgerEntry.to_state).where(LedgerEntry.referral_id == referral.id).order_by(LedgerEntry.at)
+        )
         assert list(steps) == ["pending", "held", "approved", "issued"]
         # What the relay polls for (a partial index on PostgreSQL and SQLite).
         assert list(session.scalars(select(WebhookEvent.id).where(WebhookEvent.queued_at.is_(None)))) == [
-            ids["unqueued_event"]]
+            ids["unqueued_event"]
+        ]
 
     with Session(engine, info={"tenant_id": ids["uninstalled_tenant"]}) as session:
         assert list(session.scalars(select(Advocate.code))) == ["BOB9Q4ZX"]  # tenant isolation still applies
 
     # New rows get fresh ids after the seeded ones (sequences survived), updates and relationships work.
     with Session(engine) as session, session.begin():
-        highest = {model: session.scalar(select(func.max(model.id))) for model in (Advocate, OrderRecord, Referral,
-                                                                                 Coupon, WebhookEvent, OutboundEmail)}
-        newcomer = Advocate(tenant_id=ids["tenant"], email="carol@example.com", contact_email="carol@example.com",
-                            code="CAROL5MN")
+        highest = {
+            model: session.scalar(select(func.max(model.id)))
+            for model in (Advocate, OrderRecord, Referral, Coupon, WebhookEvent, OutboundEmail)
+        }
+        newcomer = Advocate(
+            tenant_id=ids["tenant"], email="carol@example.com", contact_email="carol@example.com", code="CAROL5MN"
+        )
         order = OrderRecord(tenant_id=ids["tenant"], saleor_order_id="T3JkZXI6MjY=", email="dan@example.com")
         session.add_all([newcomer, order])
         session.flush()
-        referral = Referral(tenant_id=ids["tenant"], advocate_id=newcomer.id, saleor_order_id=order.saleor_order_id,
-                            order_record_id=order.id, friend_email="dan@example.com",
-                            friend_contact_email="dan@example.com", channel_slug="default-channel", currency="USD",
-                            order_total=order.total, source="metadata")
+        referral = Referral(
+            tenant_id=ids["tenant"],
+            advocate_id=newcomer.id,
+            saleor_order_id=order.saleor_order_id,
+            order_record_id=order.id,
+            friend_email="dan@example.com",
+            friend_contact_email="dan@example.com",
+            channel_slug="default-channel",
+            currency="USD",
+            order_total=order.total,
+            source="metadata",
+        )
         session.add(referral)
         session.flush()
-        coupon = Coupon(tenant_id=ids["tenant"], purpose="referrer_reward", referral_id=referral.id,
-                        advocate_id=newcomer.id, recipient_email="carol@example.com", code="THANKS-CAROL-1",
-                        channel_slug="default-channel", saleor_channel_id="Q2hhbm5lbDox", currency="USD",
-                        value_type="FIXED", value=15)
+        coupon = Coupon(
+            tenant_id=ids["tenant"],
+            purpose="referrer_reward",
+            referral_id=referral.id,
+            advocate_id=newcomer.id,
+            recipient_email="carol@example.com",
+            code="THANKS-CAROL-1",
+            channel_slug="default-channel",
+            saleor_channel_id="Q2hhbm5lbDox",
+            currency="USD",
+            value_type="FIXED",
+            value=15,
+        )
         event = WebhookEvent(tenant_id=ids["tenant"], event_type="order_paid", body_sha256="c" * 64, body="{}")
-        email = OutboundEmail(tenant_id=ids["tenant"], dedup_key="invite:new", kind="invite",
-                              to_email="carol@example.com", subject="Hi", text_body="Hi", html_body="<p>Hi</p>")
+        email = OutboundEmail(
+            tenant_id=ids["tenant"],
+            dedup_key="invite:new",
+            kind="invite",
+            to_email="carol@example.com",
+            subject="Hi",
+            text_body="Hi",
+            html_body="<p>Hi</p>",
+        )
         session.add_all([coupon, event, email])
         session.flush()
         for obj in (newcomer, order, referral, coupon, event, email):
@@ -119,8 +150,15 @@ def assert_usable(engine, seeded: seeds.Seeded) -> None:
         old = session.get(Referral, ids["referral"])
         before = old.updated_at
         old.state = Referral.REVOKED
-        session.add(LedgerEntry(tenant_id=ids["tenant"], referral_id=old.id, from_state="issued", to_state="revoked",
-                                reason="Order refunded."))
+        session.add(
+            LedgerEntry(
+                tenant_id=ids["tenant"],
+                referral_id=old.id,
+                from_state="issued",
+                to_state="revoked",
+                reason="Order refunded.",
+            )
+        )
     with Session(engine) as session:
         old = session.get(Referral, ids["referral"])
         assert old.state == "revoked"
@@ -129,15 +167,39 @@ def assert_usable(engine, seeded: seeds.Seeded) -> None:
     # The unique keys that make deliveries, codes and e-mails once-only still hold.
     processed = seeded.expected["webhook_events"][ids["processed_event"]]
     duplicates = [
-        WebhookEvent(tenant_id=ids["tenant"], event_type=processed["event_type"],
-                     body_sha256=processed["body_sha256"], body=processed["body"]),
-        Advocate(tenant_id=ids["uninstalled_tenant"], email="eve@example.com", contact_email="eve@example.com",
-                 code="ALICE7K2"),
-        Coupon(tenant_id=ids["tenant"], purpose="friend_reward", referral_id=ids["referral"],
-               recipient_email="x@example.com", code="ANOTHER-CODE", channel_slug="c", saleor_channel_id="c",
-               currency="USD", value_type="FIXED", value=1),
-        OutboundEmail(tenant_id=ids["tenant"], dedup_key="invite:1", kind="invite", to_email="a@example.com",
-                      subject="s", text_body="t", html_body="h"),
+        WebhookEvent(
+            tenant_id=ids["tenant"],
+            event_type=processed["event_type"],
+            body_sha256=processed["body_sha256"],
+            body=processed["body"],
+        ),
+        Advocate(
+            tenant_id=ids["uninstalled_tenant"],
+            email="eve@example.com",
+            contact_email="eve@example.com",
+            code="ALICE7K2",
+        ),
+        Coupon(
+            tenant_id=ids["tenant"],
+            purpose="friend_reward",
+            referral_id=ids["referral"],
+            recipient_email="x@example.com",
+            code="ANOTHER-CODE",
+            channel_slug="c",
+            saleor_channel_id="c",
+            currency="USD",
+            value_type="FIXED",
+            value=1,
+        ),
+        OutboundEmail(
+            tenant_id=ids["tenant"],
+            dedup_key="invite:1",
+            kind="invite",
+            to_email="a@example.com",
+            subject="s",
+            text_body="t",
+            html_body="h",
+        ),
     ]
     for duplicate in duplicates:
         with Session(engine) as session:
@@ -149,7 +211,11 @@ def assert_usable(engine, seeded: seeds.Seeded) -> None:
     with Session(engine) as session, session.begin():
         session.delete(session.get(Tenant, ids["uninstalled_tenant"]))
     with Session(engine) as session:
-        assert session.scalar(select(func.count()).select_from(Advocate)
-                              .where(Advocate.tenant_id == ids["uninstalled_tenant"])) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Advocate).where(Advocate.tenant_id == ids["uninstalled_tenant"])
+            )
+            == 0
+        )
         assert session.get(WebhookEvent, ids["other_event"]) is None
         assert session.get(Advocate, ids["advocate"]) is not None

@@ -1,4 +1,5 @@
 """A small shop history around one person, Fiona, who then asks to be forgotten."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,16 +34,29 @@ def build_history(saleor) -> History:
     alice_code = new_advocate(saleor, "alice@example.com", "Alice")
     tid = tenant_id()
     with session_scope(tid) as session:
-        outcome = claim_offer(session, load_program(session, tid), advocate_row("alice@example.com").id,
-                              email=FIONA, consent=True, landing_referrer="https://blog.example.org/post",
-                              clicked_at=utcnow() - timedelta(minutes=10))
+        outcome = claim_offer(
+            session,
+            load_program(session, tid),
+            advocate_row("alice@example.com").id,
+            email=FIONA,
+            consent=True,
+            landing_referrer="https://blog.example.org/post",
+            clicked_at=utcnow() - timedelta(minutes=10),
+        )
     assert issue_now(tid, outcome.coupon_id)
-    fiona_order = saleor.create_order(FIONA, first_name="Fiona", total="45.00", voucher_code=outcome.code, paid=True,
-                                      shipping_address=own_address("Fiona"))
+    fiona_order = saleor.create_order(
+        FIONA,
+        first_name="Fiona",
+        total="45.00",
+        voucher_code=outcome.code,
+        paid=True,
+        shipping_address=own_address("Fiona"),
+    )
     saleor.checkout_complete(fiona_order)
     # A later order typed differently: the same mailbox.
-    later = saleor.create_order("fionafriend@gmail.com", first_name="Fiona", total="12.50", paid=True,
-                                shipping_address=own_address("Fiona"))
+    later = saleor.create_order(
+        "fionafriend@gmail.com", first_name="Fiona", total="12.50", paid=True, shipping_address=own_address("Fiona")
+    )
     saleor.checkout_complete(later)
     fiona_code = advocate_row(FIONA).code
     gina_order = friend_order(saleor, "gina@example.com", code=fiona_code, total="30.00")
@@ -67,14 +81,22 @@ def cells_mentioning(*needles: str) -> list[tuple[str, str, str]]:
     """(table, column, value) of every cell in the database whose text contains a needle, any case."""
     found = []
     with engine().connect() as conn:
-        columns = conn.execute(text(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position")).all()
+        columns = conn.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+            )
+        ).all()
         for table, column in columns:
             for needle in needles:
-                rows = conn.execute(text(
-                    f'SELECT CAST("{column}" AS TEXT) FROM "{table}" WHERE CAST("{column}" AS TEXT) ILIKE :p'),
-                    {"p": f"%{needle}%"}).scalars().all()
+                rows = (
+                    conn.execute(
+                        text(f'SELECT CAST("{column}" AS TEXT) FROM "{table}" WHERE CAST("{column}" AS TEXT) ILIKE :p'),
+                        {"p": f"%{needle}%"},
+                    )
+                    .scalars()
+                    .all()
+                )
                 found.extend((table, column, value[:200]) for value in rows)
     return found
 
@@ -87,8 +109,9 @@ def totals() -> dict:
             "referrals": session.scalar(select(func.count(Referral.id))),
             "referral_revenue": session.scalar(select(func.sum(Referral.order_total))),
             "distinct_friends": session.scalar(select(func.count(func.distinct(Referral.friend_email)))),
-            "referrals_by_state": dict(session.execute(
-                select(Referral.state, func.count()).group_by(Referral.state)).all()),
+            "referrals_by_state": dict(
+                session.execute(select(Referral.state, func.count()).group_by(Referral.state)).all()
+            ),
             "orders": session.scalar(select(func.count(OrderRecord.id))),
             "order_revenue": session.scalar(select(func.sum(OrderRecord.total))),
             "distinct_buyers": session.scalar(select(func.count(func.distinct(OrderRecord.email)))),

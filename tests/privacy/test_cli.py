@@ -1,4 +1,5 @@
 """`referrals export` / `referrals erase` from a shell, as an operator would run them."""
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(served, tmp_path, *args):
-    env = {**os.environ, "DATABASE_URL": served.app.config["SETTINGS"].database_url, "SECRET_KEY": served.secret,
-           "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING", "REDIS_URL": "",
-           "SALEOR_ALLOW_LOOPBACK": "1"}  # the emulated Saleor is on loopback
-    return subprocess.run([sys.executable, "-m", "plugin.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": served.app.config["SETTINGS"].database_url,
+        "SECRET_KEY": served.secret,
+        "DATA_DIR": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+        "REDIS_URL": "",
+        "SALEOR_ALLOW_LOOPBACK": "1",
+    }  # the emulated Saleor is on loopback
+    return subprocess.run(
+        [sys.executable, "-m", "plugin.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_export_then_erase(served, tmp_path):

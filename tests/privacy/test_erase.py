@@ -1,5 +1,6 @@
 """Erasure: no trace of the e-mail anywhere, analytics totals unchanged, the person's rewards in
 flight cancelled (and deleted in Saleor), everybody else's rewards untouched."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,16 +10,22 @@ from sqlalchemy import select
 
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
+from plugin.identity import is_pseudonym, pseudonym
 from plugin.mail.models import OutboundEmail
 from plugin.privacy import service
-from plugin.identity import is_pseudonym, pseudonym
 from plugin.referrals.models import Advocate
 from plugin.sweeper import sweep
 from plugin.tenants.service import saleor_client
-from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning, totals
 from tests.flows import (
-    coupons_for, friend_order, live_codes, new_advocate, referral_for, set_program, tenant_id,
+    coupons_for,
+    friend_order,
+    live_codes,
+    new_advocate,
+    referral_for,
+    set_program,
+    tenant_id,
 )
+from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning, totals
 
 
 def _erase(served, email=FIONA):
@@ -39,8 +46,13 @@ def test_erase_leaves_no_trace_and_analytics_totals_stay_right(served, smtp):
     # A merchant's free-text review note that mentions her (notes are stored in the ledger).
     from plugin.admin.review import decide
 
-    (result,) = decide(tenant_id(), [referral_for(history.hank_order["id"]).id], "approve",
-                       actor="merchant:owner@example.com", note="Checked with FIONA.FRIEND+promo@gmail.com by phone")
+    (result,) = decide(
+        tenant_id(),
+        [referral_for(history.hank_order["id"]).id],
+        "approve",
+        actor="merchant:owner@example.com",
+        note="Checked with FIONA.FRIEND+promo@gmail.com by phone",
+    )
     assert result["ok"], result
     smtp.wait_for(1)
     needles = (FIONA, FIONA_NORMALISED, "fiona.friend")
@@ -62,8 +74,17 @@ def test_erase_leaves_no_trace_and_analytics_totals_stay_right(served, smtp):
         assert after["report"][key] == before["report"][key], key
     # The one intended change: Fiona's two unused 10 USD thank-you rewards were taken back.
     assert float(before["report"]["reward_cost"]) - float(after["report"]["reward_cost"]) == 20.0
-    keep = ("widget_views", "shares", "clicks", "claims", "referred_orders", "paid_referrals",
-            "referrals_by_state", "rewards_issued", "rewards_used")
+    keep = (
+        "widget_views",
+        "shares",
+        "clicks",
+        "claims",
+        "referred_orders",
+        "paid_referrals",
+        "referrals_by_state",
+        "rewards_issued",
+        "rewards_used",
+    )
     assert [{k: f[k] for k in keep} for f in after["funnel"]] == [{k: f[k] for k in keep} for f in before["funnel"]]
 
     # Her unused codes are gone from Saleor; everybody else's stay.
@@ -71,7 +92,9 @@ def test_erase_leaves_no_trace_and_analytics_totals_stay_right(served, smtp):
     known = saleor.voucher_codes()
     assert codes["fiona:friend_reward"] not in known and codes["gina:referrer_reward"] not in known
     assert live_codes(saleor, [codes["fiona:referrer_reward"], codes["gina:friend_reward"]]) == {
-        codes["fiona:referrer_reward"], codes["gina:friend_reward"]}
+        codes["fiona:referrer_reward"],
+        codes["gina:friend_reward"],
+    }
     assert codes["fiona_offer"] in known  # spent on her order: Saleor's history, nothing to recall
 
     # The referrals themselves keep their state (the orders happened).
@@ -81,8 +104,14 @@ def test_erase_leaves_no_trace_and_analytics_totals_stay_right(served, smtp):
     with session_scope() as session:
         fiona = session.scalar(select(Advocate).where(Advocate.code == history.fiona_code))
         assert fiona.erased_at is not None and is_pseudonym(fiona.email) and fiona.first_name == ""
-        assert session.scalar(select(OutboundEmail).where(OutboundEmail.status == OutboundEmail.PENDING,
-                                                          OutboundEmail.to_email == fiona.email)) is None
+        assert (
+            session.scalar(
+                select(OutboundEmail).where(
+                    OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.to_email == fiona.email
+                )
+            )
+            is None
+        )
 
 
 def test_erasure_is_idempotent_and_unknown_emails_are_fine(served):

@@ -1,4 +1,5 @@
 """Export (JSON of everything stored about an e-mail) and the admin API for both operations."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import pytest
 import requests
 
 from plugin.privacy import service
-from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning
 from tests.flows import tenant_id
+from tests.privacy.people import FIONA, FIONA_NORMALISED, build_history, cells_mentioning
 
 
 def test_export_holds_everything_about_the_person_and_masks_others(served):
@@ -45,8 +46,12 @@ def _call(served, path, body, token=None, raw=None):
     headers = {"saleor-api-url": served.saleor.api_url, "Content-Type": "application/json"}
     if token:
         headers["authorization-bearer"] = token
-    return requests.post(f"{served.server.url}/api/admin/privacy/{path}", headers=headers, timeout=30,
-                         data=raw if raw is not None else json.dumps(body))
+    return requests.post(
+        f"{served.server.url}/api/admin/privacy/{path}",
+        headers=headers,
+        timeout=30,
+        data=raw if raw is not None else json.dumps(body),
+    )
 
 
 @pytest.mark.parametrize("path", ["export", "erase"])
@@ -54,16 +59,23 @@ def test_admin_api_refuses_without_a_dashboard_token_or_permission(served, path)
     build_history(served.saleor)
     assert _call(served, path, {"email": FIONA}).status_code == 401
     no_customers = served.saleor.mint_dashboard_token(
-        served.saleor_app, user_permissions=["MANAGE_ORDERS", "MANAGE_DISCOUNTS"])
+        served.saleor_app, user_permissions=["MANAGE_ORDERS", "MANAGE_DISCOUNTS"]
+    )
     response = _call(served, path, {"email": FIONA}, no_customers)
     assert response.status_code == 403 and response.json()["error"]["code"] == "PERMISSION_DENIED"
     assert len(cells_mentioning(FIONA_NORMALISED)) > 0  # nothing was erased
 
 
-@pytest.mark.parametrize("raw, code", [
-    ("not json", "INVALID_JSON"), ("", "INVALID_JSON"), ('{"email": "nope"}', "INVALID_EMAIL"),
-    ('{"email": 42}', "INVALID_EMAIL"), ('["fiona@example.com"]', "INVALID_EMAIL"),
-])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("not json", "INVALID_JSON"),
+        ("", "INVALID_JSON"),
+        ('{"email": "nope"}', "INVALID_EMAIL"),
+        ('{"email": 42}', "INVALID_EMAIL"),
+        ('["fiona@example.com"]', "INVALID_EMAIL"),
+    ],
+)
 def test_admin_api_bad_input_is_a_clear_400(served, raw, code):
     token = served.saleor.mint_dashboard_token(served.saleor_app)
     for path in ("export", "erase"):

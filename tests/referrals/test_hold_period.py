@@ -1,5 +1,6 @@
 """A per-tenant hold period: rewards wait for the return window, then the sweeper issues them —
 unless the order was refunded or cancelled meanwhile. The clock is frozen with time_machine."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,7 +12,13 @@ from plugin.db import utcnow
 from plugin.fraud.explain import advocate_message
 from plugin.sweeper import sweep
 from tests.flows import (
-    coupons_for, friend_order, ledger_of, live_codes, new_advocate, referral_for, set_program,
+    coupons_for,
+    friend_order,
+    ledger_of,
+    live_codes,
+    new_advocate,
+    referral_for,
+    set_program,
 )
 
 
@@ -22,7 +29,9 @@ def _held_order(saleor, hold_days=14, email="bob@example.com"):
     referral = referral_for(order["id"])
     assert referral.state == "held" and referral.decision == "allow"
     assert coupons_for(order["id"]) == []
-    assert timedelta(days=hold_days) - timedelta(minutes=1) < referral.hold_until - utcnow() <= timedelta(days=hold_days)
+    assert (
+        timedelta(days=hold_days) - timedelta(minutes=1) < referral.hold_until - utcnow() <= timedelta(days=hold_days)
+    )
     assert ledger_of(order["id"])[-1] == ("pending", "held", f"Held for the {hold_days}-day return window.", "system")
     return order, referral
 
@@ -30,7 +39,8 @@ def _held_order(saleor, hold_days=14, email="bob@example.com"):
 def test_held_reward_is_issued_by_the_sweeper_when_the_hold_ends(shop, saleor, smtp):
     order, referral = _held_order(saleor)
     assert advocate_message(referral) == (
-        f"Confirmed: your reward will be released on {referral.hold_until.date().isoformat()}, after the return period.")
+        f"Confirmed: your reward will be released on {referral.hold_until.date().isoformat()}, after the return period."
+    )
     mails_before = len(smtp.messages)
 
     with time_machine.travel(utcnow() + timedelta(days=13, hours=23), tick=True):
@@ -61,8 +71,7 @@ def test_refund_during_the_hold_means_nothing_is_ever_issued(shop, saleor):
         sweep()
     assert referral_for(order["id"]).state == "revoked"
     assert coupons_for(order["id"]) == []
-    assert not [r for r in saleor.requests if r.query and "voucherCreate" in r.query and
-                "WELCOME" in str(r.variables)]
+    assert not [r for r in saleor.requests if r.query and "voucherCreate" in r.query and "WELCOME" in str(r.variables)]
 
 
 def test_refund_seen_only_in_order_updated_is_respected(shop, saleor):

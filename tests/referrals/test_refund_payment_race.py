@@ -6,6 +6,7 @@ the order was paid) and the refund deliveries (ORDER_REFUNDED/UPDATED/FULLY_REFU
 parallel threads, in both orders, round after round. Whatever interleaving happens, the
 referral must end revoked with no reward code alive in Saleor — never issued-and-forgotten.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,8 +19,7 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope
 from plugin.referrals.models import Referral
 from tests.conftest import wait_until
-from tests.flows import advocate_code
-from tests.flows import own_address
+from tests.flows import advocate_code, own_address
 
 ROUNDS = 20
 OFFSETS = (0, 0.05, 0.15, 0.3, 0.6)  # seconds between the two groups of deliveries
@@ -69,17 +69,23 @@ def _settled(order_id: str):
 def test_refund_racing_payment_always_ends_revoked(racing_shop):
     saleor = racing_shop
     saleor.faults.latency = 0.03  # every Saleor call takes a little while, as over a network
-    advocate_order = saleor.create_order("alice@example.com", first_name="Alice", paid=True, total="50.00",
-                                         shipping_address=own_address("Alice"))
+    advocate_order = saleor.create_order(
+        "alice@example.com", first_name="Alice", paid=True, total="50.00", shipping_address=own_address("Alice")
+    )
     saleor.checkout_complete(advocate_order)
     code = wait_until(lambda: advocate_code("alice@example.com"), timeout=20)
     assert code
 
     outcomes = []
     for round_no in range(ROUNDS):
-        order = saleor.create_order(f"friend{round_no}@example.com", first_name="Fred", total="40.00",
-                                    metadata={"referral_code": code}, paid=True,
-                                    shipping_address=own_address("Fred"))
+        order = saleor.create_order(
+            f"friend{round_no}@example.com",
+            first_name="Fred",
+            total="40.00",
+            metadata={"referral_code": code},
+            paid=True,
+            shipping_address=own_address("Fred"),
+        )
         paid = saleor.checkout_complete(order, deliver=False)
         for delivery in paid:
             delivery.body  # noqa: B018 - rendered now: paid, not yet refunded
@@ -102,6 +108,7 @@ def test_refund_racing_payment_always_ends_revoked(racing_shop):
 
     wrong = [o for o in outcomes if o[1] != Referral.REVOKED or o[3]]
     assert not wrong, wrong
-    everything_live = {c for c, info in saleor.voucher_codes().items()
-                       if info["is_active"] and c.startswith(("THANKS-", "WELCOME-"))}
+    everything_live = {
+        c for c, info in saleor.voucher_codes().items() if info["is_active"] and c.startswith(("THANKS-", "WELCOME-"))
+    }
     assert everything_live == set()

@@ -1,6 +1,7 @@
 """The narrowest race, made deterministic: the refund lands while the second reward is being
 created in Saleor (the first is already issued). The referral must end revoked, not
 "issued" with its codes gone — nor issued with live codes."""
+
 from __future__ import annotations
 
 import threading
@@ -16,7 +17,13 @@ from plugin.coupons.tasks import issue_coupon
 from plugin.db import session_scope
 from plugin.referrals.models import Referral
 from tests.flows import (
-    coupons_for, friend_order, ledger_of, live_codes, new_advocate, referral_for, tenant_id,
+    coupons_for,
+    friend_order,
+    ledger_of,
+    live_codes,
+    new_advocate,
+    referral_for,
+    tenant_id,
 )
 
 
@@ -31,8 +38,11 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
 
     # Let the payment reserve both rewards, but issue them by hand below.
     real_enqueue = tasks.enqueue
-    monkeypatch.setattr(tasks, "enqueue", lambda handle, *args, **kw: None if handle is issue_coupon
-                        else real_enqueue(handle, *args, **kw))
+    monkeypatch.setattr(
+        tasks,
+        "enqueue",
+        lambda handle, *args, **kw: None if handle is issue_coupon else real_enqueue(handle, *args, **kw),
+    )
     order = friend_order(saleor, "bob@example.com", code=code)
     monkeypatch.setattr(tasks, "enqueue", real_enqueue)
     first, second = sorted(c.id for c in coupons_for(order["id"]))

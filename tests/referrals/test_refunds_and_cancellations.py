@@ -4,6 +4,7 @@ Driven through the emulator: it sends the deliveries real Saleor 3.23 sends (ful
 ORDER_REFUNDED, ORDER_UPDATED, ORDER_FULLY_REFUNDED; cancel: ORDER_CANCELLED, ORDER_UPDATED;
 payloads shaped like tests/fixtures/saleor C and E).
 """
+
 from __future__ import annotations
 
 import random
@@ -13,7 +14,14 @@ import pytest
 
 from plugin.coupons.models import Coupon
 from tests.flows import (
-    coupon_ledger, coupons_for, friend_order, ledger_of, live_codes, new_advocate, own_address, referral_for,
+    coupon_ledger,
+    coupons_for,
+    friend_order,
+    ledger_of,
+    live_codes,
+    new_advocate,
+    own_address,
+    referral_for,
     set_program,
 )
 
@@ -46,7 +54,9 @@ def test_full_refund_takes_both_unused_codes_back(shop, saleor):
     for coupon in coupons_for(order["id"]):
         assert coupon.state == Coupon.REVOKED and coupon.revoked_at is not None
         assert coupon_ledger(coupon.id)[-1][1:3] == (
-            "revoked", "Referral revoked: The friend's order was fully refunded.")
+            "revoked",
+            "Referral revoked: The friend's order was fully refunded.",
+        )
 
 
 def test_each_refund_event_alone_is_enough(shop, saleor):
@@ -96,8 +106,14 @@ def test_a_used_reward_cannot_be_recalled_and_becomes_a_shortfall(shop, saleor):
     order, coupons, codes = _rewarded(saleor)
     thanks = next(c for c in coupons if c.purpose == Coupon.REFERRER_REWARD)
     # The advocate spends the 10 USD reward on a new order before the friend's refund.
-    spend = saleor.create_order("alice@example.com", first_name="Alice", total="60.00", voucher_code=thanks.code,
-                              paid=True, shipping_address=own_address("Alice"))
+    spend = saleor.create_order(
+        "alice@example.com",
+        first_name="Alice",
+        total="60.00",
+        voucher_code=thanks.code,
+        paid=True,
+        shipping_address=own_address("Alice"),
+    )
     saleor.checkout_complete(spend)
     saleor.refund(order)
 

@@ -1,6 +1,7 @@
 """Every GraphQL document the app sends, and every subscription of every manifest it serves,
 validate against the real schemas of the Saleor lines it supports: 3.21.69, 3.22.67 and 3.23.28
 (found by tests/saleor_schemas.py with pinned sha256s, never copied)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,14 @@ def test_the_supported_lines_are_the_maintained_ones():
 
 
 def test_documents_exist():
-    assert {p.stem for p in DOCUMENTS} >= {"app_id", "voucher_create", "voucher_channel_listing_update",
-                                           "voucher_code_bulk_delete", "order_events", "app_deleted"}
+    assert {p.stem for p in DOCUMENTS} >= {
+        "app_id",
+        "voucher_create",
+        "voucher_channel_listing_update",
+        "voucher_code_bulk_delete",
+        "order_events",
+        "app_deleted",
+    }
 
 
 @pytest.mark.parametrize("line", LINES)
@@ -44,8 +51,16 @@ def test_every_document_the_client_can_send_is_a_file():
     import plugin.saleor.client as client_module
 
     source = Path(client_module.__file__).read_text()
-    for name in ("app_id", "shop_info", "voucher_create", "voucher_channel_listing_update", "voucher_by_code",
-                 "voucher_code_bulk_delete", "customer_orders", "order_for_referral"):
+    for name in (
+        "app_id",
+        "shop_info",
+        "voucher_create",
+        "voucher_channel_listing_update",
+        "voucher_by_code",
+        "voucher_code_bulk_delete",
+        "customer_orders",
+        "order_for_referral",
+    ):
         assert f'"{name}"' in source
         assert (GRAPHQL_DIR / f"{name}.graphql").exists()
 
@@ -77,26 +92,37 @@ def test_manifest_has_what_saleor_needs():
     assert set(manifest["permissions"]) == {"MANAGE_ORDERS", "MANAGE_DISCOUNTS"}
     assert manifest["requiredSaleorVersion"]
     targets = {w["targetUrl"] for w in manifest["webhooks"]}
-    assert targets == {"https://referrals.example.com/api/webhooks/saleor",
-                       "https://referrals.example.com/api/webhooks/app-deleted"}
+    assert targets == {
+        "https://referrals.example.com/api/webhooks/saleor",
+        "https://referrals.example.com/api/webhooks/app-deleted",
+    }
     events = {e for w in manifest["webhooks"] for e in w["asyncEvents"]}
-    assert {"ORDER_FULLY_PAID", "ORDER_PAID", "ORDER_REFUNDED", "ORDER_FULLY_REFUNDED", "ORDER_CANCELLED",
-            "APP_DELETED"} <= events
+    assert {
+        "ORDER_FULLY_PAID",
+        "ORDER_PAID",
+        "ORDER_REFUNDED",
+        "ORDER_FULLY_REFUNDED",
+        "ORDER_CANCELLED",
+        "APP_DELETED",
+    } <= events
     assert manifest["requiredSaleorVersion"] == ">=3.21"
     assert "{APP_URL}" not in str(manifest) and "{VERSION}" not in str(manifest)
 
 
-@pytest.mark.parametrize("header, mount, target", [
-    ("3.23", "ORDER_DETAILS_WIDGETS", "WIDGET"),
-    ("3.22", "ORDER_DETAILS_WIDGETS", "WIDGET"),
-    ("3.24", "ORDER_DETAILS_WIDGETS", "WIDGET"),
-    ("3.21", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
-    ("3.20", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
-    (None, "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
-    ("", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
-    ("4.0", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
-    ("3.22; DROP", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
-])
+@pytest.mark.parametrize(
+    "header, mount, target",
+    [
+        ("3.23", "ORDER_DETAILS_WIDGETS", "WIDGET"),
+        ("3.22", "ORDER_DETAILS_WIDGETS", "WIDGET"),
+        ("3.24", "ORDER_DETAILS_WIDGETS", "WIDGET"),
+        ("3.21", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+        ("3.20", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+        (None, "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+        ("", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+        ("4.0", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+        ("3.22; DROP", "ORDER_DETAILS_MORE_ACTIONS", "POPUP"),
+    ],
+)
 def test_the_order_extension_fits_the_saleor_line(header, mount, target):
     """Widgets exist from 3.22; other lines, an unknown major or no header get the popup every line knows."""
     (extension,) = build_manifest("https://referrals.example.com", header)["extensions"]
@@ -115,8 +141,21 @@ def test_subscription_asks_for_every_field_the_pipeline_reads():
 
     query = (GRAPHQL_DIR / "order_events.graphql").read_text()
     captured = load("order_fully_paid__A__3.json").payload["order"]
-    for field in ("id", "number", "status", "chargeStatus", "isPaid", "userEmail", "voucherCode", "metadata",
-                  "totalRefunded", "totalCharged", "languageCodeEnum", "shippingAddress", "updatedAt"):
+    for field in (
+        "id",
+        "number",
+        "status",
+        "chargeStatus",
+        "isPaid",
+        "userEmail",
+        "voucherCode",
+        "metadata",
+        "totalRefunded",
+        "totalCharged",
+        "languageCodeEnum",
+        "shippingAddress",
+        "updatedAt",
+    ):
         assert field in captured and field in query
 
 
@@ -132,7 +171,36 @@ def test_the_order_read_asks_for_every_field_the_pipeline_reads():
             asked.add(node.name.value)
 
     visit(parse((GRAPHQL_DIR / "order_for_referral.graphql").read_text()), Fields())
-    assert asked >= {"app", "order", "id", "number", "updatedAt", "status", "chargeStatus", "isPaid", "userEmail",
-                     "user", "firstName", "channel", "slug", "currencyCode", "total", "gross", "amount", "currency",
-                     "totalCharged", "totalRefunded", "voucherCode", "metadata", "key", "value", "shippingAddress",
-                     "billingAddress", "streetAddress1", "postalCode", "country", "code", "languageCodeEnum"}
+    assert asked >= {
+        "app",
+        "order",
+        "id",
+        "number",
+        "updatedAt",
+        "status",
+        "chargeStatus",
+        "isPaid",
+        "userEmail",
+        "user",
+        "firstName",
+        "channel",
+        "slug",
+        "currencyCode",
+        "total",
+        "gross",
+        "amount",
+        "currency",
+        "totalCharged",
+        "totalRefunded",
+        "voucherCode",
+        "metadata",
+        "key",
+        "value",
+        "shippingAddress",
+        "billingAddress",
+        "streetAddress1",
+        "postalCode",
+        "country",
+        "code",
+        "languageCodeEnum",
+    }

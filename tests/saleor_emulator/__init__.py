@@ -91,21 +91,48 @@ SSRF IP filter (loopback is always allowed here), HMAC ``secretKey`` signatures,
 (deliveries are sent synchronously by the mutators; ``deliver_event(..., concurrently=n)`` makes
 races), brand logo fetching, app extensions beyond their manifest validation.
 """
+
 from .faults import FaultInjector
 from .install import InstallError, InstallResult
 from .schema import get_schema, schema_path
 from .server import RecordedRequest, SaleorEmulator
 from .signing import (
-    SigningKey, b64url_decode, b64url_encode, decode_jwt_unverified, is_valid_detached_jws,
-    sign_detached_jws, verify_detached_jws,
+    SigningKey,
+    b64url_decode,
+    b64url_encode,
+    decode_jwt_unverified,
+    is_valid_detached_jws,
+    sign_detached_jws,
+    verify_detached_jws,
 )
-from .state import ALL_PERMISSIONS, SALEOR_VERSION, SCHEMA_VERSION, App, Webhook, to_global_id, from_global_id
+from .state import ALL_PERMISSIONS, SALEOR_VERSION, SCHEMA_VERSION, App, Webhook, from_global_id, to_global_id
 from .versions import RELEASES, SaleorVersion
 from .webhooks import Delivery, DeliveryAttempt
 
 __all__ = [
-    "ALL_PERMISSIONS", "App", "Delivery", "DeliveryAttempt", "FaultInjector", "InstallError", "InstallResult",
-    "RELEASES", "RecordedRequest", "SALEOR_VERSION", "SaleorVersion", "SCHEMA_VERSION", "SaleorEmulator", "SigningKey", "Webhook",
-    "b64url_decode", "b64url_encode", "decode_jwt_unverified", "from_global_id", "get_schema",
-    "is_valid_detached_jws", "schema_path", "sign_detached_jws", "to_global_id", "verify_detached_jws",
+    "ALL_PERMISSIONS",
+    "App",
+    "Delivery",
+    "DeliveryAttempt",
+    "FaultInjector",
+    "InstallError",
+    "InstallResult",
+    "RELEASES",
+    "RecordedRequest",
+    "SALEOR_VERSION",
+    "SaleorVersion",
+    "SCHEMA_VERSION",
+    "SaleorEmulator",
+    "SigningKey",
+    "Webhook",
+    "b64url_decode",
+    "b64url_encode",
+    "decode_jwt_unverified",
+    "from_global_id",
+    "get_schema",
+    "is_valid_detached_jws",
+    "schema_path",
+    "sign_detached_jws",
+    "to_global_id",
+    "verify_detached_jws",
 ]

@@ -14,6 +14,7 @@ Faults are decided when a request arrives, before it is parsed or recorded as ex
 
 ``counters`` holds how many of each fault were injected (``failed``, ``timed_out``, ``delayed``).
 """
+
 from __future__ import annotations
 
 import random

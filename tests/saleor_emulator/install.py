@@ -15,6 +15,7 @@
    the app is deleted and the installation FAILED (message from ``{"error": {"message"}}`` if the
    app sent one). **3xx counts as success** (the app never got the token, but Saleor does not know).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-
 import semantic_version
 
 from .schema import is_event_type, subscription_event_types, validate_subscription_query
@@ -57,20 +57,24 @@ class InstallResult:
     def ok(self) -> bool:
         return self.status == "INSTALLED"
 
-    def raise_for_status(self) -> "InstallResult":
+    def raise_for_status(self) -> InstallResult:
         if not self.ok:
             raise InstallError(self.message or "installation failed", self.error_code or "FAILED")
         return self
 
 
-def fetch_manifest(emulator: "SaleorEmulator", manifest_url: str) -> dict[str, Any]:
+def fetch_manifest(emulator: SaleorEmulator, manifest_url: str) -> dict[str, Any]:
     last_exc: Exception | None = None
     for attempt in range(3):
         try:
             resp = send_saleor_request(
-                "GET", manifest_url, {"Saleor-Schema-Version": emulator.version.schema_version}, None,
+                "GET",
+                manifest_url,
+                {"Saleor-Schema-Version": emulator.version.schema_version},
+                None,
                 timeout=(emulator.delivery_timeout[0] + attempt, emulator.delivery_timeout[1]),
-                host_without_port=emulator.host_header_without_port, user_agent=emulator.version.user_agent,
+                host_without_port=emulator.host_header_without_port,
+                user_agent=emulator.version.user_agent,
             )
             break
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -134,11 +138,12 @@ class _RequiredSaleorVersionSpec(semantic_version.NpmSpec):
     class Parser(semantic_version.NpmSpec.Parser):
         @classmethod
         def range(cls, operator, target):
-            return semantic_version.base.Range(operator, target,
-                                               prerelease_policy=semantic_version.base.Range.PRERELEASE_NATURAL)
+            return semantic_version.base.Range(
+                operator, target, prerelease_policy=semantic_version.base.Range.PRERELEASE_NATURAL
+            )
 
 
-def validate_manifest(emulator: "SaleorEmulator", manifest: dict[str, Any], permissions: list[str]) -> None:
+def validate_manifest(emulator: SaleorEmulator, manifest: dict[str, Any], permissions: list[str]) -> None:
     """``clean_manifest_data`` of the line the emulator plays; raises ``InstallError`` like core's
     ValidationError (all errors of a stage at once)."""
     version = emulator.version
@@ -172,8 +177,9 @@ def validate_manifest(emulator: "SaleorEmulator", manifest: dict[str, Any], perm
     if unknown:
         errors.add("permissions", "Given permissions don't exist.", "INVALID_PERMISSION")
     with emulator.state.lock:
-        existing = next((a for a in emulator.state.apps.values()
-                         if a.identifier == manifest.get("id") and not a.deleted), None)
+        existing = next(
+            (a for a in emulator.state.apps.values() if a.identifier == manifest.get("id") and not a.deleted), None
+        )
     if existing is not None:
         errors.add("identifier", f"App with the same identifier is already installed: {existing.name}", "UNIQUE")
     errors.raise_if_any()
@@ -184,8 +190,9 @@ def validate_manifest(emulator: "SaleorEmulator", manifest: dict[str, Any], perm
     errors.raise_if_any()
 
 
-def _check_extension(version: SaleorVersion, manifest: dict, ext: dict, app_permissions: list[str],
-                     errors: ManifestErrors) -> None:
+def _check_extension(
+    version: SaleorVersion, manifest: dict, ext: dict, app_permissions: list[str], errors: ManifestErrors
+) -> None:
     targets, mounts = version.extension_targets, version.extension_mounts
     target = ext.get("target", "POPUP")
     if targets is not None and target not in targets:
@@ -223,7 +230,8 @@ def _extension_url_ok(version: SaleorVersion, manifest: dict, ext: dict, target:
         return False
     options = ext.get("options") or {}
     posts = (target == "NEW_TAB" and (options.get("newTabTarget") or {}).get("method") == "POST") or (
-        target == "WIDGET" and (options.get("widgetTarget") or {}).get("method") == "POST")
+        target == "WIDGET" and (options.get("widgetTarget") or {}).get("method") == "POST"
+    )
     if version.at_least("3.22.0") and posts:
         # ENABLE_SSL is off in the emulated Saleor, so http:// is fine; the host must be the app's.
         return urlsplit(url).hostname == urlsplit(manifest["tokenTargetUrl"]).hostname
@@ -261,8 +269,14 @@ def _check_webhook(version: SaleorVersion, wh: dict, errors: ManifestErrors) -> 
         errors.add("webhooks", "Invalid target url.", "INVALID_URL_FORMAT")
 
 
-def install(emulator: "SaleorEmulator", manifest_url: str, *, permissions: list[str] | None = None,
-            activate: bool = True, app_name: str | None = None) -> InstallResult:
+def install(
+    emulator: SaleorEmulator,
+    manifest_url: str,
+    *,
+    permissions: list[str] | None = None,
+    activate: bool = True,
+    app_name: str | None = None,
+) -> InstallResult:
     try:
         manifest = fetch_manifest(emulator, manifest_url)
         perms = list(permissions if permissions is not None else manifest.get("permissions") or [])
@@ -273,23 +287,40 @@ def install(emulator: "SaleorEmulator", manifest_url: str, *, permissions: list[
     st = emulator.state
     with st.lock:
         app = App(
-            pk=st.next_id("app"), identifier=manifest["id"], name=app_name or manifest["name"],
-            permissions=perms, token=generate_app_token(), is_active=activate,
-            version=manifest.get("version"), about=manifest.get("about"),
-            app_url=manifest.get("appUrl"), manifest_url=manifest_url,
-            token_target_url=manifest.get("tokenTargetUrl"), audience=manifest.get("audience"),
+            pk=st.next_id("app"),
+            identifier=manifest["id"],
+            name=app_name or manifest["name"],
+            permissions=perms,
+            token=generate_app_token(),
+            is_active=activate,
+            version=manifest.get("version"),
+            about=manifest.get("about"),
+            app_url=manifest.get("appUrl"),
+            manifest_url=manifest_url,
+            token_target_url=manifest.get("tokenTargetUrl"),
+            audience=manifest.get("audience"),
             manifest=manifest,
         )
         for wh in manifest.get("webhooks") or []:
             async_events = list(wh.get("asyncEvents") or [])
             sync_events = list(wh.get("syncEvents") or [])
             if not async_events and not sync_events:
-                async_events = [camel_to_event(t) for t in subscription_event_types(wh["query"], emulator.version.schema_version)]
-            app.webhooks.append(Webhook(
-                pk=st.next_id("webhook"), app_pk=app.pk, name=wh["name"], target_url=wh["targetUrl"],
-                query=wh["query"], async_events=async_events, sync_events=sync_events,
-                is_active=wh.get("isActive", True), custom_headers=dict(wh.get("customHeaders") or {}),
-            ))
+                async_events = [
+                    camel_to_event(t) for t in subscription_event_types(wh["query"], emulator.version.schema_version)
+                ]
+            app.webhooks.append(
+                Webhook(
+                    pk=st.next_id("webhook"),
+                    app_pk=app.pk,
+                    name=wh["name"],
+                    target_url=wh["targetUrl"],
+                    query=wh["query"],
+                    async_events=async_events,
+                    sync_events=sync_events,
+                    is_active=wh.get("isActive", True),
+                    custom_headers=dict(wh.get("customHeaders") or {}),
+                )
+            )
         st.apps[app.pk] = app
 
     response = None
@@ -305,8 +336,13 @@ def install(emulator: "SaleorEmulator", manifest_url: str, *, permissions: list[
         body = json.dumps({"auth_token": app.token}).encode("utf-8")
         try:
             response = send_saleor_request(
-                "POST", target, headers, body, timeout=emulator.delivery_timeout,
-                host_without_port=emulator.host_header_without_port, user_agent=emulator.version.user_agent,
+                "POST",
+                target,
+                headers,
+                body,
+                timeout=emulator.delivery_timeout,
+                host_without_port=emulator.host_header_without_port,
+                user_agent=emulator.version.user_agent,
             )
             response.raise_for_status()
         except requests.RequestException as exc:

@@ -19,11 +19,12 @@ Business rules are taken from core 3.23 (``saleor/graphql/discount/mutations/vou
   and exactly; anything else matches names/e-mails by substring.
 * ``vouchers(filter: {search})``: case-insensitive substring of the name or of any code.
 """
+
 from __future__ import annotations
 
 import copy
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,7 +32,14 @@ from graphql import GraphQLError
 
 from .schema import ExecContext, PermissionDenied, root_resolver
 from .state import (
-    Checkout, Order, Voucher, VoucherChannelListing, VoucherCode, from_global_id, generate_promo_code, now,
+    Checkout,
+    Order,
+    Voucher,
+    VoucherChannelListing,
+    VoucherCode,
+    from_global_id,
+    generate_promo_code,
+    now,
 )
 from .views import connection
 
@@ -54,7 +62,7 @@ def _parse_dt(value: Any) -> datetime | None:
         return value
     dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt
 
 
@@ -153,7 +161,9 @@ def q_order(ctx: ExecContext, info, id: str | None = None, externalReference: st
         except ValueError:
             order = None
     else:
-        order = next((o for o in st.orders.values() if externalReference and o.external_reference == externalReference), None)
+        order = next(
+            (o for o in st.orders.values() if externalReference and o.external_reference == externalReference), None
+        )
     return ctx.views.order(order) if order else None
 
 
@@ -228,7 +238,9 @@ def _filter_orders(ctx: ExecContext, orders: list[Order], flt: dict[str, Any] | 
         elif key in ("created", "updatedAt"):
             attr = "created" if key == "created" else "updated_at"
             gte, lte = _parse_dt(value.get("gte")), _parse_dt(value.get("lte"))
-            out = [o for o in out if (gte is None or getattr(o, attr) >= gte) and (lte is None or getattr(o, attr) <= lte)]
+            out = [
+                o for o in out if (gte is None or getattr(o, attr) >= gte) and (lte is None or getattr(o, attr) <= lte)
+            ]
         else:
             raise GraphQLError(f"not emulated: OrderFilterInput.{key}")
     return out
@@ -315,9 +327,13 @@ def _where_orders(ctx: ExecContext, orders: list[Order], where: dict[str, Any] |
 
 
 _ORDER_SORT = {
-    "NUMBER": lambda o: o.number, "RANK": lambda o: o.number, "CREATION_DATE": lambda o: o.created,
-    "CREATED_AT": lambda o: o.created, "LAST_MODIFIED_AT": lambda o: o.updated_at,
-    "CUSTOMER": lambda o: (o.user_email or ""), "PAYMENT": lambda o: o.charge_status,
+    "NUMBER": lambda o: o.number,
+    "RANK": lambda o: o.number,
+    "CREATION_DATE": lambda o: o.created,
+    "CREATED_AT": lambda o: o.created,
+    "LAST_MODIFIED_AT": lambda o: o.updated_at,
+    "CUSTOMER": lambda o: o.user_email or "",
+    "PAYMENT": lambda o: o.charge_status,
     "FULFILLMENT_STATUS": lambda o: o.status,
 }
 
@@ -387,8 +403,10 @@ def q_vouchers(ctx: ExecContext, info, filter=None, sortBy=None, query=None, cha
         elif key == "discountType":
             kinds = set(value)
             vouchers = [
-                v for v in vouchers
-                if ("SHIPPING" in kinds and v.type == "SHIPPING") or (v.type != "SHIPPING" and v.discount_value_type in kinds)
+                v
+                for v in vouchers
+                if ("SHIPPING" in kinds and v.type == "SHIPPING")
+                or (v.type != "SHIPPING" and v.discount_value_type in kinds)
             ]
         elif key == "status":
             vouchers = [v for v in vouchers if _voucher_status(v, channel) in set(value)]
@@ -423,13 +441,17 @@ def _clean_codes(st, inp: dict[str, Any], *, creating: bool) -> tuple[list[str],
         if len(given) > 1:
             return [], [_discount_error(None, "Argument 'code' cannot be combined with 'addCodes'", "GRAPHQL_ERROR")]
         if not given:
-            return [], [_discount_error(None, "At least one of arguments is required: 'code', 'addCodes'.", "GRAPHQL_ERROR")]
+            return [], [
+                _discount_error(None, "At least one of arguments is required: 'code', 'addCodes'.", "GRAPHQL_ERROR")
+            ]
     existing = st.all_codes()
     if add_codes is not None and "addCodes" in inp:
         stripped = [c.strip() for c in add_codes]
         dups = _duplicates(list(stripped))
         if dups:
-            return [], [_discount_error("codes", "Duplicated promo codes provided.", "DUPLICATED_INPUT_ITEM", voucherCodes=dups)]
+            return [], [
+                _discount_error("codes", "Duplicated promo codes provided.", "DUPLICATED_INPUT_ITEM", voucherCodes=dups)
+            ]
         taken, cleaned = [], []
         for c in stripped:
             if not c:
@@ -453,10 +475,16 @@ def _clean_codes(st, inp: dict[str, Any], *, creating: bool) -> tuple[list[str],
 
 
 _VOUCHER_FIELDS = {
-    "name": "name", "type": "type", "discountValueType": "discount_value_type", "singleUse": "single_use",
-    "applyOncePerCustomer": "apply_once_per_customer", "applyOncePerOrder": "apply_once_per_order",
-    "onlyForStaff": "only_for_staff", "usageLimit": "usage_limit",
-    "minCheckoutItemsQuantity": "min_checkout_items_quantity", "countries": "countries",
+    "name": "name",
+    "type": "type",
+    "discountValueType": "discount_value_type",
+    "singleUse": "single_use",
+    "applyOncePerCustomer": "apply_once_per_customer",
+    "applyOncePerOrder": "apply_once_per_order",
+    "onlyForStaff": "only_for_staff",
+    "usageLimit": "usage_limit",
+    "minCheckoutItemsQuantity": "min_checkout_items_quantity",
+    "countries": "countries",
 }
 _UNSUPPORTED_VOUCHER_INPUT = ("products", "variants", "collections", "categories")
 
@@ -532,15 +560,25 @@ def m_voucher_update(ctx: ExecContext, info, id: str, input: dict[str, Any]):
     if "singleUse" in input and input["singleUse"] != voucher.single_use:
         used = {o.voucher_code for o in st.orders.values() if o.voucher_code}
         if any(c.code in used or c.used for c in voucher.codes):
-            return _voucher_payload(ctx, None, [_discount_error(
-                "singleUse", "Cannot change single use setting when any voucher code has already been used.",
-                "VOUCHER_ALREADY_USED")])
+            return _voucher_payload(
+                ctx,
+                None,
+                [
+                    _discount_error(
+                        "singleUse",
+                        "Cannot change single use setting when any voucher code has already been used.",
+                        "VOUCHER_ALREADY_USED",
+                    )
+                ],
+            )
     if "code" in input and "addCodes" not in input:
         if len(voucher.codes) == 1:
             voucher.codes[0].code = codes[-1]
             codes = []
         elif voucher.codes:
-            return _voucher_payload(ctx, None, [_discount_error("code", "Cannot update code when multiple codes exists.", "INVALID")])
+            return _voucher_payload(
+                ctx, None, [_discount_error("code", "Cannot update code when multiple codes exists.", "INVALID")]
+            )
     candidate = copy.deepcopy(voucher)
     errors = _apply_voucher_input(candidate, input)
     if errors:
@@ -595,8 +633,14 @@ def m_voucher_channel_listing_update(ctx: ExecContext, info, id: str, input: dic
     errors = []
     both = [i for i in add_ids if i in remove]
     if both:
-        errors.append(_discount_error("input", "The same object cannot be in both lists for adding and removing items.",
-                                      "DUPLICATED_INPUT_ITEM", channels=both))
+        errors.append(
+            _discount_error(
+                "input",
+                "The same object cannot be in both lists for adding and removing items.",
+                "DUPLICATED_INPUT_ITEM",
+                channels=both,
+            )
+        )
     for fld, ids in (("addChannels", add_ids), ("removeChannels", remove)):
         dups = _duplicates(ids)
         if dups:
@@ -612,14 +656,30 @@ def m_voucher_channel_listing_update(ctx: ExecContext, info, id: str, input: dic
             missing.append(cid)
         channels.append(ch)
     if missing:
-        return _voucher_payload(ctx, None, [_discount_error(
-            "channelId", f"Could not resolve to a node with the global id list of '{missing}'.", "GRAPHQL_ERROR")])
+        return _voucher_payload(
+            ctx,
+            None,
+            [
+                _discount_error(
+                    "channelId", f"Could not resolve to a node with the global id list of '{missing}'.", "GRAPHQL_ERROR"
+                )
+            ],
+        )
     remove_pks = []
     for cid in remove:
         pk = _node_pk(cid, "Channel")
         if pk is None:
-            return _voucher_payload(ctx, None, [_discount_error(
-                "removeChannels", f"Could not resolve to a node with the global id list of '{[cid]}'.", "GRAPHQL_ERROR")])
+            return _voucher_payload(
+                ctx,
+                None,
+                [
+                    _discount_error(
+                        "removeChannels",
+                        f"Could not resolve to a node with the global id list of '{[cid]}'.",
+                        "GRAPHQL_ERROR",
+                    )
+                ],
+            )
         remove_pks.append(pk)
     without_value, bad_percentage, bad_precision, bad_min_precision = [], [], [], []
     for item, ch in zip(add, channels):
@@ -636,13 +696,17 @@ def m_voucher_channel_listing_update(ctx: ExecContext, info, id: str, input: dic
         if min_spent is not None and min_spent.as_tuple().exponent < -2:
             bad_min_precision.append(item["channelId"])
     if without_value:
-        errors.append(_discount_error("discountValue", "Value is required for voucher.", "REQUIRED", channels=without_value))
+        errors.append(
+            _discount_error("discountValue", "Value is required for voucher.", "REQUIRED", channels=without_value)
+        )
     if bad_precision:
         errors.append(_discount_error("discountValue", "Invalid amount precision.", "INVALID", channels=bad_precision))
     if bad_percentage:
         errors.append(_discount_error("discountValue", "Invalid percentage value.", "INVALID", channels=bad_percentage))
     if bad_min_precision:
-        errors.append(_discount_error("minAmountSpent", "Invalid amount precision.", "INVALID", channels=bad_min_precision))
+        errors.append(
+            _discount_error("minAmountSpent", "Invalid amount precision.", "INVALID", channels=bad_min_precision)
+        )
     if errors:
         return _voucher_payload(ctx, None, errors)
     for item, ch in zip(add, channels):
@@ -654,8 +718,9 @@ def m_voucher_channel_listing_update(ctx: ExecContext, info, id: str, input: dic
             listing.discount_value = _decimal(item["discountValue"])
         if "minAmountSpent" in item:
             listing.min_spent = _decimal(item["minAmountSpent"])
-    voucher.listings = [listing for listing in voucher.listings
-                        if str(st.channel_by_slug(listing.channel_slug).pk) not in remove_pks]
+    voucher.listings = [
+        listing for listing in voucher.listings if str(st.channel_by_slug(listing.channel_slug).pk) not in remove_pks
+    ]
     ctx.emulator._record_event(ctx, "VOUCHER_UPDATED", voucher=voucher)
     return _voucher_payload(ctx, voucher, [])
 
@@ -675,7 +740,12 @@ def m_voucher_code_bulk_delete(ctx: ExecContext, info, ids: list[str]):
             continue
         wanted.add(pk)
     if invalid:
-        return {"count": 0, "errors": [{"path": "ids", "message": "Invalid VoucherCode ID.", "code": "INVALID", "voucherCodes": invalid}]}
+        return {
+            "count": 0,
+            "errors": [
+                {"path": "ids", "message": "Invalid VoucherCode ID.", "code": "INVALID", "voucherCodes": invalid}
+            ],
+        }
     count = 0
     for v in st.vouchers.values():
         before = len(v.codes)
@@ -720,8 +790,13 @@ def _metadata_target(ctx: ExecContext, id: str):
     return obj, t, []
 
 
-_META_PERMS = {"Voucher": ["MANAGE_DISCOUNTS"], "Order": ["MANAGE_ORDERS"], "Channel": ["MANAGE_CHANNELS"],
-               "App": ["MANAGE_APPS"], "Checkout": ["MANAGE_CHECKOUTS", "HANDLE_TAXES"]}
+_META_PERMS = {
+    "Voucher": ["MANAGE_DISCOUNTS"],
+    "Order": ["MANAGE_ORDERS"],
+    "Channel": ["MANAGE_CHANNELS"],
+    "App": ["MANAGE_APPS"],
+    "Checkout": ["MANAGE_CHECKOUTS", "HANDLE_TAXES"],
+}
 # core meta/permissions.py PUBLIC_META_PERMISSION_MAP: anyone holding a checkout's id may write its
 # public metadata (no permission); its private metadata needs MANAGE_CHECKOUTS.
 _PUBLIC_META_WITHOUT_PERMISSION = {"Checkout"}
@@ -729,8 +804,9 @@ _PUBLIC_META_WITHOUT_PERMISSION = {"Checkout"}
 
 def _item_view(ctx: ExecContext, obj, type_name: str):
     v = ctx.views
-    return {"Voucher": v.voucher, "Order": v.order, "App": v.app, "Channel": v.channel,
-            "Checkout": v.checkout}[type_name](obj)
+    return {"Voucher": v.voucher, "Order": v.order, "App": v.app, "Channel": v.channel, "Checkout": v.checkout}[
+        type_name
+    ](obj)
 
 
 def _metadata_mutation(ctx: ExecContext, id: str, items: list[dict] | list[str], *, private: bool, delete: bool):
@@ -792,8 +868,12 @@ def _checkout_error(field: str | None, message: str, code: str) -> dict[str, Any
 
 
 def _checkout_payload(ctx, checkout, errors, **extra):
-    return {"checkout": ctx.views.checkout(checkout) if checkout is not None and not errors else None,
-            "errors": errors, "checkoutErrors": errors, **extra}
+    return {
+        "checkout": ctx.views.checkout(checkout) if checkout is not None and not errors else None,
+        "errors": errors,
+        "checkoutErrors": errors,
+        **extra,
+    }
 
 
 @root_resolver("Query", "checkout")
@@ -815,21 +895,34 @@ def m_checkout_create(ctx: ExecContext, info, input: dict[str, Any]):
     if slug is None:
         active = [c for c in st.channels if c.is_active]
         if len(st.channels) != 1 and len(active) != 1:
-            return _checkout_payload(ctx, None, [_checkout_error(
-                "channel", "You need to provide channel slug.", "MISSING_CHANNEL_SLUG")], created=None)
+            return _checkout_payload(
+                ctx,
+                None,
+                [_checkout_error("channel", "You need to provide channel slug.", "MISSING_CHANNEL_SLUG")],
+                created=None,
+            )
         channel = st.channels[0] if len(st.channels) == 1 else active[0]
     else:
         channel = st.channel_by_slug(slug)
         if channel is None:
-            return _checkout_payload(ctx, None, [_checkout_error(
-                "channel", f"Channel with '{slug}' slug does not exist.", "NOT_FOUND")], created=None)
+            return _checkout_payload(
+                ctx,
+                None,
+                [_checkout_error("channel", f"Channel with '{slug}' slug does not exist.", "NOT_FOUND")],
+                created=None,
+            )
         if not channel.is_active:
-            return _checkout_payload(ctx, None, [_checkout_error(
-                "channel", f"Channel with '{slug}' is inactive.", "CHANNEL_INACTIVE")], created=None)
+            return _checkout_payload(
+                ctx,
+                None,
+                [_checkout_error("channel", f"Channel with '{slug}' is inactive.", "CHANNEL_INACTIVE")],
+                created=None,
+            )
     if input.get("lines"):
         raise GraphQLError("not emulated: CheckoutCreateInput.lines (products are not emulated)")
-    checkout = Checkout(token=uuid.uuid4(), channel_slug=channel.slug, currency=channel.currency,
-                        email=input.get("email"))
+    checkout = Checkout(
+        token=uuid.uuid4(), channel_slug=channel.slug, currency=channel.currency, email=input.get("email")
+    )
     for item in input.get("metadata") or []:
         checkout.metadata[item["key"]] = item["value"]
     for item in input.get("privateMetadata") or []:
@@ -849,20 +942,31 @@ def _voucher_active_in_channel(voucher: Voucher, code: VoucherCode, channel_slug
 
 
 @root_resolver("Mutation", "checkoutAddPromoCode")
-def m_checkout_add_promo_code(ctx: ExecContext, info, promoCode: str, id: str | None = None,
-                              checkoutId: str | None = None, token: Any = None):
+def m_checkout_add_promo_code(
+    ctx: ExecContext, info, promoCode: str, id: str | None = None, checkoutId: str | None = None, token: Any = None
+):
     st = _state(ctx)
     ref = id or checkoutId
     if ref is None and token is None:
-        return _checkout_payload(ctx, None, [_checkout_error(
-            None, "At least one of arguments is required: 'checkout_id', 'token', 'id'.", "GRAPHQL_ERROR")])
+        return _checkout_payload(
+            ctx,
+            None,
+            [
+                _checkout_error(
+                    None, "At least one of arguments is required: 'checkout_id', 'token', 'id'.", "GRAPHQL_ERROR"
+                )
+            ],
+        )
     if ref is not None and not _decodable(ref):
         return _checkout_payload(ctx, None, [_checkout_error("id", f"Couldn't resolve id: {ref}.", "GRAPHQL_ERROR")])
     checkout = st.checkout_by_ref(str(ref if ref is not None else token))
     if checkout is None:
         field = "id" if ref is not None else "token"
-        return _checkout_payload(ctx, None, [_checkout_error(
-            field, f"Couldn't resolve to a node: {ref if ref is not None else token}", "NOT_FOUND")])
+        return _checkout_payload(
+            ctx,
+            None,
+            [_checkout_error(field, f"Couldn't resolve to a node: {ref if ref is not None else token}", "NOT_FOUND")],
+        )
     found = st.find_code(promoCode)
     if found is None:
         if promoCode in st.gift_card_codes:
@@ -873,8 +977,11 @@ def m_checkout_add_promo_code(ctx: ExecContext, info, promoCode: str, id: str | 
         return _checkout_payload(ctx, None, [_checkout_error("promoCode", "Promo code is invalid", "INVALID")])
     listing = voucher.listing_for(checkout.channel_slug)
     if (listing.min_spent is not None and checkout.subtotal < listing.min_spent) or voucher.only_for_staff:
-        return _checkout_payload(ctx, None, [_checkout_error(
-            "promoCode", "Voucher is not applicable to this checkout.", "VOUCHER_NOT_APPLICABLE")])
+        return _checkout_payload(
+            ctx,
+            None,
+            [_checkout_error("promoCode", "Voucher is not applicable to this checkout.", "VOUCHER_NOT_APPLICABLE")],
+        )
     checkout.voucher_code = code.code
     checkout.last_change = now()
     return _checkout_payload(ctx, checkout, [])

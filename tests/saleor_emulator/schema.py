@@ -17,21 +17,36 @@
 * ``extensions.cost`` is computed with Saleor's query-cost algorithm over a subset of core's
   ``COST_MAP`` (the fields the emulator implements); ``maximumAvailable`` is 50000.
 """
+
 from __future__ import annotations
 
 import re
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, reduce
 from operator import mul
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from graphql import (
-    DocumentNode, FieldNode, FragmentSpreadNode, GraphQLError, GraphQLInterfaceType,
-    GraphQLObjectType, GraphQLSchema, GraphQLSyntaxError, InlineFragmentNode, OperationDefinitionNode,
-    build_schema, execute, get_named_type, get_operation_ast, parse, validate,
+    DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    build_schema,
+    execute,
+    get_named_type,
+    get_operation_ast,
+    parse,
+    validate,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
@@ -100,10 +115,7 @@ class PermissionDenied(Exception):
     def __init__(self, message: str | None = None, *, permissions: list[str] | None = None):
         if not message:
             if permissions:
-                message = (
-                    "To access this path, you need one of the following permissions: "
-                    + ", ".join(permissions)
-                )
+                message = "To access this path, you need one of the following permissions: " + ", ".join(permissions)
             else:
                 message = "You do not have permission to perform this action"
         super().__init__(message)
@@ -247,22 +259,35 @@ def format_error(error: Any, server_errors: list | None = None, code: str | None
 # Subset of core saleor/graphql/query_cost_map.py for the types the emulator serves.
 COST_MAP: dict[str, dict[str, dict[str, Any]]] = {
     "Query": {
-        "app": {"complexity": 1}, "apps": {"complexity": 1, "multipliers": ["first", "last"]},
-        "channel": {"complexity": 1}, "channels": {"complexity": 1},
-        "order": {"complexity": 1}, "orders": {"complexity": 1, "multipliers": ["first", "last"]},
+        "app": {"complexity": 1},
+        "apps": {"complexity": 1, "multipliers": ["first", "last"]},
+        "channel": {"complexity": 1},
+        "channels": {"complexity": 1},
+        "order": {"complexity": 1},
+        "orders": {"complexity": 1, "multipliers": ["first", "last"]},
         "draftOrders": {"complexity": 1, "multipliers": ["first", "last"]},
-        "voucher": {"complexity": 1}, "vouchers": {"complexity": 1, "multipliers": ["first", "last"]},
-        "me": {"complexity": 1}, "user": {"complexity": 1},
+        "voucher": {"complexity": 1},
+        "vouchers": {"complexity": 1, "multipliers": ["first", "last"]},
+        "me": {"complexity": 1},
+        "user": {"complexity": 1},
         "customers": {"complexity": 1, "multipliers": ["first", "last"]},
         "giftCards": {"complexity": 1, "multipliers": ["first", "last"]},
         "webhook": {"complexity": 1},
     },
     "App": {"extensions": {"complexity": 1}, "tokens": {"complexity": 1}, "webhooks": {"complexity": 1}},
     "Order": {
-        "billingAddress": {"complexity": 1}, "channel": {"complexity": 1}, "discounts": {"complexity": 1},
-        "events": {"complexity": 1}, "fulfillments": {"complexity": 1}, "giftCards": {"complexity": 1},
-        "invoices": {"complexity": 10}, "lines": {"complexity": 1}, "payments": {"complexity": 1},
-        "shippingAddress": {"complexity": 1}, "transactions": {"complexity": 1}, "user": {"complexity": 1},
+        "billingAddress": {"complexity": 1},
+        "channel": {"complexity": 1},
+        "discounts": {"complexity": 1},
+        "events": {"complexity": 1},
+        "fulfillments": {"complexity": 1},
+        "giftCards": {"complexity": 1},
+        "invoices": {"complexity": 10},
+        "lines": {"complexity": 1},
+        "payments": {"complexity": 1},
+        "shippingAddress": {"complexity": 1},
+        "transactions": {"complexity": 1},
+        "user": {"complexity": 1},
         "voucher": {"complexity": 1},
     },
     "User": {"orders": {"complexity": 1, "multipliers": ["first", "last"]}},
@@ -321,7 +346,8 @@ def query_cost(schema: GraphQLSchema, document: DocumentNode, variables: dict | 
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             root = {
-                "query": schema.query_type, "mutation": schema.mutation_type,
+                "query": schema.query_type,
+                "mutation": schema.mutation_type,
                 "subscription": schema.subscription_type,
             }[definition.operation.value]
             total += node_cost(definition, root, [])
@@ -352,8 +378,9 @@ def _parsed_and_validated(schema, query: str) -> tuple[Any, tuple]:
     return document, tuple(validate(schema, document))
 
 
-def execute_request(ctx: ExecContext, query: Any, variables: Any, operation_name: str | None,
-                    server_errors: list | None = None) -> RequestOutcome:
+def execute_request(
+    ctx: ExecContext, query: Any, variables: Any, operation_name: str | None, server_errors: list | None = None
+) -> RequestOutcome:
     """One GraphQL request, answered like core ``GraphQLView.get_response``."""
     schema = ctx.emulator.schema
     if not query or not isinstance(query, str):
@@ -372,19 +399,36 @@ def execute_request(ctx: ExecContext, query: Any, variables: Any, operation_name
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         message = (
-            f"Unknown operation named '{operation_name}'." if operation_name
+            f"Unknown operation named '{operation_name}'."
+            if operation_name
             else "Must provide operation name if query contains multiple operations."
         )
-        return RequestOutcome(400, {"errors": [format_error(GraphQLError(message))], "extensions": cost_extensions(cost)}, True)
+        return RequestOutcome(
+            400, {"errors": [format_error(GraphQLError(message))], "extensions": cost_extensions(cost)}, True
+        )
     if operation.operation.value == "subscription":
-        return RequestOutcome(400, {"errors": [format_error(GraphQLError(
-            "not emulated: subscription operations over HTTP"))], "extensions": cost_extensions(cost)}, True)
+        return RequestOutcome(
+            400,
+            {
+                "errors": [format_error(GraphQLError("not emulated: subscription operations over HTTP"))],
+                "extensions": cost_extensions(cost),
+            },
+            True,
+        )
     coerced = get_variable_values(schema, operation.variable_definitions or [], variables or {})
     if isinstance(coerced, list):
-        return RequestOutcome(400, {"errors": [format_error(e) for e in coerced], "extensions": cost_extensions(cost)}, True)
+        return RequestOutcome(
+            400, {"errors": [format_error(e) for e in coerced], "extensions": cost_extensions(cost)}, True
+        )
     result = execute(
-        schema, document, root_value=None, context_value=ctx, variable_values=variables or {},
-        operation_name=operation_name, field_resolver=field_resolver, type_resolver=type_resolver,
+        schema,
+        document,
+        root_value=None,
+        context_value=ctx,
+        variable_values=variables or {},
+        operation_name=operation_name,
+        field_resolver=field_resolver,
+        type_resolver=type_resolver,
     )
     body: dict[str, Any] = {}
     if result.errors:
@@ -435,8 +479,12 @@ def render_subscription(ctx: ExecContext, query: str, event: dict[str, Any]) -> 
     schema = ctx.emulator.schema
     document = parse(query)
     result = execute(
-        schema, document, root_value={"event": event}, context_value=ctx,
-        field_resolver=field_resolver, type_resolver=type_resolver,
+        schema,
+        document,
+        root_value={"event": event},
+        context_value=ctx,
+        field_resolver=field_resolver,
+        type_resolver=type_resolver,
     )
     data = result.data or {}
     if "event" in data:
@@ -454,5 +502,7 @@ def render_subscription(ctx: ExecContext, query: str, event: dict[str, Any]) -> 
 def is_event_type(name: str, *, asynchronous: bool, schema_version: str = "3.23") -> bool:
     """Whether a manifest's ``asyncEvents``/``syncEvents`` entry names an event of that line
     (``WebhookEventTypeAsyncEnum`` / ``WebhookEventTypeSyncEnum`` of its schema)."""
-    enum = get_schema(schema_version).get_type("WebhookEventTypeAsyncEnum" if asynchronous else "WebhookEventTypeSyncEnum")
+    enum = get_schema(schema_version).get_type(
+        "WebhookEventTypeAsyncEnum" if asynchronous else "WebhookEventTypeSyncEnum"
+    )
     return name in enum.values

@@ -1,16 +1,18 @@
 """``SaleorEmulator``: the loopback HTTP server and the test-facing driver API."""
+
 from __future__ import annotations
 
 import json
 import re
 import threading
-from fnmatch import fnmatchcase
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from fnmatch import fnmatchcase
+from typing import Any
 
 from jose import jwt as jose_jwt
 from jose.exceptions import ExpiredSignatureError as JoseExpired
@@ -20,16 +22,37 @@ from werkzeug.wrappers import Request, Response
 
 from . import resolvers  # noqa: F401 - registers the root resolvers
 from .faults import FaultInjector
-from .install import InstallResult, install as _install
+from .install import InstallResult
+from .install import install as _install
 from .schema import (
-    DecodeError, ExecContext, ExpiredSignatureError, InvalidSignatureError, Requestor,
-    execute_request, get_schema, render_subscription,
+    DecodeError,
+    ExecContext,
+    ExpiredSignatureError,
+    InvalidSignatureError,
+    Requestor,
+    execute_request,
+    get_schema,
+    render_subscription,
 )
 from .signing import SigningKey, encode_unsigned_jwt, jwks_bytes, jwks_document
 from .state import (
-    ALL_PERMISSIONS, APP_LIFECYCLE_EVENTS, EVENT_PERMISSIONS, App, Checkout, Order, State,
-    Voucher, VoucherChannelListing, VoucherCode, Webhook, event_to_typename, generate_app_token, iso,
-    money, now, to_global_id,
+    ALL_PERMISSIONS,
+    APP_LIFECYCLE_EVENTS,
+    EVENT_PERMISSIONS,
+    App,
+    Checkout,
+    Order,
+    State,
+    Voucher,
+    VoucherChannelListing,
+    VoucherCode,
+    Webhook,
+    event_to_typename,
+    generate_app_token,
+    iso,
+    money,
+    now,
+    to_global_id,
 )
 from .versions import SaleorVersion
 from .views import Views
@@ -96,10 +119,20 @@ class SaleorEmulator:
     """A Saleor stand-in on loopback, playing 3.23.28 unless told ``version="3.21"``/``"3.22"`` (or a
     full release such as ``"3.23.4"``). See the package docstring for what is emulated."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, version: str | None = None, seed: int = 0,
-                 jwks_available: bool = True, host_header_without_port: bool = True,
-                 delivery_timeout=DEFAULT_TIMEOUT, retry_schedule: list[float] | None = None,
-                 auto_deliver: bool = True, allowed_graphql_origins: Iterable[str] = ("*",)) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        version: str | None = None,
+        seed: int = 0,
+        jwks_available: bool = True,
+        host_header_without_port: bool = True,
+        delivery_timeout=DEFAULT_TIMEOUT,
+        retry_schedule: list[float] | None = None,
+        auto_deliver: bool = True,
+        allowed_graphql_origins: Iterable[str] = ("*",),
+    ) -> None:
         self.host = host
         self.version = SaleorVersion.of(version)
         self._requested_port = port
@@ -129,14 +162,16 @@ class SaleorEmulator:
         self.schema = get_schema(self.version.schema_version)  # fails fast if the SDL is missing
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "SaleorEmulator":
+    def start(self) -> SaleorEmulator:
         if self._server is not None:
             return self
-        self._server = make_server(self.host, self._requested_port, self._wsgi, threaded=True,
-                                   request_handler=_QuietHandler)
+        self._server = make_server(
+            self.host, self._requested_port, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="saleor-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="saleor-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -151,7 +186,7 @@ class SaleorEmulator:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "SaleorEmulator":
+    def __enter__(self) -> SaleorEmulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -216,7 +251,8 @@ class SaleorEmulator:
             response = Response(b"", status=200 if allowed else 400)
             response.headers["Access-Control-Allow-Credentials"] = "true"
             response.headers["Access-Control-Allow-Headers"] = (
-                "Origin, Content-Type, Accept, Authorization, Source-Service-Name, Authorization-Bearer")
+                "Origin, Content-Type, Accept, Authorization, Source-Service-Name, Authorization-Bearer"
+            )
             response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
             response.headers["Access-Control-Max-Age"] = "600"
             response.headers["Vary"] = "Origin"
@@ -250,7 +286,9 @@ class SaleorEmulator:
     def _requestor_from_jwt(self, token: str) -> Requestor:
         try:
             claims = jose_jwt.decode(
-                token, self.key.public_pem.decode(), algorithms=["RS256"],
+                token,
+                self.key.public_pem.decode(),
+                algorithms=["RS256"],
                 options={"verify_aud": False},
             )
         except JoseExpired:
@@ -262,8 +300,12 @@ class SaleorEmulator:
         if claims.get("owner") != "saleor" or claims.get("type") not in ("access", "thirdparty"):
             return Requestor(auth_error=DecodeError("Invalid token type"))
         perms = claims.get("permissions") if claims.get("type") == "thirdparty" else claims.get("user_permissions")
-        user = {"id": claims.get("user_id"), "email": claims.get("email"), "is_staff": claims.get("is_staff", False),
-                "isStaff": claims.get("is_staff", False)}
+        user = {
+            "id": claims.get("user_id"),
+            "email": claims.get("email"),
+            "is_staff": claims.get("is_staff", False),
+            "isStaff": claims.get("is_staff", False),
+        }
         return Requestor(user=user, permissions=set(perms or []))
 
     def _handle_graphql(self, request: Request) -> Response:
@@ -275,10 +317,26 @@ class SaleorEmulator:
         token, auth_header = _extract_token(request)
         headers = dict(request.headers)
         if decision.fail_status is not None:
-            self._record(RecordedRequest(None, None, None, token, auth_header, None, "unknown",
-                                         decision.fail_status, None, headers, fault=f"fail:{decision.fail_status}"))
-            return Response("<h1>Server Error (500)</h1>" if decision.fail_status >= 500 else "Error",
-                            status=decision.fail_status, content_type="text/html")
+            self._record(
+                RecordedRequest(
+                    None,
+                    None,
+                    None,
+                    token,
+                    auth_header,
+                    None,
+                    "unknown",
+                    decision.fail_status,
+                    None,
+                    headers,
+                    fault=f"fail:{decision.fail_status}",
+                )
+            )
+            return Response(
+                "<h1>Server Error (500)</h1>" if decision.fail_status >= 500 else "Error",
+                status=decision.fail_status,
+                content_type="text/html",
+            )
         raw = request.get_data()
         content_type = (request.mimetype or "").lower()
         try:
@@ -290,8 +348,11 @@ class SaleorEmulator:
                 payload = {}
         except (ValueError, UnicodeDecodeError):
             body = {"errors": [{"message": "Unable to parse query.", "extensions": {"exception": {"code": "str"}}}]}
-            self._record(RecordedRequest(raw.decode("utf-8", "replace"), None, None, token, auth_header, None,
-                                         "unknown", 400, body, headers))
+            self._record(
+                RecordedRequest(
+                    raw.decode("utf-8", "replace"), None, None, token, auth_header, None, "unknown", 400, body, headers
+                )
+            )
             return self._json_response(body, 400)
         requestor = self._requestor_for(token)
         entries = payload if isinstance(payload, list) else [payload]
@@ -300,18 +361,29 @@ class SaleorEmulator:
             entry = entry if isinstance(entry, dict) else {}
             ctx = ExecContext(emulator=self, views=self._views(), requestor=requestor)
             with self.state.lock:
-                outcome = execute_request(ctx, entry.get("query"), entry.get("variables"),
-                                          entry.get("operationName"), self.server_errors)
+                outcome = execute_request(
+                    ctx, entry.get("query"), entry.get("variables"), entry.get("operationName"), self.server_errors
+                )
             if outcome.validation_failed:
                 with self._log_lock:
                     self.validation_failures += 1
             pending.extend(ctx.pending_events)
             results.append(outcome.body)
             statuses.append(outcome.status)
-            self._record(RecordedRequest(
-                entry.get("query"), entry.get("variables"), entry.get("operationName"), token, auth_header,
-                requestor.app.id if requestor.app else None, requestor.kind, outcome.status, outcome.body, headers,
-            ))
+            self._record(
+                RecordedRequest(
+                    entry.get("query"),
+                    entry.get("variables"),
+                    entry.get("operationName"),
+                    token,
+                    auth_header,
+                    requestor.app.id if requestor.app else None,
+                    requestor.kind,
+                    outcome.status,
+                    outcome.body,
+                    headers,
+                )
+            )
         body = results if isinstance(payload, list) else results[0]
         if pending and self.auto_deliver:
             self._dispatch_background(pending)
@@ -325,8 +397,9 @@ class SaleorEmulator:
         with self._log_lock:
             self.requests.append(rec)
 
-    def execute(self, query: str, variables: dict | None = None, *, token: str | None = None,
-                app: App | None = None) -> dict[str, Any]:
+    def execute(
+        self, query: str, variables: dict | None = None, *, token: str | None = None, app: App | None = None
+    ) -> dict[str, Any]:
         """Run a GraphQL document in-process (no HTTP, not recorded); returns the response body."""
         requestor = self._requestor_for(token if token is not None else (app.token if app else None))
         ctx = ExecContext(emulator=self, views=self._views(), requestor=requestor)
@@ -334,28 +407,53 @@ class SaleorEmulator:
             return execute_request(ctx, query, variables, None, self.server_errors).body
 
     # ------------------------------------------------------------------ apps
-    def create_app(self, identifier: str = "saleor-app", permissions: Iterable[str] = ("MANAGE_ORDERS", "MANAGE_DISCOUNTS"),
-                   is_active: bool = True, *, name: str | None = None,
-                   webhooks: list[dict[str, Any]] | None = None) -> App:
+    def create_app(
+        self,
+        identifier: str = "saleor-app",
+        permissions: Iterable[str] = ("MANAGE_ORDERS", "MANAGE_DISCOUNTS"),
+        is_active: bool = True,
+        *,
+        name: str | None = None,
+        webhooks: list[dict[str, Any]] | None = None,
+    ) -> App:
         """Create an app directly (no manifest, no token POST). ``webhooks``: manifest-style dicts."""
         perms = list(permissions)
         unknown = [p for p in perms if p not in ALL_PERMISSIONS]
         if unknown:
             raise ValueError(f"unknown permissions {unknown}")
         with self.state.lock:
-            app = App(pk=self.state.next_id("app"), identifier=identifier, name=name or identifier,
-                      permissions=perms, token=generate_app_token(), is_active=is_active)
+            app = App(
+                pk=self.state.next_id("app"),
+                identifier=identifier,
+                name=name or identifier,
+                permissions=perms,
+                token=generate_app_token(),
+                is_active=is_active,
+            )
             for wh in webhooks or []:
-                app.webhooks.append(Webhook(
-                    pk=self.state.next_id("webhook"), app_pk=app.pk, name=wh.get("name", "webhook"),
-                    target_url=wh["targetUrl"], query=wh["query"], async_events=list(wh.get("asyncEvents") or []),
-                    is_active=wh.get("isActive", True), custom_headers=dict(wh.get("customHeaders") or {}),
-                ))
+                app.webhooks.append(
+                    Webhook(
+                        pk=self.state.next_id("webhook"),
+                        app_pk=app.pk,
+                        name=wh.get("name", "webhook"),
+                        target_url=wh["targetUrl"],
+                        query=wh["query"],
+                        async_events=list(wh.get("asyncEvents") or []),
+                        is_active=wh.get("isActive", True),
+                        custom_headers=dict(wh.get("customHeaders") or {}),
+                    )
+                )
             self.state.apps[app.pk] = app
         return app
 
-    def install(self, manifest_url: str, *, permissions: list[str] | None = None, activate: bool = True,
-                app_name: str | None = None) -> InstallResult:
+    def install(
+        self,
+        manifest_url: str,
+        *,
+        permissions: list[str] | None = None,
+        activate: bool = True,
+        app_name: str | None = None,
+    ) -> InstallResult:
         """Install from a manifest like Saleor's ``install_app`` task (see ``install.py``)."""
         return _install(self, manifest_url, permissions=permissions, activate=activate, app_name=app_name)
 
@@ -385,27 +483,46 @@ class SaleorEmulator:
         return self._emit_app_event("APP_DELETED", app, deliver=deliver, retry=retry)
 
     # ------------------------------------------------------------------ vouchers (direct)
-    def create_voucher(self, codes: Iterable[str], *, name: str | None = None, type: str = "ENTIRE_ORDER",
-                       discount_value_type: str = "PERCENTAGE", single_use: bool = False,
-                       usage_limit: int | None = None, apply_once_per_customer: bool = False,
-                       channel_values: dict[str, Any] | None = None) -> dict[str, Any]:
+    def create_voucher(
+        self,
+        codes: Iterable[str],
+        *,
+        name: str | None = None,
+        type: str = "ENTIRE_ORDER",
+        discount_value_type: str = "PERCENTAGE",
+        single_use: bool = False,
+        usage_limit: int | None = None,
+        apply_once_per_customer: bool = False,
+        channel_values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Seed a voucher without GraphQL (e.g. a code "someone else" already owns)."""
         with self.state.lock:
-            v = Voucher(pk=self.state.next_id("voucher"), name=name, type=type,
-                        discount_value_type=discount_value_type, single_use=single_use,
-                        usage_limit=usage_limit, apply_once_per_customer=apply_once_per_customer)
+            v = Voucher(
+                pk=self.state.next_id("voucher"),
+                name=name,
+                type=type,
+                discount_value_type=discount_value_type,
+                single_use=single_use,
+                usage_limit=usage_limit,
+                apply_once_per_customer=apply_once_per_customer,
+            )
             v.codes = [VoucherCode(uuid.uuid4(), c) for c in codes]
             for slug, value in (channel_values or {}).items():
                 ch = self.state.channel_by_slug(slug)
-                v.listings.append(VoucherChannelListing(self.state.next_id("listing"), slug, Decimal(str(value)), ch.currency))
+                v.listings.append(
+                    VoucherChannelListing(self.state.next_id("listing"), slug, Decimal(str(value)), ch.currency)
+                )
             self.state.vouchers[v.pk] = v
             return self._views().voucher(v)
 
     def voucher_codes(self) -> dict[str, dict[str, Any]]:
         """All codes -> {"voucher_id", "used", "is_active"} (for assertions)."""
         with self.state.lock:
-            return {c.code: {"voucher_id": v.id, "used": c.used, "is_active": c.is_active}
-                    for v in self.state.vouchers.values() for c in v.codes}
+            return {
+                c.code: {"voucher_id": v.id, "used": c.used, "is_active": c.is_active}
+                for v in self.state.vouchers.values()
+                for c in v.codes
+            }
 
     def add_gift_card_code(self, code: str) -> None:
         """Codes are unique across vouchers *and* gift cards in Saleor."""
@@ -413,14 +530,29 @@ class SaleorEmulator:
             self.state.gift_card_codes.add(code)
 
     # ------------------------------------------------------------------ orders
-    def create_order(self, email: str | None, *, user: dict[str, Any] | None = None, channel: str = "default-channel",
-                     total: Any = "25.00", subtotal: Any = None, voucher_code: str | None = None,
-                     metadata: dict[str, str] | None = None, private_metadata: dict[str, str] | None = None,
-                     first_name: str = "Fiona", last_name: str = "Friend",
-                     shipping_address: dict[str, Any] | None = None, language: str = "EN",
-                     origin: str = "CHECKOUT", paid: bool = False, status: str = "UNFULFILLED",
-                     created: datetime | None = None, external_reference: str | None = None,
-                     lines: list[dict[str, Any]] | None = None, discount: Any = None) -> dict[str, Any]:
+    def create_order(
+        self,
+        email: str | None,
+        *,
+        user: dict[str, Any] | None = None,
+        channel: str = "default-channel",
+        total: Any = "25.00",
+        subtotal: Any = None,
+        voucher_code: str | None = None,
+        metadata: dict[str, str] | None = None,
+        private_metadata: dict[str, str] | None = None,
+        first_name: str = "Fiona",
+        last_name: str = "Friend",
+        shipping_address: dict[str, Any] | None = None,
+        language: str = "EN",
+        origin: str = "CHECKOUT",
+        paid: bool = False,
+        status: str = "UNFULFILLED",
+        created: datetime | None = None,
+        external_reference: str | None = None,
+        lines: list[dict[str, Any]] | None = None,
+        discount: Any = None,
+    ) -> dict[str, Any]:
         """Create an order (no events: see ``checkout_complete``). Returns the order in Saleor's shape.
 
         A ``voucher_code`` known to the emulator consumes usage like core ``increase_voucher_usage``:
@@ -437,23 +569,52 @@ class SaleorEmulator:
                 raise ValueError(f"unknown channel {channel!r}")
             total_d = money(total)
             sub_d = money(subtotal) if subtotal is not None else total_d
-            address = shipping_address if shipping_address is not None else {
-                "firstName": first_name, "lastName": last_name, "streetAddress1": "1600 Amphitheatre Pkwy",
-                "city": "Mountain View", "postalCode": "94043", "country": "US",
-            }
+            address = (
+                shipping_address
+                if shipping_address is not None
+                else {
+                    "firstName": first_name,
+                    "lastName": last_name,
+                    "streetAddress1": "1600 Amphitheatre Pkwy",
+                    "city": "Mountain View",
+                    "postalCode": "94043",
+                    "country": "US",
+                }
+            )
             when = created or now()
             order = Order(
-                pk=uuid.uuid4(), number=self.state.next_id("order"), channel_slug=channel, currency=ch.currency,
-                user_email=email if email is not None else (user or {}).get("email"), total=total_d,
-                subtotal=sub_d, user=user, status=status, origin=origin,
-                checkout_pk=uuid.uuid4() if origin == "CHECKOUT" else None, language=language,
-                shipping_address=address, created=when, updated_at=when,
-                metadata=dict(metadata or {}), private_metadata=dict(private_metadata or {}),
+                pk=uuid.uuid4(),
+                number=self.state.next_id("order"),
+                channel_slug=channel,
+                currency=ch.currency,
+                user_email=email if email is not None else (user or {}).get("email"),
+                total=total_d,
+                subtotal=sub_d,
+                user=user,
+                status=status,
+                origin=origin,
+                checkout_pk=uuid.uuid4() if origin == "CHECKOUT" else None,
+                language=language,
+                shipping_address=address,
+                created=when,
+                updated_at=when,
+                metadata=dict(metadata or {}),
+                private_metadata=dict(private_metadata or {}),
                 external_reference=external_reference,
             )
-            raw_lines = lines if lines is not None else [
-                {"productName": "Emulated product", "variantName": "Default", "productSku": "EMU-1",
-                 "quantity": 1, "unitPrice": str(sub_d)}]
+            raw_lines = (
+                lines
+                if lines is not None
+                else [
+                    {
+                        "productName": "Emulated product",
+                        "variantName": "Default",
+                        "productSku": "EMU-1",
+                        "quantity": 1,
+                        "unitPrice": str(sub_d),
+                    }
+                ]
+            )
             for line in raw_lines:
                 line = dict(line)
                 line.setdefault("id", to_global_id("OrderLine", uuid.uuid4()))
@@ -463,10 +624,17 @@ class SaleorEmulator:
                 found = self.state.find_code(voucher_code) if voucher_code else None
                 if found:
                     voucher_name = found[0].name
-                order.discounts.append({
-                    "id": to_global_id("OrderDiscount", uuid.uuid4()), "type": "VOUCHER", "name": voucher_name,
-                    "valueType": "FIXED", "value": str(money(discount)), "amount": str(money(discount)), "reason": None,
-                })
+                order.discounts.append(
+                    {
+                        "id": to_global_id("OrderDiscount", uuid.uuid4()),
+                        "type": "VOUCHER",
+                        "name": voucher_name,
+                        "valueType": "FIXED",
+                        "value": str(money(discount)),
+                        "amount": str(money(discount)),
+                        "reason": None,
+                    }
+                )
             if paid:
                 order.charged = total_d
             if voucher_code:
@@ -483,15 +651,27 @@ class SaleorEmulator:
             return self._order_view(order)
 
     # ------------------------------------------------------------------ checkouts
-    def create_checkout(self, *, channel: str = "default-channel", email: str | None = None,
-                        subtotal: Any = "40.00", metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    def create_checkout(
+        self,
+        *,
+        channel: str = "default-channel",
+        email: str | None = None,
+        subtotal: Any = "40.00",
+        metadata: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """A guest checkout as a storefront would have made it (its lines stand in as ``subtotal``)."""
         with self.state.lock:
             ch = self.state.channel_by_slug(channel)
             if ch is None:
                 raise ValueError(f"unknown channel {channel!r}")
-            checkout = Checkout(token=uuid.uuid4(), channel_slug=channel, currency=ch.currency, email=email,
-                                subtotal=money(subtotal), metadata=dict(metadata or {}))
+            checkout = Checkout(
+                token=uuid.uuid4(),
+                channel_slug=channel,
+                currency=ch.currency,
+                email=email,
+                subtotal=money(subtotal),
+                metadata=dict(metadata or {}),
+            )
             self.state.checkouts[checkout.token] = checkout
             return self._views().checkout(checkout)
 
@@ -502,8 +682,9 @@ class SaleorEmulator:
                 raise KeyError(f"no checkout {ref}")
             return self._views().checkout(checkout)
 
-    def complete_checkout(self, ref: Any, *, email: str | None = None, first_name: str = "Fiona",
-                          paid: bool = True, deliver: bool = True) -> dict[str, Any]:
+    def complete_checkout(
+        self, ref: Any, *, email: str | None = None, first_name: str = "Fiona", paid: bool = True, deliver: bool = True
+    ) -> dict[str, Any]:
         """``checkoutComplete``: an order with the checkout's channel, e-mail, voucher code and a copy
         of its metadata (core ``complete_checkout.py``), then the events Saleor sends. The checkout
         is gone afterwards, as in Saleor."""
@@ -514,10 +695,17 @@ class SaleorEmulator:
             view = self._views()
             discount = view.checkout_discount(checkout)
             order = self.create_order(
-                email or checkout.email, channel=checkout.channel_slug, total=checkout.subtotal - discount,
-                subtotal=checkout.subtotal, voucher_code=checkout.voucher_code, metadata=checkout.metadata,
-                private_metadata=checkout.private_metadata, first_name=first_name, paid=paid,
-                discount=discount if checkout.voucher_code else None)
+                email or checkout.email,
+                channel=checkout.channel_slug,
+                total=checkout.subtotal - discount,
+                subtotal=checkout.subtotal,
+                voucher_code=checkout.voucher_code,
+                metadata=checkout.metadata,
+                private_metadata=checkout.private_metadata,
+                first_name=first_name,
+                paid=paid,
+                discount=discount if checkout.voucher_code else None,
+            )
             record = self.state.order_by_ref(order)
             record.checkout_pk = checkout.token
             del self.state.checkouts[checkout.token]
@@ -538,8 +726,9 @@ class SaleorEmulator:
         order.updated_at = now()
         return order
 
-    def checkout_complete(self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None,
-                          retry: bool = False) -> list[Delivery]:
+    def checkout_complete(
+        self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None, retry: bool = False
+    ) -> list[Delivery]:
         """ORDER_CREATED, and when already paid ORDER_PAID, ORDER_FULLY_PAID, ORDER_UPDATED."""
         with self.state.lock:
             o = self.state.order_by_ref(order)
@@ -548,8 +737,15 @@ class SaleorEmulator:
                 events += ["ORDER_PAID", "ORDER_FULLY_PAID", "ORDER_UPDATED"]
         return self._emit(events, order=o, deliver=deliver, event_order=event_order, retry=retry)
 
-    def pay(self, order: Any, amount: Any = None, *, deliver: bool = True, event_order: list[str] | None = None,
-            retry: bool = False) -> list[Delivery]:
+    def pay(
+        self,
+        order: Any,
+        amount: Any = None,
+        *,
+        deliver: bool = True,
+        event_order: list[str] | None = None,
+        retry: bool = False,
+    ) -> list[Delivery]:
         """A transaction charge: ORDER_PAID (+ ORDER_FULLY_PAID when fully charged) + ORDER_UPDATED."""
         with self.state.lock:
             o = self._touch(order)
@@ -560,17 +756,26 @@ class SaleorEmulator:
             events.append("ORDER_UPDATED")
         return self._emit(events, order=o, deliver=deliver, event_order=event_order, retry=retry)
 
-    def mark_as_paid(self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None,
-                     retry: bool = False) -> list[Delivery]:
+    def mark_as_paid(
+        self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None, retry: bool = False
+    ) -> list[Delivery]:
         """``orderMarkAsPaid``: ORDER_FULLY_PAID + ORDER_UPDATED, **no** ORDER_PAID."""
         with self.state.lock:
             o = self._touch(order)
             o.charged = o.total
-        return self._emit(["ORDER_FULLY_PAID", "ORDER_UPDATED"], order=o, deliver=deliver,
-                          event_order=event_order, retry=retry)
+        return self._emit(
+            ["ORDER_FULLY_PAID", "ORDER_UPDATED"], order=o, deliver=deliver, event_order=event_order, retry=retry
+        )
 
-    def refund(self, order: Any, amount: Any = None, *, deliver: bool = True, event_order: list[str] | None = None,
-               retry: bool = False) -> list[Delivery]:
+    def refund(
+        self,
+        order: Any,
+        amount: Any = None,
+        *,
+        deliver: bool = True,
+        event_order: list[str] | None = None,
+        retry: bool = False,
+    ) -> list[Delivery]:
         """REFUND_SUCCESS: ORDER_REFUNDED, ORDER_UPDATED (+ ORDER_FULLY_REFUNDED when refunded >= total)."""
         with self.state.lock:
             o = self._touch(order)
@@ -582,23 +787,27 @@ class SaleorEmulator:
                 events.append("ORDER_FULLY_REFUNDED")
         return self._emit(events, order=o, deliver=deliver, event_order=event_order, retry=retry)
 
-    def cancel(self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None,
-               retry: bool = False) -> list[Delivery]:
+    def cancel(
+        self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None, retry: bool = False
+    ) -> list[Delivery]:
         """``orderCancel``: status CANCELED, payment untouched; ORDER_CANCELLED + ORDER_UPDATED."""
         with self.state.lock:
             o = self._touch(order)
             o.status = "CANCELED"
-        return self._emit(["ORDER_CANCELLED", "ORDER_UPDATED"], order=o, deliver=deliver,
-                          event_order=event_order, retry=retry)
+        return self._emit(
+            ["ORDER_CANCELLED", "ORDER_UPDATED"], order=o, deliver=deliver, event_order=event_order, retry=retry
+        )
 
-    def fulfill(self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None,
-                retry: bool = False) -> list[Delivery]:
+    def fulfill(
+        self, order: Any, *, deliver: bool = True, event_order: list[str] | None = None, retry: bool = False
+    ) -> list[Delivery]:
         """Everything fulfilled: status FULFILLED; ORDER_FULFILLED + ORDER_UPDATED."""
         with self.state.lock:
             o = self._touch(order)
             o.status = "FULFILLED"
-        return self._emit(["ORDER_FULFILLED", "ORDER_UPDATED"], order=o, deliver=deliver,
-                          event_order=event_order, retry=retry)
+        return self._emit(
+            ["ORDER_FULFILLED", "ORDER_UPDATED"], order=o, deliver=deliver, event_order=event_order, retry=retry
+        )
 
     def update_order(self, order: Any, **changes: Any) -> dict[str, Any]:
         """Change order fields directly (no events), e.g. ``status=``, ``metadata=``, ``total=``."""
@@ -629,8 +838,12 @@ class SaleorEmulator:
             for app in apps:
                 # From 3.23.5 a lifecycle event goes to the app it is about, whatever its permissions;
                 # before, it goes like any other event to the live apps holding MANAGE_APPS.
-                own_lifecycle = (event in APP_LIFECYCLE_EVENTS and subject_app is not None and app.pk == subject_app.pk
-                                 and self.version.lifecycle_events_reach_the_app_itself)
+                own_lifecycle = (
+                    event in APP_LIFECYCLE_EVENTS
+                    and subject_app is not None
+                    and app.pk == subject_app.pk
+                    and self.version.lifecycle_events_reach_the_app_itself
+                )
                 if not own_lifecycle:
                     if app.deleted or not app.is_active:
                         continue
@@ -641,7 +854,9 @@ class SaleorEmulator:
                         out.append((app, wh))
         return out
 
-    def _event_root(self, event: str, app: App, views: Views, issued_at: datetime, objs: dict[str, Any]) -> dict[str, Any]:
+    def _event_root(
+        self, event: str, app: App, views: Views, issued_at: datetime, objs: dict[str, Any]
+    ) -> dict[str, Any]:
         root: dict[str, Any] = {
             "__typename": event_to_typename(event),
             "issuedAt": iso(issued_at),
@@ -668,7 +883,9 @@ class SaleorEmulator:
 
         def render() -> bytes | None:
             views = self._views()
-            ctx = ExecContext(emulator=self, views=views, requestor=Requestor(app=app, permissions=set(app.permissions)))
+            ctx = ExecContext(
+                emulator=self, views=views, requestor=Requestor(app=app, permissions=set(app.permissions))
+            )
             with self.state.lock:
                 payload = render_subscription(ctx, webhook.query, self._event_root(event, app, views, issued_at, objs))
             return json.dumps(payload).encode("utf-8") if payload is not None else None
@@ -686,8 +903,15 @@ class SaleorEmulator:
                 out.append(self._make_delivery(event, app, wh, objs))
         return out
 
-    def _emit(self, events: list[str], *, deliver: bool = True, event_order: list[str] | None = None,
-              retry: bool = False, **objs: Any) -> list[Delivery]:
+    def _emit(
+        self,
+        events: list[str],
+        *,
+        deliver: bool = True,
+        event_order: list[str] | None = None,
+        retry: bool = False,
+        **objs: Any,
+    ) -> list[Delivery]:
         if event_order is not None:
             events = list(event_order)
         deliveries = self.prepare_deliveries(events, **objs)
@@ -721,8 +945,9 @@ class SaleorEmulator:
         with self._log_lock:
             self.attempts.append((delivery, attempt))
 
-    def deliver_event(self, app: App, event_name: str, order: Any = None, *, concurrently: int = 1,
-                      retry: bool = False) -> list[Delivery]:
+    def deliver_event(
+        self, app: App, event_name: str, order: Any = None, *, concurrently: int = 1, retry: bool = False
+    ) -> list[Delivery]:
         """Send one event for ``order`` to ``app``'s webhook ``concurrently`` times in parallel threads
         (identical bytes and headers: a duplicate delivery race)."""
         objs: dict[str, Any] = {}
@@ -731,7 +956,11 @@ class SaleorEmulator:
                 objs["order"] = self.state.order_by_ref(order)
         if event_name in APP_LIFECYCLE_EVENTS:
             objs["app"] = app
-        targets = [(a, w) for a, w in self._targets(event_name, app if event_name in APP_LIFECYCLE_EVENTS else None) if a.pk == app.pk]
+        targets = [
+            (a, w)
+            for a, w in self._targets(event_name, app if event_name in APP_LIFECYCLE_EVENTS else None)
+            if a.pk == app.pk
+        ]
         if not targets:
             raise ValueError(f"app {app.identifier!r} has no active webhook for {event_name}")
         first = self._make_delivery(event_name, app, targets[0][1], objs)
@@ -753,13 +982,25 @@ class SaleorEmulator:
         return copies
 
     # ------------------------------------------------------------------ Dashboard JWT
-    def mint_dashboard_token(self, app: App, *, user_permissions: list[str] | None = None,
-                             permissions: list[str] | None = None, email: str = "admin@example.com",
-                             user_id: str = "VXNlcjoyMQ==", is_staff: bool = True, ttl: int = 300,
-                             iat: int | None = None, kid: str | None = None, alg: str = "RS256",
-                             key: Any = None, extra_claims: dict[str, Any] | None = None,
-                             token_key: str | None = None, issuer: str | None = None,
-                             audience: str | None = None) -> str:
+    def mint_dashboard_token(
+        self,
+        app: App,
+        *,
+        user_permissions: list[str] | None = None,
+        permissions: list[str] | None = None,
+        email: str = "admin@example.com",
+        user_id: str = "VXNlcjoyMQ==",
+        is_staff: bool = True,
+        ttl: int = 300,
+        iat: int | None = None,
+        kid: str | None = None,
+        alg: str = "RS256",
+        key: Any = None,
+        extra_claims: dict[str, Any] | None = None,
+        token_key: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> str:
         """``app.accessToken`` as the Dashboard gets it (claims of core ``jwt.py``, header alg/kid/typ).
 
         Forgeries for security tests: ``key=`` another ``SigningKey``/PEM (kid still the served one
@@ -809,11 +1050,26 @@ class SaleorEmulator:
             pem = signing
         return jose_jwt.encode(claims, pem, algorithm=alg_upper, headers={"kid": kid})
 
-    def mint_staff_token(self, *, permissions: list[str] | None = None, email: str = "admin@example.com",
-                         user_id: str = "VXNlcjoyMQ==", ttl: int = 300) -> str:
+    def mint_staff_token(
+        self,
+        *,
+        permissions: list[str] | None = None,
+        email: str = "admin@example.com",
+        user_id: str = "VXNlcjoyMQ==",
+        ttl: int = 300,
+    ) -> str:
         """A staff ``access`` JWT accepted by this emulator's GraphQL endpoint."""
         issued = int(time.time())
-        claims = {"iat": issued, "owner": "saleor", "iss": self.api_url, "exp": issued + ttl,
-                  "token": generate_app_token()[:12], "email": email, "type": "access", "user_id": user_id,
-                  "is_staff": True, "user_permissions": list(permissions or ALL_PERMISSIONS)}
+        claims = {
+            "iat": issued,
+            "owner": "saleor",
+            "iss": self.api_url,
+            "exp": issued + ttl,
+            "token": generate_app_token()[:12],
+            "email": email,
+            "type": "access",
+            "user_id": user_id,
+            "is_staff": True,
+            "user_permissions": list(permissions or ALL_PERMISSIONS),
+        }
         return jose_jwt.encode(claims, self.key.private_pem.decode(), algorithm="RS256", headers={"kid": self.key.kid})

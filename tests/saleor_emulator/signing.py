@@ -11,13 +11,15 @@
 * Dashboard (``app.accessToken``) JWTs are ordinary compact RS256 JWS with header
   ``{"alg","kid","typ"}`` (sorted, compact) and claims in Saleor's order.
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization

@@ -5,6 +5,7 @@ All mutation of this state happens while holding ``State.lock`` (an ``RLock``); 
 is a consistent snapshot. HTTP calls *to* the app (webhooks, token POST) are never made while the
 lock is held, because the app calls back into the emulator while handling them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,7 +15,7 @@ import string
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -22,12 +23,31 @@ SALEOR_VERSION = "3.23.28"
 SCHEMA_VERSION = "3.23"
 
 ALL_PERMISSIONS = [
-    "MANAGE_USERS", "MANAGE_STAFF", "IMPERSONATE_USER", "MANAGE_APPS", "MANAGE_OBSERVABILITY",
-    "MANAGE_CHECKOUTS", "HANDLE_CHECKOUTS", "HANDLE_TAXES", "MANAGE_TAXES", "MANAGE_CHANNELS",
-    "MANAGE_CUSTOMER_TYPES_AND_ATTRIBUTES", "MANAGE_DISCOUNTS", "MANAGE_GIFT_CARD", "MANAGE_MENUS",
-    "MANAGE_ORDERS", "MANAGE_ORDERS_IMPORT", "MANAGE_PAGES", "MANAGE_PAGE_TYPES_AND_ATTRIBUTES",
-    "HANDLE_PAYMENTS", "MANAGE_PLUGINS", "MANAGE_PRODUCTS", "MANAGE_PRODUCT_TYPES_AND_ATTRIBUTES",
-    "MANAGE_SHIPPING", "MANAGE_SETTINGS", "MANAGE_TRANSLATIONS",
+    "MANAGE_USERS",
+    "MANAGE_STAFF",
+    "IMPERSONATE_USER",
+    "MANAGE_APPS",
+    "MANAGE_OBSERVABILITY",
+    "MANAGE_CHECKOUTS",
+    "HANDLE_CHECKOUTS",
+    "HANDLE_TAXES",
+    "MANAGE_TAXES",
+    "MANAGE_CHANNELS",
+    "MANAGE_CUSTOMER_TYPES_AND_ATTRIBUTES",
+    "MANAGE_DISCOUNTS",
+    "MANAGE_GIFT_CARD",
+    "MANAGE_MENUS",
+    "MANAGE_ORDERS",
+    "MANAGE_ORDERS_IMPORT",
+    "MANAGE_PAGES",
+    "MANAGE_PAGE_TYPES_AND_ATTRIBUTES",
+    "HANDLE_PAYMENTS",
+    "MANAGE_PLUGINS",
+    "MANAGE_PRODUCTS",
+    "MANAGE_PRODUCT_TYPES_AND_ATTRIBUTES",
+    "MANAGE_SHIPPING",
+    "MANAGE_SETTINGS",
+    "MANAGE_TRANSLATIONS",
 ]
 
 PERMISSION_NAMES = {
@@ -59,22 +79,38 @@ PERMISSION_NAMES = {
 }
 
 COUNTRY_NAMES = {
-    "US": "United States of America", "PL": "Poland", "GB": "United Kingdom", "DE": "Germany",
-    "FR": "France", "CA": "Canada",
+    "US": "United States of America",
+    "PL": "Poland",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "FR": "France",
+    "CA": "Canada",
 }
 
 # Event -> permission an app needs to receive it (core saleor/webhook/event_types.py, subset).
 EVENT_PERMISSIONS = {
-    "ORDER_CREATED": "MANAGE_ORDERS", "ORDER_CONFIRMED": "MANAGE_ORDERS", "ORDER_PAID": "MANAGE_ORDERS",
-    "ORDER_FULLY_PAID": "MANAGE_ORDERS", "ORDER_REFUNDED": "MANAGE_ORDERS",
-    "ORDER_FULLY_REFUNDED": "MANAGE_ORDERS", "ORDER_UPDATED": "MANAGE_ORDERS",
-    "ORDER_CANCELLED": "MANAGE_ORDERS", "ORDER_EXPIRED": "MANAGE_ORDERS",
-    "ORDER_FULFILLED": "MANAGE_ORDERS", "ORDER_METADATA_UPDATED": "MANAGE_ORDERS",
-    "VOUCHER_CREATED": "MANAGE_DISCOUNTS", "VOUCHER_UPDATED": "MANAGE_DISCOUNTS",
-    "VOUCHER_DELETED": "MANAGE_DISCOUNTS", "VOUCHER_CODES_CREATED": "MANAGE_DISCOUNTS",
-    "VOUCHER_CODES_DELETED": "MANAGE_DISCOUNTS", "VOUCHER_METADATA_UPDATED": "MANAGE_DISCOUNTS",
-    "CUSTOMER_CREATED": "MANAGE_USERS", "CUSTOMER_UPDATED": "MANAGE_USERS",
-    "APP_INSTALLED": "MANAGE_APPS", "APP_UPDATED": "MANAGE_APPS", "APP_DELETED": "MANAGE_APPS",
+    "ORDER_CREATED": "MANAGE_ORDERS",
+    "ORDER_CONFIRMED": "MANAGE_ORDERS",
+    "ORDER_PAID": "MANAGE_ORDERS",
+    "ORDER_FULLY_PAID": "MANAGE_ORDERS",
+    "ORDER_REFUNDED": "MANAGE_ORDERS",
+    "ORDER_FULLY_REFUNDED": "MANAGE_ORDERS",
+    "ORDER_UPDATED": "MANAGE_ORDERS",
+    "ORDER_CANCELLED": "MANAGE_ORDERS",
+    "ORDER_EXPIRED": "MANAGE_ORDERS",
+    "ORDER_FULFILLED": "MANAGE_ORDERS",
+    "ORDER_METADATA_UPDATED": "MANAGE_ORDERS",
+    "VOUCHER_CREATED": "MANAGE_DISCOUNTS",
+    "VOUCHER_UPDATED": "MANAGE_DISCOUNTS",
+    "VOUCHER_DELETED": "MANAGE_DISCOUNTS",
+    "VOUCHER_CODES_CREATED": "MANAGE_DISCOUNTS",
+    "VOUCHER_CODES_DELETED": "MANAGE_DISCOUNTS",
+    "VOUCHER_METADATA_UPDATED": "MANAGE_DISCOUNTS",
+    "CUSTOMER_CREATED": "MANAGE_USERS",
+    "CUSTOMER_UPDATED": "MANAGE_USERS",
+    "APP_INSTALLED": "MANAGE_APPS",
+    "APP_UPDATED": "MANAGE_APPS",
+    "APP_DELETED": "MANAGE_APPS",
     "APP_STATUS_CHANGED": "MANAGE_APPS",
 }
 # Lifecycle events reach the app itself regardless of permission (since 3.23.5).
@@ -82,7 +118,7 @@ APP_LIFECYCLE_EVENTS = {"APP_INSTALLED", "APP_UPDATED", "APP_DELETED", "APP_STAT
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -90,7 +126,7 @@ def iso(dt: datetime | None) -> str | None:
 
 
 def to_global_id(type_name: str, pk: Any) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode("utf-8")).decode("ascii")
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode("ascii")
 
 
 def from_global_id(global_id: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ The differences the app can notice, from core's source at each tag:
 * ``APP_DELETED`` and the other lifecycle events reach an app without ``MANAGE_APPS`` only from
   3.23.5 (#19160, ``get_webhooks_for_app_lifecycle_event``); before, they need ``MANAGE_APPS``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,21 +27,51 @@ DEFAULT_RELEASE = RELEASES["3.23"]
 # AppExtensionTarget / AppExtensionMount members (saleor/app/types.py) of the lines that check them.
 _TARGETS_321 = ("POPUP", "APP_PAGE")
 _MOUNTS_321 = (
-    "CUSTOMER_OVERVIEW_CREATE", "CUSTOMER_OVERVIEW_MORE_ACTIONS", "CUSTOMER_DETAILS_MORE_ACTIONS",
-    "PRODUCT_OVERVIEW_CREATE", "PRODUCT_OVERVIEW_MORE_ACTIONS", "PRODUCT_DETAILS_MORE_ACTIONS",
-    "NAVIGATION_CATALOG", "NAVIGATION_ORDERS", "NAVIGATION_CUSTOMERS", "NAVIGATION_DISCOUNTS",
-    "NAVIGATION_TRANSLATIONS", "NAVIGATION_PAGES",
-    "ORDER_DETAILS_MORE_ACTIONS", "ORDER_OVERVIEW_CREATE", "ORDER_OVERVIEW_MORE_ACTIONS",
+    "CUSTOMER_OVERVIEW_CREATE",
+    "CUSTOMER_OVERVIEW_MORE_ACTIONS",
+    "CUSTOMER_DETAILS_MORE_ACTIONS",
+    "PRODUCT_OVERVIEW_CREATE",
+    "PRODUCT_OVERVIEW_MORE_ACTIONS",
+    "PRODUCT_DETAILS_MORE_ACTIONS",
+    "NAVIGATION_CATALOG",
+    "NAVIGATION_ORDERS",
+    "NAVIGATION_CUSTOMERS",
+    "NAVIGATION_DISCOUNTS",
+    "NAVIGATION_TRANSLATIONS",
+    "NAVIGATION_PAGES",
+    "ORDER_DETAILS_MORE_ACTIONS",
+    "ORDER_OVERVIEW_CREATE",
+    "ORDER_OVERVIEW_MORE_ACTIONS",
 )
 WIDGET_MOUNTS_322 = (
-    "ORDER_DETAILS_WIDGETS", "PRODUCT_DETAILS_WIDGETS", "VOUCHER_DETAILS_WIDGETS", "DRAFT_ORDER_DETAILS_WIDGETS",
-    "GIFT_CARD_DETAILS_WIDGETS", "CUSTOMER_DETAILS_WIDGETS", "COLLECTION_DETAILS_WIDGETS",
+    "ORDER_DETAILS_WIDGETS",
+    "PRODUCT_DETAILS_WIDGETS",
+    "VOUCHER_DETAILS_WIDGETS",
+    "DRAFT_ORDER_DETAILS_WIDGETS",
+    "GIFT_CARD_DETAILS_WIDGETS",
+    "CUSTOMER_DETAILS_WIDGETS",
+    "COLLECTION_DETAILS_WIDGETS",
 )
-_MOUNTS_322 = _MOUNTS_321 + WIDGET_MOUNTS_322 + tuple(
-    f"{thing}_{where}"
-    for thing in ("CATEGORY", "COLLECTION", "GIFT_CARD", "DRAFT_ORDER", "DISCOUNT", "VOUCHER", "PAGE", "PAGE_TYPE", "MENU")
-    for where in ("OVERVIEW_CREATE", "OVERVIEW_MORE_ACTIONS", "DETAILS_MORE_ACTIONS")
-) + ("TRANSLATIONS_MORE_ACTIONS",)
+_MOUNTS_322 = (
+    _MOUNTS_321
+    + WIDGET_MOUNTS_322
+    + tuple(
+        f"{thing}_{where}"
+        for thing in (
+            "CATEGORY",
+            "COLLECTION",
+            "GIFT_CARD",
+            "DRAFT_ORDER",
+            "DISCOUNT",
+            "VOUCHER",
+            "PAGE",
+            "PAGE_TYPE",
+            "MENU",
+        )
+        for where in ("OVERVIEW_CREATE", "OVERVIEW_MORE_ACTIONS", "DETAILS_MORE_ACTIONS")
+    )
+    + ("TRANSLATIONS_MORE_ACTIONS",)
+)
 _TARGETS_322 = ("POPUP", "APP_PAGE", "NEW_TAB", "WIDGET")
 
 
@@ -54,7 +85,7 @@ class SaleorVersion:
     release: str  # "3.22.67"
 
     @classmethod
-    def of(cls, version: str | None) -> "SaleorVersion":
+    def of(cls, version: str | None) -> SaleorVersion:
         """``"3.21"`` (the line, played at its newest release) or a full release such as ``"3.23.4"``."""
         if not version:
             return cls(DEFAULT_RELEASE)

@@ -4,22 +4,36 @@ Values may be plain data or callables ``f(info, **field_args)`` evaluated lazily
 field resolver. A key that is *absent* means "not emulated": querying it yields a GraphQL error
 ``not emulated: Type.field`` so gaps are visible instead of silently null.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from graphql import GraphQLError
 
 from .schema import PermissionDenied
-from .versions import SaleorVersion
 from .state import (
-    COUNTRY_NAMES, PERMISSION_NAMES, App, Channel, Checkout, Order, State,
-    Voucher, VoucherChannelListing, VoucherCode, Webhook, event_to_typename, iso, to_global_id,
+    COUNTRY_NAMES,
+    PERMISSION_NAMES,
+    App,
+    Channel,
+    Checkout,
+    Order,
+    State,
+    Voucher,
+    VoucherChannelListing,
+    VoucherCode,
+    Webhook,
+    event_to_typename,
+    iso,
+    to_global_id,
 )
+from .versions import SaleorVersion
 
 MAX_PAGE = 100
 ORDER_USER_PERMISSIONS = ["MANAGE_USERS", "MANAGE_ORDERS", "HANDLE_PAYMENTS", "HANDLE_TAXES"]
@@ -80,15 +94,21 @@ def decode_cursor(cursor: str) -> str:
 
 
 def connection(
-    items: list[Any], info, *, first=None, last=None, after=None, before=None,
-    key: Callable[[Any], Any], node: Callable[[Any], dict], **_ignored,
+    items: list[Any],
+    info,
+    *,
+    first=None,
+    last=None,
+    after=None,
+    before=None,
+    key: Callable[[Any], Any],
+    node: Callable[[Any], dict],
+    **_ignored,
 ) -> dict[str, Any]:
     """Relay connection with Saleor's pagination rules (first/last required, max 100)."""
     name = info.field_name if info is not None else "connection"
     if first is None and last is None:
-        raise GraphQLError(
-            f"You must provide a `first` or `last` value to properly paginate the `{name}` connection."
-        )
+        raise GraphQLError(f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.")
     for arg, value in (("first", first), ("last", last)):
         if value is not None and value > MAX_PAGE:
             raise GraphQLError(
@@ -172,7 +192,10 @@ class Views:
             return None
         data = {
             "__typename": "Address",
-            "id": addr.get("id") or to_global_id("Address", uuid.uuid5(uuid.NAMESPACE_URL, owner_id + json.dumps(addr, sort_keys=True)).int % 100000),
+            "id": addr.get("id")
+            or to_global_id(
+                "Address", uuid.uuid5(uuid.NAMESPACE_URL, owner_id + json.dumps(addr, sort_keys=True)).int % 100000
+            ),
             "firstName": addr.get("firstName", ""),
             "lastName": addr.get("lastName", ""),
             "companyName": addr.get("companyName", ""),
@@ -231,7 +254,14 @@ class Views:
             "supportUrl": None,
             "dataPrivacyUrl": None,
             "author": None,
-            "tokens": [{"__typename": "AppToken", "id": to_global_id("AppToken", app.pk), "name": "Default token", "authToken": app.token[-4:]}],
+            "tokens": [
+                {
+                    "__typename": "AppToken",
+                    "id": to_global_id("AppToken", app.pk),
+                    "name": "Default token",
+                    "authToken": app.token[-4:],
+                }
+            ],
             "webhooks": [self.webhook(w, app) for w in app.webhooks],
             "extensions": [],
             **meta_fields(app.metadata, app.private_metadata),
@@ -282,7 +312,9 @@ class Views:
             "discountValueType": v.discount_value_type,
             "discountValue": float(listing.discount_value) if listing else None,
             "currency": listing.currency if listing else None,
-            "minSpent": money(listing.min_spent, listing.currency) if listing and listing.min_spent is not None else None,
+            "minSpent": money(listing.min_spent, listing.currency)
+            if listing and listing.min_spent is not None
+            else None,
             "type": v.type,
             "channelListings": [self.voucher_listing(listing) for listing in v.listings],
             "translation": lambda info, languageCode: None,
@@ -296,10 +328,15 @@ class Views:
         voucher = self.state.vouchers.get(o.voucher_pk) if o.voucher_pk is not None else None
         zero = Decimal("0")
         payment_status = (
-            "FULLY_REFUNDED" if o.refunded >= o.total and o.refunded > 0
-            else "PARTIALLY_REFUNDED" if o.refunded > 0
-            else "FULLY_CHARGED" if o.charged >= o.total and o.charged > 0
-            else "PARTIALLY_CHARGED" if o.charged > 0 else "NOT_CHARGED"
+            "FULLY_REFUNDED"
+            if o.refunded >= o.total and o.refunded > 0
+            else "PARTIALLY_REFUNDED"
+            if o.refunded > 0
+            else "FULLY_CHARGED"
+            if o.charged >= o.total and o.charged > 0
+            else "PARTIALLY_CHARGED"
+            if o.charged > 0
+            else "NOT_CHARGED"
         )
         return {
             "__typename": "Order",
@@ -421,7 +458,9 @@ class Views:
     def checkout(self, c: Checkout) -> dict[str, Any]:
         discount = self.checkout_discount(c)
         total = max(Decimal("0"), c.subtotal - discount)
-        voucher = self.state.find_code(c.voucher_code)[0] if c.voucher_code and self.state.find_code(c.voucher_code) else None
+        voucher = (
+            self.state.find_code(c.voucher_code)[0] if c.voucher_code and self.state.find_code(c.voucher_code) else None
+        )
         return {
             "__typename": "Checkout",
             "id": c.id,
@@ -465,8 +504,12 @@ class Views:
             "id": to_global_id("Shop", 1),
             "name": "Emulated Shop",
             "description": "Saleor emulator",
-            "domain": {"__typename": "Domain", "host": self.domain.split(":")[0], "sslEnabled": False,
-                       "url": f"http://{self.domain}"},
+            "domain": {
+                "__typename": "Domain",
+                "host": self.domain.split(":")[0],
+                "sslEnabled": False,
+                "url": f"http://{self.domain}",
+            },
             "defaultMailSenderName": "",
             "defaultMailSenderAddress": None,
             "defaultCountry": country("US"),

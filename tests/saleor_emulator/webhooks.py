@@ -10,13 +10,15 @@ Retries (``send(retry=True)``) follow core ``handle_webhook_retry``: connection 
 5xx are retried on a schedule (real Saleor: 10, 20, 40, 80, 160 s; default here is fast); 3xx and
 4xx are final. A retry re-posts the *same bytes* (Saleor reuses the stored ``EventPayload``).
 """
+
 from __future__ import annotations
 
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -36,9 +38,16 @@ def traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
-def send_saleor_request(method: str, url: str, headers: dict[str, str], body: bytes | None, *,
-                        timeout=DEFAULT_TIMEOUT, host_without_port: bool = True,
-                        user_agent: str = USER_AGENT) -> requests.Response:
+def send_saleor_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    timeout=DEFAULT_TIMEOUT,
+    host_without_port: bool = True,
+    user_agent: str = USER_AGENT,
+) -> requests.Response:
     """One request with Saleor's client behaviour (no redirects, Saleor UA, header order)."""
     with requests.Session() as session:
         session.headers["User-Agent"] = user_agent
@@ -72,9 +81,9 @@ class DeliveryAttempt:
 class Delivery:
     """One webhook delivery (one event to one webhook). ``body`` is rendered on first access."""
 
-    emulator: "SaleorEmulator"
-    app: "App"
-    webhook: "Webhook"
+    emulator: SaleorEmulator
+    app: App
+    webhook: Webhook
     event: str  # e.g. "ORDER_FULLY_PAID"
     _render: Callable[[], bytes | None] = field(repr=False)
     issued_at: str | None = None
@@ -157,8 +166,13 @@ class Delivery:
         start = time.monotonic()
         try:
             resp = send_saleor_request(
-                "POST", self.target_url, self.headers, self.body, timeout=timeout,
-                host_without_port=em.host_header_without_port, user_agent=em.version.user_agent,
+                "POST",
+                self.target_url,
+                self.headers,
+                self.body,
+                timeout=timeout,
+                host_without_port=em.host_header_without_port,
+                user_agent=em.version.user_agent,
             )
             attempt = DeliveryAttempt(start, time.monotonic() - start, resp.status_code, resp.text, None, resp)
         except requests.RequestException as exc:
@@ -167,25 +181,25 @@ class Delivery:
         em._log_attempt(self, attempt)
         return attempt
 
-    def send(self, *, retry: bool = False, schedule: list[float] | None = None, timeout=None) -> "Delivery":
+    def send(self, *, retry: bool = False, schedule: list[float] | None = None, timeout=None) -> Delivery:
         """POST the payload (no-op if the subscription rendered nothing, like Saleor)."""
         if self.body is None:
             return self
         timeout = timeout or self.emulator.delivery_timeout
         attempt = self._post_once(timeout)
         if retry:
-            for pause in (schedule if schedule is not None else self.emulator.retry_schedule):
+            for pause in schedule if schedule is not None else self.emulator.retry_schedule:
                 if attempt.ok or not attempt.retryable:
                     break
                 time.sleep(pause)
                 attempt = self._post_once(timeout)
         return self
 
-    def resend(self, **kwargs) -> "Delivery":
+    def resend(self, **kwargs) -> Delivery:
         """Re-POST identical bytes and headers (Saleor's retry / ``eventDeliveryRetry``)."""
         return self.send(**kwargs)
 
-    def clone(self) -> "Delivery":
+    def clone(self) -> Delivery:
         """Same payload bytes and headers, fresh attempt list (for concurrent duplicate sends)."""
         self.body  # noqa: B018
         twin = Delivery(self.emulator, self.app, self.webhook, self.event, self._render, self.issued_at)

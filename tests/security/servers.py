@@ -3,6 +3,7 @@
 Each counts what it received and what it sent; every loop is bounded in bytes and seconds and ends
 when the client goes away, so nothing outlives its test.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,7 @@ class HostileServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> "HostileServer":
+    def __enter__(self) -> HostileServer:
         self._thread.start()
         return self
 
@@ -67,8 +68,11 @@ class HostileServer:
 
     def send(self, handler, status: int, body: bytes, headers: dict | None = None) -> None:
         handler.send_response(status)
-        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
-                            **(headers or {})}.items():
+        for name, value in {
+            "Content-Type": "application/json",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }.items():
             handler.send_header(name, value)
         handler.end_headers()
         handler.wfile.write(body)
@@ -82,11 +86,13 @@ def app_id(handler, server) -> None:
 def redirect_to(url: str):
     def route(handler, server):
         server.send(handler, 307, b"", {"Location": url})
+
     return route
 
 
 def drip(seconds: float = 30.0, every: float = 0.2):
     """200 OK with a long body, one byte at a time: no single read ever waits long."""
+
     def route(handler, server):
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -99,12 +105,14 @@ def drip(seconds: float = 30.0, every: float = 0.2):
             handler.wfile.flush()
             server.count(1)
             time.sleep(every)
+
     return route
 
 
 def huge_jwks(total: int = 200 * 1024 * 1024, *, declare_length: bool):
     """A valid JSON JWKS of `total` bytes, generated as it is sent."""
     head, tail = b'{"keys": [], "padding": "', b'"}'
+
     def route(handler, server):
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -116,10 +124,11 @@ def huge_jwks(total: int = 200 * 1024 * 1024, *, declare_length: bool):
         chunk = b"x" * (1024 * 1024)
         left = total - len(head) - len(tail)
         while left > 0:
-            piece = chunk[:min(left, len(chunk))]
+            piece = chunk[: min(left, len(chunk))]
             handler.wfile.write(piece)
             server.count(len(piece))
             left -= len(piece)
         handler.wfile.write(tail)
         server.count(len(tail))
+
     return route

@@ -2,6 +2,7 @@
 
 Every test here failed on the main branch before the fix it names (see the module docs of each group).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,8 @@ import requests
 from sqlalchemy import func, select
 
 from tests.conftest import free_port, wait_until
-from tests.flows import coupons_for, make_advocate, referred_order
+from tests.flows import coupons_for, make_advocate, paid_advocate, referred_order, set_program
 from tests.security import servers
-from tests.flows import paid_advocate, set_program
 from tests.ui.test_landing import open_landing, shown_code, submit_claim
 
 
@@ -39,11 +39,14 @@ def make_app(make_config, **overrides):
 
 # -- hole 4: the wildcard allow-list ----------------------------------------------------------------
 
+
 def test_a_wildcard_allow_list_cannot_be_bypassed_with_a_backslash(make_config):
     app = make_app(make_config, allowed_saleor_api_urls=["http://*.saleor.cloud/graphql/"])
     # requests ends the host at the backslash: this URL reaches 127.0.0.1:PORT, path /%5C.saleor.cloud/graphql/
-    routes = {("POST", "/%5C.saleor.cloud/graphql/"): servers.app_id,
-              ("GET", "/.well-known/jwks.json"): lambda handler, server: server.send(handler, 200, b'{"keys": []}')}
+    routes = {
+        ("POST", "/%5C.saleor.cloud/graphql/"): servers.app_id,
+        ("GET", "/.well-known/jwks.json"): lambda handler, server: server.send(handler, 200, b'{"keys": []}'),
+    }
     with servers.HostileServer(routes) as internal:
         response = register(app.test_client(), f"http://127.0.0.1:{internal.port}\\.saleor.cloud/graphql/")
 
@@ -53,30 +56,34 @@ def test_a_wildcard_allow_list_cannot_be_bypassed_with_a_backslash(make_config):
     assert tenants() == 0
 
 
-@pytest.mark.parametrize("url, allowed", [
-    ("https://shop-1.saleor.cloud/graphql/", True),
-    ("https://SHOP.saleor.cloud/graphql/", True),
-    ("https://shop.saleor.cloud:443/graphql/", True),
-    ("https://127.0.0.1:1\\.saleor.cloud/graphql/", False),
-    ("https://evil.example@shop.saleor.cloud/graphql/", False),
-    ("https://shop.saleor.cloud@127.0.0.1/graphql/", False),
-    ("https://a.b.saleor.cloud/graphql/", False),
-    ("https://shop.saleor.cloud:8443/graphql/", False),
-    ("http://shop.saleor.cloud/graphql/", False),
-    ("https://shop.saleor.cloud/graphql/?x=1", False),
-    ("https://shop.saleor.cloud/graphql/#x", False),
-    ("https://shop.saleor.cloud/graphql/x", False),
-    ("https://sh op.saleor.cloud/graphql/", False),
-    ("https://shop.saleor.cloud/graph\tql/", False),
-    ("https://shop\u2028.saleor.cloud/graphql/", False),
-    ("https://.saleor.cloud/graphql/", False),
-])
+@pytest.mark.parametrize(
+    "url, allowed",
+    [
+        ("https://shop-1.saleor.cloud/graphql/", True),
+        ("https://SHOP.saleor.cloud/graphql/", True),
+        ("https://shop.saleor.cloud:443/graphql/", True),
+        ("https://127.0.0.1:1\\.saleor.cloud/graphql/", False),
+        ("https://evil.example@shop.saleor.cloud/graphql/", False),
+        ("https://shop.saleor.cloud@127.0.0.1/graphql/", False),
+        ("https://a.b.saleor.cloud/graphql/", False),
+        ("https://shop.saleor.cloud:8443/graphql/", False),
+        ("http://shop.saleor.cloud/graphql/", False),
+        ("https://shop.saleor.cloud/graphql/?x=1", False),
+        ("https://shop.saleor.cloud/graphql/#x", False),
+        ("https://shop.saleor.cloud/graphql/x", False),
+        ("https://sh op.saleor.cloud/graphql/", False),
+        ("https://shop.saleor.cloud/graph\tql/", False),
+        ("https://shop\u2028.saleor.cloud/graphql/", False),
+        ("https://.saleor.cloud/graphql/", False),
+    ],
+)
 def test_the_allow_list_compares_parsed_urls(make_config, url, allowed):
     cfg = make_config(allowed_saleor_api_urls=["https://*.saleor.cloud/graphql/"])
     assert cfg.saleor_api_url_allowed(url) is allowed
 
 
 # -- hole 6: the open register (no allow-list) ------------------------------------------------------
+
 
 def test_production_defaults_refuse_loopback_so_ports_cannot_be_scanned(make_config):
     app = make_app(make_config, saleor_allow_loopback=False)
@@ -93,12 +100,15 @@ def test_production_defaults_refuse_loopback_so_ports_cannot_be_scanned(make_con
 
 def test_calls_to_saleor_do_not_follow_redirects(make_config):
     app = make_app(make_config)  # loopback allowed, as for `make run`
-    with servers.HostileServer({("POST", "/graphql/"): servers.app_id,
-                                ("GET", "/.well-known/jwks.json"): servers.app_id}) as internal:
-        bouncer = servers.HostileServer({
-            ("POST", "/graphql/"): servers.redirect_to(f"{internal.url}/graphql/"),
-            ("GET", "/.well-known/jwks.json"): servers.redirect_to(f"{internal.url}/.well-known/jwks.json"),
-        })
+    with servers.HostileServer(
+        {("POST", "/graphql/"): servers.app_id, ("GET", "/.well-known/jwks.json"): servers.app_id}
+    ) as internal:
+        bouncer = servers.HostileServer(
+            {
+                ("POST", "/graphql/"): servers.redirect_to(f"{internal.url}/graphql/"),
+                ("GET", "/.well-known/jwks.json"): servers.redirect_to(f"{internal.url}/.well-known/jwks.json"),
+            }
+        )
         with bouncer:
             response = register(app.test_client(), f"{bouncer.url}/graphql/")
     assert response.status_code == 401
@@ -110,8 +120,12 @@ def test_calls_to_saleor_do_not_follow_redirects(make_config):
 def test_a_trickling_saleor_is_cut_off_by_the_total_deadline(make_live_server):
     server = make_live_server(saleor_timeout=1.0)
     with servers.HostileServer({("POST", "/graphql/"): servers.drip(seconds=40)}) as trickle:
-        response = requests.post(f"{server.url}/api/register", timeout=30, data=json.dumps({"auth_token": "t"}),
-                                 headers={"Saleor-Api-Url": f"{trickle.url}/graphql/"})
+        response = requests.post(
+            f"{server.url}/api/register",
+            timeout=30,
+            data=json.dumps({"auth_token": "t"}),
+            headers={"Saleor-Api-Url": f"{trickle.url}/graphql/"},
+        )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "SALEOR_UNREACHABLE"
     assert tenants() == 0
@@ -120,8 +134,10 @@ def test_a_trickling_saleor_is_cut_off_by_the_total_deadline(make_live_server):
 @pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "until-close"])
 def test_a_200_mb_jwks_is_refused_without_reading_it(make_config, declare_length):
     app = make_app(make_config)
-    routes = {("POST", "/graphql/"): servers.app_id,
-              ("GET", "/.well-known/jwks.json"): servers.huge_jwks(declare_length=declare_length)}
+    routes = {
+        ("POST", "/graphql/"): servers.app_id,
+        ("GET", "/.well-known/jwks.json"): servers.huge_jwks(declare_length=declare_length),
+    }
     with servers.HostileServer(routes) as fake:
         response = register(app.test_client(), f"{fake.url}/graphql/")
         wait_until(lambda: len(fake.requests) == 2)
@@ -135,8 +151,10 @@ def test_register_is_rate_limited_per_client(make_config):
     from plugin.tenants import views
 
     client = make_app(make_config).test_client()
-    statuses = [register(client, "http://127.0.0.1:1/graphql/", environ_base={"REMOTE_ADDR": "203.0.113.7"})
-                .status_code for _ in range(views.REGISTER_LIMIT + 1)]
+    statuses = [
+        register(client, "http://127.0.0.1:1/graphql/", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code
+        for _ in range(views.REGISTER_LIMIT + 1)
+    ]
     other = register(client, "http://127.0.0.1:1/graphql/", environ_base={"REMOTE_ADDR": "203.0.113.8"})
     assert statuses == [503] * views.REGISTER_LIMIT + [429]
     assert other.status_code == 503
@@ -149,10 +167,15 @@ def test_a_fake_saleor_cannot_make_our_mail_server_speak_for_paypal(saleor, make
     result = saleor.install(f"{server.url}/api/manifest")
     assert result.response.status_code == 200
     token = saleor.mint_dashboard_token(result.app)
-    phish = {"email": {"sender": "PayPal Security <security@paypal.com>",
-                       "subjects": {"invite": "Your account is limited"}}}
-    saved = requests.put(f"{server.url}/api/admin/settings", json={"settings": phish}, timeout=10,
-                         headers=auth_headers(token, saleor.api_url))
+    phish = {
+        "email": {"sender": "PayPal Security <security@paypal.com>", "subjects": {"invite": "Your account is limited"}}
+    }
+    saved = requests.put(
+        f"{server.url}/api/admin/settings",
+        json={"settings": phish},
+        timeout=10,
+        headers=auth_headers(token, saleor.api_url),
+    )
     assert saved.status_code == 200, saved.text
 
     make_advocate(saleor, "victim@example.com")
@@ -165,8 +188,9 @@ def test_a_fake_saleor_cannot_make_our_mail_server_speak_for_paypal(saleor, make
 
 def test_an_operator_allowed_sender_domain_may_be_the_from_address(saleor, make_live_server, smtp):
 
-    server = make_live_server(smtp_url=smtp.url, mail_from="Referrals <referrals@app.example>",
-                              mail_sender_domains=["shop.example"])
+    server = make_live_server(
+        smtp_url=smtp.url, mail_from="Referrals <referrals@app.example>", mail_sender_domains=["shop.example"]
+    )
     installed = saleor.install(f"{server.url}/api/manifest")
     assert installed.response.status_code == 200
     set_program(email={"sender": "Shop <hello@shop.example>", "reply_to": "", "subjects": {}, "intros": {}})
@@ -205,17 +229,17 @@ SEPARATORS = ["\u2028", "\u2029", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\
 
 def test_line_separators_in_a_name_never_reach_a_header_nor_stop_other_mail(shop):
 
-    set_program(email={"sender": "", "reply_to": "", "subjects": {"invite": "{first_name}, your link"},
-                                         "intros": {}})
+    set_program(email={"sender": "", "reply_to": "", "subjects": {"invite": "{first_name}, your link"}, "intros": {}})
     for i, separator in enumerate(SEPARATORS):
         paid_advocate(shop, f"buyer{i}@example.com", f"Eve{separator}Bcc: spy@example.org")
     paid_advocate(shop, "carol@example.com", "Carol")
 
     messages = shop.smtp.wait_for(len(SEPARATORS) + 1)
     subjects = {m["To"]: m["Subject"] for m in messages}
-    assert subjects == {**{f"buyer{i}@example.com": "Eve Bcc: spy@example.org, your link"
-                           for i in range(len(SEPARATORS))},
-                        "carol@example.com": "Carol, your link"}
+    assert subjects == {
+        **{f"buyer{i}@example.com": "Eve Bcc: spy@example.org, your link" for i in range(len(SEPARATORS))},
+        "carol@example.com": "Carol, your link",
+    }
     assert all(m["Bcc"] is None for m in messages)
 
 
@@ -226,22 +250,36 @@ def test_a_message_that_cannot_be_built_is_a_failed_attempt_and_later_mail_goes_
 
     tenant_id = shop.tenant_id()
     with session_scope(tenant_id) as session:  # queued by an earlier version that let a list of addresses in
-        session.add(OutboundEmail(tenant_id=tenant_id, dedup_key="legacy:1", kind="offer",
-                                  to_email="postmaster,root,bob@example.com", subject="Your code",
-                                  text_body="code", html_body="<p>code</p>"))
+        session.add(
+            OutboundEmail(
+                tenant_id=tenant_id,
+                dedup_key="legacy:1",
+                kind="offer",
+                to_email="postmaster,root,bob@example.com",
+                subject="Your code",
+                text_body="code",
+                html_body="<p>code</p>",
+            )
+        )
     paid_advocate(shop, "carol@example.com", "Carol")
 
     messages = shop.smtp.wait_for(1)
     assert [m["To"] for m in messages] == ["carol@example.com"]
     token = shop.saleor.mint_dashboard_token(shop.app)
-    entries = requests.get(f"{shop.server.url}/api/admin/emails", params={"status": "failed"}, timeout=10,
-                           headers=auth_headers(token, shop.saleor.api_url)).json()["items"]
+    entries = requests.get(
+        f"{shop.server.url}/api/admin/emails",
+        params={"status": "failed"},
+        timeout=10,
+        headers=auth_headers(token, shop.saleor.api_url),
+    ).json()["items"]
     assert [(e["to"], e["status"], e["attempts"]) for e in entries] == [
-        ("postmaster,root,bob@example.com", "failed", 1)]
+        ("postmaster,root,bob@example.com", "failed", 1)
+    ]
     assert entries[0]["last_error"].startswith("Could not build the message")
 
 
 # -- hole 7: friend codes are not re-disclosed ------------------------------------------------------
+
 
 def test_a_known_and_a_new_email_get_the_same_answer_and_no_other_browser_sees_a_code(shop):
     _order, advocate = paid_advocate(shop, "alice@example.com", "Alice")
@@ -255,8 +293,12 @@ def test_a_known_and_a_new_email_get_the_same_answer_and_no_other_browser_sees_a
     def claim_without_following(email: str):
         browser = requests.Session()
         page = open_landing(browser, shop, advocate.code)
-        answer = browser.post(shop.server.url + page.forms[0], allow_redirects=False, timeout=30,
-                              data={"email": email, "consent": "yes", "csrf": page.inputs["csrf"]})
+        answer = browser.post(
+            shop.server.url + page.forms[0],
+            allow_redirects=False,
+            timeout=30,
+            data={"email": email, "consent": "yes", "csrf": page.inputs["csrf"]},
+        )
         return browser, answer
 
     attacker, known = claim_without_following("BOB@example.COM")
@@ -275,8 +317,10 @@ def test_repeat_claims_resend_the_email_at_most_three_times_an_hour(shop):
 
     _order, advocate = paid_advocate(shop, "alice@example.com", "Alice")
     submit_claim(requests.Session(), shop, advocate.code, "bob@example.com")
-    answers = {submit_claim(requests.Session(), shop, advocate.code, "bob@example.com").text
-               for _ in range(views.CLAIM_RESENDS_PER_EMAIL + 2)}
+    answers = {
+        submit_claim(requests.Session(), shop, advocate.code, "bob@example.com").text
+        for _ in range(views.CLAIM_RESENDS_PER_EMAIL + 2)
+    }
     wait_until(lambda: False, timeout=1)
     to_bob = [m for m in shop.smtp.messages if m["To"] == "bob@example.com"]
     assert len(to_bob) == 1 + views.CLAIM_RESENDS_PER_EMAIL
@@ -285,8 +329,10 @@ def test_repeat_claims_resend_the_email_at_most_three_times_an_hour(shop):
 
 # -- hole 8: +tags are ignored at every provider ---------------------------------------------------
 
-@pytest.mark.parametrize("domain", ["outlook.de", "hotmail.co.uk", "yandex.ru", "gmx.de", "pm.me",
-                                    "protonmail.ch", "mac.com"])
+
+@pytest.mark.parametrize(
+    "domain", ["outlook.de", "hotmail.co.uk", "yandex.ru", "gmx.de", "pm.me", "protonmail.ch", "mac.com"]
+)
 def test_plus_addressing_is_a_self_referral_at_every_provider(saleor, shop, domain):
     code = make_advocate(saleor, f"alice@{domain}")
     order = referred_order(saleor, code, f"Alice+deals@{domain}")
@@ -306,8 +352,11 @@ DEEP = b"[" * 4000
 
 @pytest.mark.parametrize("path, code", [("/api/widget/share", "INVALID_SHARE"), ("/api/register", "INVALID_BODY")])
 def test_json_nested_too_deep_is_a_400_never_a_500(client, path, code):
-    response = client.post(path, data=DEEP, headers={"Saleor-Api-Url": "https://shop.example.com/graphql/",
-                                                     "Content-Type": "application/json"})
+    response = client.post(
+        path,
+        data=DEEP,
+        headers={"Saleor-Api-Url": "https://shop.example.com/graphql/", "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json["error"]["code"] == code
 
@@ -316,11 +365,18 @@ def test_json_nested_too_deep_to_the_admin_api_is_a_400(saleor, shop):
     from tests.admin.helpers import auth_headers
 
     headers = auth_headers(saleor.mint_dashboard_token(shop.app), saleor.api_url)
-    response = requests.put(f"{shop.server.url}/api/admin/settings", data=DEEP, timeout=10,
-                            headers={**headers, "Content-Type": "application/json"})
+    response = requests.put(
+        f"{shop.server.url}/api/admin/settings",
+        data=DEEP,
+        timeout=10,
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_BODY"
-    deep_token = requests.get(f"{shop.server.url}/api/admin/settings", timeout=10, headers=auth_headers(
-        _jwt_with_header(DEEP), saleor.api_url))
+    deep_token = requests.get(
+        f"{shop.server.url}/api/admin/settings",
+        timeout=10,
+        headers=auth_headers(_jwt_with_header(DEEP), saleor.api_url),
+    )
     assert deep_token.status_code == 401 and deep_token.json()["error"]["code"] == "INVALID_TOKEN"
 
 
@@ -334,9 +390,16 @@ def test_a_jws_header_nested_too_deep_is_refused_not_a_500(saleor, shop):
     import base64
 
     header = base64.urlsafe_b64encode(DEEP).rstrip(b"=").decode()
-    response = requests.post(f"{shop.server.url}/api/webhooks/saleor", data=b"{}", timeout=10,
-                             headers={"Saleor-Api-Url": saleor.api_url, "Saleor-Event": "order_created",
-                                      "Saleor-Signature": f"{header}..c2ln"})
+    response = requests.post(
+        f"{shop.server.url}/api/webhooks/saleor",
+        data=b"{}",
+        timeout=10,
+        headers={
+            "Saleor-Api-Url": saleor.api_url,
+            "Saleor-Event": "order_created",
+            "Saleor-Signature": f"{header}..c2ln",
+        },
+    )
     assert response.status_code == 401 and response.json()["error"]["code"] == "INVALID_SIGNATURE"
 
 
@@ -374,8 +437,10 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(make_config):
     from plugin.ui import views
 
     client = make_app(make_config).test_client()
-    statuses = [client.post("/r/NOPE2345", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
-                for i in range(views.CLAIM_LIMIT + 1)]
+    statuses = [
+        client.post("/r/NOPE2345", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+        for i in range(views.CLAIM_LIMIT + 1)
+    ]
     assert statuses == [404] * views.CLAIM_LIMIT + [429], "a client cannot pick a new address per request"
     page = client.get("/portal/expired", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" not in page.headers["Set-Cookie"]

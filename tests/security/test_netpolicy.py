@@ -1,4 +1,5 @@
 """plugin.netpolicy and plugin.outbound: the rules for calling a URL someone else chose."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,27 +12,30 @@ from tests.security import servers
 STRICT = {"allow_loopback": False, "allow_private": False}
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("http://127.0.0.1/", "loopback address refused"),
-    ("http://localhost:8000/graphql/", "loopback address refused"),
-    ("http://0.0.0.0/", "loopback address refused"),
-    ("http://[::1]/", "loopback address refused"),
-    ("http://[::ffff:127.0.0.1]/", "loopback address refused"),
-    ("http://10.0.0.1/", "private address refused"),
-    ("http://192.168.1.1/", "private address refused"),
-    ("http://169.254.169.254/latest/meta-data/", "private address refused"),
-    ("http://100.64.0.1/", "private address refused"),
-    ("http://[fe80::1]/", "private address refused"),
-    ("http://224.0.0.1/", "reserved address refused"),
-    ("https://user:pw@example.com/", "user-info in URL"),
-    ("https://example.com\\@127.0.0.1/", "backslash in URL"),
-    ("https://exa mple.com/", "whitespace or control character in URL"),
-    ("https://example.com/\x00", "whitespace or control character in URL"),
-    ("https://example.com/#frag", "fragment in URL"),
-    ("ftp://example.com/", "scheme must be http or https"),
-    ("https://example.com:99999/", "invalid port"),
-    ("https://ex_ample.com/", "host is not a DNS name or an IP address"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://127.0.0.1/", "loopback address refused"),
+        ("http://localhost:8000/graphql/", "loopback address refused"),
+        ("http://0.0.0.0/", "loopback address refused"),
+        ("http://[::1]/", "loopback address refused"),
+        ("http://[::ffff:127.0.0.1]/", "loopback address refused"),
+        ("http://10.0.0.1/", "private address refused"),
+        ("http://192.168.1.1/", "private address refused"),
+        ("http://169.254.169.254/latest/meta-data/", "private address refused"),
+        ("http://100.64.0.1/", "private address refused"),
+        ("http://[fe80::1]/", "private address refused"),
+        ("http://224.0.0.1/", "reserved address refused"),
+        ("https://user:pw@example.com/", "user-info in URL"),
+        ("https://example.com\\@127.0.0.1/", "backslash in URL"),
+        ("https://exa mple.com/", "whitespace or control character in URL"),
+        ("https://example.com/\x00", "whitespace or control character in URL"),
+        ("https://example.com/#frag", "fragment in URL"),
+        ("ftp://example.com/", "scheme must be http or https"),
+        ("https://example.com:99999/", "invalid port"),
+        ("https://ex_ample.com/", "host is not a DNS name or an IP address"),
+    ],
+)
 def test_check_url_refuses_with_a_reason(url, reason):
     with pytest.raises(UrlRefused) as refused:
         check_url(url, **STRICT)

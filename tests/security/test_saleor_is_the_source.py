@@ -5,6 +5,7 @@ subscription (with aliases). Here a second app is installed in the same emulated
 own token, its own permissions and its own aliased subscription; what it is sent is signed with
 the same key as what we are sent. Whatever it forwards to us, Saleor's answer to *our* token decides.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +24,17 @@ from plugin.referrals.models import OrderRecord, Referral
 from plugin.webhooks.models import WebhookEvent
 from tests.admin.helpers import Admin
 from tests.conftest import Shop
-from tests.flows import coupons_for, make_advocate, mails_with, order_record, referral_for, referred_order
-from tests.flows import ledger_of, live_codes, set_program
+from tests.flows import (
+    coupons_for,
+    ledger_of,
+    live_codes,
+    mails_with,
+    make_advocate,
+    order_record,
+    referral_for,
+    referred_order,
+    set_program,
+)
 from tests.saleor_emulator.signing import sign_detached_jws
 
 # What another app may subscribe to: its own query, with aliases that make an unpaid order look
@@ -44,7 +54,9 @@ fragment Looks on Order {
   shippingAddress { firstName lastName streetAddress1 streetAddress2 postalCode country { code } }
 }
 """
-SECOND_APP_SUBSCRIPTION = SECOND_APP_ORDER_FIELDS + """
+SECOND_APP_SUBSCRIPTION = (
+    SECOND_APP_ORDER_FIELDS
+    + """
 subscription {
   event {
     __typename issuedAt version
@@ -54,6 +66,7 @@ subscription {
   }
 }
 """
+)
 SECOND_APP_LIFECYCLE = "subscription { event { __typename ... on AppDeleted { app { id } } } }"
 
 
@@ -64,21 +77,42 @@ def post(shop: Shop, path: str, body: bytes, headers: dict) -> requests.Response
 
 def signed_post(shop: Shop, path: str, body: bytes, event: str) -> requests.Response:
     """A body signed with the instance key, as Saleor signs whatever any app's subscription renders."""
-    return post(shop, path, body, {
-        "Content-Type": "application/json", "Saleor-Event": event, "Saleor-Domain": shop.saleor.domain,
-        "Saleor-Api-Url": shop.saleor.api_url, "Saleor-Signature": sign_detached_jws(body, shop.saleor.key)})
+    return post(
+        shop,
+        path,
+        body,
+        {
+            "Content-Type": "application/json",
+            "Saleor-Event": event,
+            "Saleor-Domain": shop.saleor.domain,
+            "Saleor-Api-Url": shop.saleor.api_url,
+            "Saleor-Signature": sign_detached_jws(body, shop.saleor.key),
+        },
+    )
 
 
 @pytest.fixture
 def second_app(saleor):
     """Another app of the same Saleor: its own token and permissions, its own aliased subscription
     (its target is never called here: the test forwards what it would receive)."""
-    return saleor.create_app("saleor.app.other", permissions=["MANAGE_ORDERS"], webhooks=[
-        {"name": "orders", "targetUrl": "http://127.0.0.1:9/orders", "query": SECOND_APP_SUBSCRIPTION,
-         "asyncEvents": ["ORDER_CREATED", "ORDER_UPDATED"]},
-        {"name": "lifecycle", "targetUrl": "http://127.0.0.1:9/app-deleted", "query": SECOND_APP_LIFECYCLE,
-         "asyncEvents": ["APP_DELETED"]},
-    ])
+    return saleor.create_app(
+        "saleor.app.other",
+        permissions=["MANAGE_ORDERS"],
+        webhooks=[
+            {
+                "name": "orders",
+                "targetUrl": "http://127.0.0.1:9/orders",
+                "query": SECOND_APP_SUBSCRIPTION,
+                "asyncEvents": ["ORDER_CREATED", "ORDER_UPDATED"],
+            },
+            {
+                "name": "lifecycle",
+                "targetUrl": "http://127.0.0.1:9/app-deleted",
+                "query": SECOND_APP_LIFECYCLE,
+                "asyncEvents": ["APP_DELETED"],
+            },
+        ],
+    )
 
 
 def _for(deliveries, app, event):
@@ -87,8 +121,9 @@ def _for(deliveries, app, event):
 
 def _events(order_id: str) -> list[WebhookEvent]:
     with session_scope() as session:
-        return list(session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order_id)
-                                    .order_by(WebhookEvent.id)))
+        return list(
+            session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order_id).order_by(WebhookEvent.id))
+        )
 
 
 def _resigned_for(shop: Shop, body: bytes) -> bytes:
@@ -101,12 +136,17 @@ def _resigned_for(shop: Shop, body: bytes) -> bytes:
 
 # -- hole 1: uninstall ------------------------------------------------------------------------------
 
+
 def test_hole1_a_signed_order_delivery_posted_as_app_deleted_uninstalls_nothing(shop):
     code = make_advocate(shop.saleor)
     carols = shop.saleor.create_order("carol@example.com", paid=True)
     genuine = _for(shop.saleor.emit(["ORDER_FULLY_PAID"], carols, deliver=False), shop.app, "ORDER_FULLY_PAID")
-    response = post(shop, "/api/webhooks/app-deleted", genuine.body,
-                         {**genuine.headers, "Saleor-Event": "app_deleted", "X-Saleor-Event": "app_deleted"})
+    response = post(
+        shop,
+        "/api/webhooks/app-deleted",
+        genuine.body,
+        {**genuine.headers, "Saleor-Event": "app_deleted", "X-Saleor-Event": "app_deleted"},
+    )
     assert response.status_code == 200
     assert response.json() == {"ok": True, "uninstalled": False}
     assert shop.tenant().is_installed
@@ -155,9 +195,14 @@ def test_app_deleted_waits_for_saleor_when_it_cannot_confirm(shop):
 
 # -- hole 2: register ------------------------------------------------------------------------------
 
+
 def _register(shop: Shop, token: str) -> requests.Response:
-    return requests.post(f"{shop.server.url}/api/register", json={"auth_token": token}, timeout=30, headers={
-        "Saleor-Api-Url": shop.saleor.api_url, "Saleor-Domain": shop.saleor.domain})
+    return requests.post(
+        f"{shop.server.url}/api/register",
+        json={"auth_token": token},
+        timeout=30,
+        headers={"Saleor-Api-Url": shop.saleor.api_url, "Saleor-Domain": shop.saleor.domain},
+    )
 
 
 def test_hole2_another_apps_token_cannot_take_over_an_installed_shop(shop, saleor):
@@ -165,8 +210,10 @@ def test_hole2_another_apps_token_cannot_take_over_an_installed_shop(shop, saleo
     before = shop.tenant()
     response = _register(shop, other.token)
     assert response.status_code == 409
-    assert response.json() == {"success": False, "error": {"code": "APP_ALREADY_INSTALLED",
-                                                           "message": response.json()["error"]["message"]}}
+    assert response.json() == {
+        "success": False,
+        "error": {"code": "APP_ALREADY_INSTALLED", "message": response.json()["error"]["message"]},
+    }
     after = shop.tenant()
     assert (after.app_id, bytes(after.token_encrypted)) == (shop.app.id, bytes(before.token_encrypted))
     code = make_advocate(saleor)
@@ -198,6 +245,7 @@ def test_reinstall_after_deleting_the_app_registers_and_a_late_app_deleted_keeps
 
 
 # -- hole 3: rewards -------------------------------------------------------------------------------
+
 
 def test_hole3_second_apps_aliased_body_issues_no_rewards_for_an_unpaid_order(shop, second_app):
     code = make_advocate(shop.saleor)
@@ -254,8 +302,10 @@ def test_the_legitimate_flow_issues_both_coupons_exactly_once_beside_a_second_ap
     for delivery in ours + ours:  # and Saleor delivers everything twice
         assert delivery.send().status_code == 200
     coupons = coupons_for(order["id"])
-    assert [(c.purpose, c.state) for c in coupons] == [(Coupon.FRIEND_REWARD, Coupon.ISSUED),
-                                                       (Coupon.REFERRER_REWARD, Coupon.ISSUED)]
+    assert [(c.purpose, c.state) for c in coupons] == [
+        (Coupon.FRIEND_REWARD, Coupon.ISSUED),
+        (Coupon.REFERRER_REWARD, Coupon.ISSUED),
+    ]
     assert live_codes(shop.saleor, [c.code for c in coupons]) == {c.code for c in coupons}
     assert len([c for c in shop.saleor.voucher_codes() if c.startswith(("THANKS-", "WELCOME-"))]) == 2
     messages = shop.smtp.wait_for(4)
@@ -302,6 +352,7 @@ def test_saleor_down_while_processing_leaves_the_event_pending_then_processes_it
 
 
 # -- money approved later: hold release and the merchant's approval read Saleor too -------------------
+
 
 def _held_referral(shop: Shop):
     set_program(hold_days=14)

@@ -1,5 +1,6 @@
 """The storefront kit in integrations/: its Node.js toolchain (npm ci, tsc, the harness bundle) and
 a loopback "storefront" that serves pages to headless Chromium."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,11 +51,22 @@ def nextjs_kit() -> Path:
 def harness_bundle(nextjs_kit) -> bytes:
     """test/harness.tsx bundled with esbuild: React (development build, so StrictMode runs every
     effect twice), the kit's components, and a stand-in for next/navigation."""
-    done = run(["node", "node_modules/esbuild-wasm/bin/esbuild", "test/harness.tsx", "--bundle", "--format=esm",
-                "--alias:next/navigation=./test/next-navigation.ts",
-                '--define:process.env.NODE_ENV="development"',
-                "--define:process.env.NEXT_PUBLIC_SALEOR_API_URL=undefined",
-                f"--outfile={HARNESS.relative_to(nextjs_kit)}", "--log-level=warning"], nextjs_kit, timeout=300)
+    done = run(
+        [
+            "node",
+            "node_modules/esbuild-wasm/bin/esbuild",
+            "test/harness.tsx",
+            "--bundle",
+            "--format=esm",
+            "--alias:next/navigation=./test/next-navigation.ts",
+            '--define:process.env.NODE_ENV="development"',
+            "--define:process.env.NEXT_PUBLIC_SALEOR_API_URL=undefined",
+            f"--outfile={HARNESS.relative_to(nextjs_kit)}",
+            "--log-level=warning",
+        ],
+        nextjs_kit,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return HARNESS.read_bytes()
 
@@ -93,8 +105,13 @@ def storefront():
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """A one-page Django site using the kit the way a shop's order confirmation page would."""
+
 from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
@@ -12,8 +13,11 @@ CONFIRMATION = """{% load referrals %}<!doctype html>
 
 def confirmation(request):
     template = engines["django"].from_string(CONFIRMATION)
-    context = {"order_id": request.GET.get("order", ""), "first_name": request.GET.get("name", ""),
-               "locale": request.GET.get("locale")}
+    context = {
+        "order_id": request.GET.get("order", ""),
+        "first_name": request.GET.get("name", ""),
+        "locale": request.GET.get("locale"),
+    }
     return HttpResponse(template.render(context, request))
 
 

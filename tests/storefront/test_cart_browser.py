@@ -6,6 +6,7 @@ harness page, rendered in StrictMode) applies `?promo=` to the cart's checkout i
 with `checkoutAddPromoCode`, writes `referral_code` into the checkout's metadata once with
 `updateMetadata`, and cleans the address. Completing that checkout pays both sides.
 """
+
 from __future__ import annotations
 
 import html
@@ -16,9 +17,7 @@ import pytest
 import requests
 
 from plugin.coupons.models import Coupon
-from tests.conftest import Shop
-from tests.flows import coupons_for, referral_for
-from tests.flows import paid_advocate, set_program
+from tests.flows import coupons_for, paid_advocate, referral_for, set_program
 from tests.ui.test_landing import shown_code, submit_claim
 
 pytestmark = pytest.mark.browser
@@ -58,7 +57,9 @@ def test_cart_applies_the_friends_code_and_stores_the_referral_once(chromium, sh
     status = page.locator("[data-referral-status]")
     status.wait_for(timeout=15000)
     assert (status.get_attribute("data-referral-status"), status.inner_text()) == (
-        "applied", "Your friend's discount is applied.")
+        "applied",
+        "Your friend's discount is applied.",
+    )
     assert page.url == f"{storefront.origin}{CART_PATH}"  # ?promo= and ?ref= are gone from the address
     page.wait_for_function("window.referralHarness.refreshes >= 1")
 
@@ -78,10 +79,14 @@ def test_cart_applies_the_friends_code_and_stores_the_referral_once(chromium, sh
 
     order = saleor.complete_checkout(checkout, first_name="Bob")
     assert (order["voucherCode"], order["metadata"]) == (
-        friend_code, [{"__typename": "MetadataItem", "key": "referral_code", "value": advocate.code}])
+        friend_code,
+        [{"__typename": "MetadataItem", "key": "referral_code", "value": advocate.code}],
+    )
     assert referral_for(order["id"]).state == "issued"
     assert [(c.purpose, c.state) for c in coupons_for(order["id"])] == [
-        (Coupon.FRIEND_REWARD, Coupon.ISSUED), (Coupon.REFERRER_REWARD, Coupon.ISSUED)]
+        (Coupon.FRIEND_REWARD, Coupon.ISSUED),
+        (Coupon.REFERRER_REWARD, Coupon.ISSUED),
+    ]
 
 
 def test_a_refused_code_is_explained_and_the_referral_is_still_kept(chromium, shop, storefront, harness_bundle):
@@ -94,7 +99,9 @@ def test_a_refused_code_is_explained_and_the_referral_is_still_kept(chromium, sh
     status = page.locator("[data-referral-status]")
     status.wait_for(timeout=15000)
     assert (status.get_attribute("data-referral-status"), status.inner_text()) == (
-        "refused", "The discount code could not be applied: Promo code is invalid")
+        "refused",
+        "The discount code could not be applied: Promo code is invalid",
+    )
     assert page.url == f"{url}?utm_source=whatsapp"  # only the kit's own parameters are removed
     after = saleor.get_checkout(checkout)
     assert after["voucherCode"] is None

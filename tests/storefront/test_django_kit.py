@@ -1,5 +1,6 @@
 """integrations/django: `{% referral_widget order_id %}` rendered by Django's test client, with
 hostile values escaped, settings checked; and the rendered page shows the widget in Chromium."""
+
 from __future__ import annotations
 
 import sys
@@ -19,10 +20,16 @@ def django_client():
 
     if not settings.configured:
         settings.configure(
-            DEBUG=False, SECRET_KEY="kit-test", ALLOWED_HOSTS=["testserver"], ROOT_URLCONF="tests.storefront.django_site",
-            INSTALLED_APPS=["saleor_referrals_django"], MIDDLEWARE=[], DATABASES={},
+            DEBUG=False,
+            SECRET_KEY="kit-test",
+            ALLOWED_HOSTS=["testserver"],
+            ROOT_URLCONF="tests.storefront.django_site",
+            INSTALLED_APPS=["saleor_referrals_django"],
+            MIDDLEWARE=[],
+            DATABASES={},
             TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
-            REFERRALS_APP_URL="https://referrals.example.com/", REFERRALS_SALEOR_API_URL="https://shop.example.com/graphql/",
+            REFERRALS_APP_URL="https://referrals.example.com/",
+            REFERRALS_SALEOR_API_URL="https://shop.example.com/graphql/",
         )
         django.setup()
     from django.test import Client
@@ -38,8 +45,10 @@ def render(client, **params) -> str:
 
 def test_the_tag_renders_the_snippet(django_client):
     page = render(django_client, order="T3JkZXI6MQ==", locale="pl")
-    assert ('<script src="https://referrals.example.com/widget.js" data-saleor-api-url="https://shop.example.com/graphql/" '
-            'data-order-id="T3JkZXI6MQ==" data-locale="pl" data-target="#referral" async></script>') in page
+    assert (
+        '<script src="https://referrals.example.com/widget.js" data-saleor-api-url="https://shop.example.com/graphql/" '
+        'data-order-id="T3JkZXI6MQ==" data-locale="pl" data-target="#referral" async></script>'
+    ) in page
 
 
 def test_every_attribute_is_escaped(django_client):
@@ -47,7 +56,7 @@ def test_every_attribute_is_escaped(django_client):
 
     hostile = '"><img src=x onerror=alert(1)>'
     with override_settings(REFERRALS_SALEOR_API_URL='https://shop.example.com/graphql/?a="b"&c=<d>'):
-        page = render(django_client, order=hostile, locale="pl\" onload=\"alert(2)", name="<b>Bob</b>")
+        page = render(django_client, order=hostile, locale='pl" onload="alert(2)', name="<b>Bob</b>")
     assert "<img" not in page and "onerror=alert(1)>" not in page and 'onload="alert' not in page
     assert 'data-order-id="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page
     assert 'data-saleor-api-url="https://shop.example.com/graphql/?a=&quot;b&quot;&amp;c=&lt;d&gt;"' in page
@@ -85,8 +94,9 @@ def test_a_django_page_shows_the_widget_for_a_paid_order(django_client, chromium
     url = storefront.page("/checkout/complete/", html)
     page = chromium.new_page()
     page.goto(url)
-    page.wait_for_function("document.querySelector('#referral > div')?.shadowRoot?.querySelector('input') != null",
-                           timeout=15000)
+    page.wait_for_function(
+        "document.querySelector('#referral > div')?.shadowRoot?.querySelector('input') != null", timeout=15000
+    )
     link = page.evaluate("document.querySelector('#referral > div').shadowRoot.querySelector('input').value")
     assert link == f"{live_server.url}/r/{advocate_code('alice@example.com')}"
     page.close()

@@ -1,6 +1,7 @@
 """integrations/nextjs type-checks with TypeScript (the versions pinned in its package-lock.json,
 against the real type definitions of React and Next.js), and what it sends to Saleor is valid on
 every supported line."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Work queued inside a transaction goes out only once it commits: never for a rollback, never for a
 savepoint that rolled back, once per task and arguments, and after the rows it needs are visible."""
+
 from __future__ import annotations
 
 import pytest

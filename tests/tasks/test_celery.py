@@ -1,12 +1,12 @@
 """The production shape: webhooks acknowledged by the web app, work done by a real Celery
 worker process on Redis, coupons created in (emulated) Saleor, e-mails at a real SMTP server."""
+
 from __future__ import annotations
 
 import threading
 import time
 
 import pytest
-import requests
 from sqlalchemy import func, select
 
 from plugin.coupons.models import Coupon
@@ -25,7 +25,9 @@ def celery_shop(saleor, make_live_server, smtp, redis_url, postgres, tmp_path):
     workers = []
 
     def start_worker(**extra):
-        worker = CeleryWorker(worker_env(server.app.config["SETTINGS"], **extra), tmp_path / f"worker{len(workers)}.log")
+        worker = CeleryWorker(
+            worker_env(server.app.config["SETTINGS"], **extra), tmp_path / f"worker{len(workers)}.log"
+        )
         workers.append(worker.start())
         return worker
 
@@ -42,8 +44,11 @@ def make_advocate_via_worker(saleor, email="alice@example.com"):
 
 def nothing_in_flight() -> bool:
     with session_scope() as session:
-        return not session.scalar(select(func.count(WebhookEvent.id)).where(WebhookEvent.status != WebhookEvent.DONE)) \
-            and not session.scalar(select(func.count(OutboundEmail.id)).where(OutboundEmail.status == OutboundEmail.PENDING))
+        return not session.scalar(
+            select(func.count(WebhookEvent.id)).where(WebhookEvent.status != WebhookEvent.DONE)
+        ) and not session.scalar(
+            select(func.count(OutboundEmail.id)).where(OutboundEmail.status == OutboundEmail.PENDING)
+        )
 
 
 def issued(order_id) -> list[Coupon]:

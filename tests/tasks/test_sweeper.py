@@ -1,4 +1,5 @@
 """The sweeper finishes whatever was stored but never processed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -39,8 +40,10 @@ def test_events_stored_while_the_broker_was_down_are_processed_by_the_sweep(shop
     assert counts["events"] == len(pending)
     assert [c.state for c in coupons_for(order["id"])] == [Coupon.ISSUED, Coupon.ISSUED]
     with session_scope() as session:
-        assert all(e.status == WebhookEvent.DONE
-                   for e in session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order["id"])))
+        assert all(
+            e.status == WebhookEvent.DONE
+            for e in session.scalars(select(WebhookEvent).where(WebhookEvent.order_id == order["id"]))
+        )
 
 
 class Recorder(Runner):

@@ -1,4 +1,5 @@
 """Install (`POST /api/register`) against the emulated Saleor, as PROTOCOL §2.2 describes."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def tenants() -> int:
 
 def register(client, saleor, token, *, path="/api/register", api_url=None):
     headers = {k: v for k, v in load("register__1.json").headers.items() if k.lower() not in {"host", "content-length"}}
-    headers.update({"Saleor-Api-Url": api_url or saleor.api_url, "Saleor-Domain": saleor.domain,
-                    "X-Saleor-Domain": saleor.domain})
+    headers.update(
+        {"Saleor-Api-Url": api_url or saleor.api_url, "Saleor-Domain": saleor.domain, "X-Saleor-Domain": saleor.domain}
+    )
     return client.post(path, data=json.dumps({"auth_token": token}), headers=headers)
 
 
@@ -66,14 +68,21 @@ def test_disallowed_saleor_is_refused_with_403(make_config, saleor):
     app = saleor.create_app("referrals")
     response = register(application.test_client(), saleor, app.token)
     assert response.status_code == 403
-    assert response.json == {"success": False, "error": {
-        "code": "SALEOR_URL_PROHIBITED", "message": response.json["error"]["message"]}}
+    assert response.json == {
+        "success": False,
+        "error": {"code": "SALEOR_URL_PROHIBITED", "message": response.json["error"]["message"]},
+    }
     assert tenants() == 0
 
 
 def test_allow_list_accepts_exact_urls_and_patterns(make_config):
-    cfg = make_config(allowed_saleor_api_urls=["https://a.example.com/graphql/", "https://*.saleor.cloud/graphql/",
-                                               r"re:https://shop\d+\.example\.org/graphql/"])
+    cfg = make_config(
+        allowed_saleor_api_urls=[
+            "https://a.example.com/graphql/",
+            "https://*.saleor.cloud/graphql/",
+            r"re:https://shop\d+\.example\.org/graphql/",
+        ]
+    )
     assert cfg.saleor_api_url_allowed("https://a.example.com/graphql/")
     assert cfg.saleor_api_url_allowed("https://x.saleor.cloud/graphql/")
     assert cfg.saleor_api_url_allowed("https://shop12.example.org/graphql/")
@@ -109,15 +118,18 @@ def test_saleor_slower_than_our_budget_gives_a_clean_error(make_config, saleor):
     assert tenants() == 0
 
 
-@pytest.mark.parametrize("headers, body, code", [
-    ({}, b'{"auth_token": "x"}', "MISSING_SALEOR_API_URL"),
-    (None, b"{not json", "INVALID_BODY"),
-    (None, b"", "INVALID_BODY"),
-    (None, b'{"token": "x"}', "MISSING_AUTH_TOKEN"),
-    (None, b'{"auth_token": ""}', "MISSING_AUTH_TOKEN"),
-    (None, b'{"auth_token": 42}', "MISSING_AUTH_TOKEN"),
-    (None, b'["auth_token"]', "MISSING_AUTH_TOKEN"),
-])
+@pytest.mark.parametrize(
+    "headers, body, code",
+    [
+        ({}, b'{"auth_token": "x"}', "MISSING_SALEOR_API_URL"),
+        (None, b"{not json", "INVALID_BODY"),
+        (None, b"", "INVALID_BODY"),
+        (None, b'{"token": "x"}', "MISSING_AUTH_TOKEN"),
+        (None, b'{"auth_token": ""}', "MISSING_AUTH_TOKEN"),
+        (None, b'{"auth_token": 42}', "MISSING_AUTH_TOKEN"),
+        (None, b'["auth_token"]', "MISSING_AUTH_TOKEN"),
+    ],
+)
 def test_bad_register_requests_get_a_json_4xx_and_store_nothing(client, saleor, headers, body, code):
     if headers is None:
         headers = {"Saleor-Api-Url": saleor.api_url, "Content-Type": "application/json"}

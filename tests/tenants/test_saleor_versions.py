@@ -1,6 +1,7 @@
 """Every maintained Saleor line installs the app and pays referrals: the emulator plays 3.21.69,
 3.22.67 and 3.23.28 (its manifest validation, its `Saleor-Schema-Version`, its schema, its payloads'
 `version`), and the app serves each the manifest it accepts."""
+
 from __future__ import annotations
 
 import pytest
@@ -56,8 +57,10 @@ def test_each_line_installs_with_the_manifest_it_accepts_and_pays_both_sides(sho
     order = referred_order(saleor, code, total="40.00")
 
     coupons = coupons_for(order["id"])
-    assert [(c.purpose, c.state) for c in coupons] == [(Coupon.FRIEND_REWARD, Coupon.ISSUED),
-                                                       (Coupon.REFERRER_REWARD, Coupon.ISSUED)]
+    assert [(c.purpose, c.state) for c in coupons] == [
+        (Coupon.FRIEND_REWARD, Coupon.ISSUED),
+        (Coupon.REFERRER_REWARD, Coupon.ISSUED),
+    ]
     assert {c.code for c in coupons} <= set(saleor.voucher_codes())
     assert referral_for(order["id"]).state == "issued"
     paid = [d for d in saleor.deliveries if d.event == "ORDER_FULLY_PAID" and d.sent]

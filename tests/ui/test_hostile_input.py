@@ -1,4 +1,5 @@
 """Hostile names and shop texts render inert everywhere; junk input gets the empty/404 answer, never a 500."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,8 +41,11 @@ def test_hostile_texts_reach_the_widget_as_plain_json_data(shop):
     set_shop_name(EVIL_SHOP)
     set_program(widget={"title": {"en": "<b onmouseover=alert(1)>Hi</b>"}, "texts": {}})
     order, _advocate = paid_advocate(shop, "alice@example.com", EVIL_NAME)
-    body = requests.get(f"{shop.server.url}/api/widget/state", timeout=10,
-                        params={"saleorApiUrl": shop.saleor.api_url, "orderId": order["id"]}).json()
+    body = requests.get(
+        f"{shop.server.url}/api/widget/state",
+        timeout=10,
+        params={"saleorApiUrl": shop.saleor.api_url, "orderId": order["id"]},
+    ).json()
     assert body["firstName"] == EVIL_NAME
     assert body["texts"]["title"] == "<b onmouseover=alert(1)>Hi</b>"  # drawn with textContent by widget.js
     for url in body["share"].values():
@@ -75,14 +79,26 @@ def test_oversized_or_malformed_share_bodies_are_refused_cleanly(shop):
     for body in (b"", b"[]", b'{"channel": ["x"]}', b"{" * 100_000, b"\xff\xfe" * 1000):
         response = requests.post(url, data=body, timeout=10)
         assert (response.status_code, response.headers["Content-Type"], response.json()) == (
-            400, "application/json", refused), body[:20]
+            400,
+            "application/json",
+            refused,
+        ), body[:20]
     # A known channel with an order that matches nothing answers like any other share: counted nowhere.
     response = requests.post(url, data=b'{"channel": "copy", "orderId": {"$ne": 1}}', timeout=10)
     assert (response.status_code, response.content) == (204, b"")
 
 
-@pytest.mark.parametrize("path", ["/r/%3Cscript%3E", "/r/" + "Z" * 3000, "/r/ABCD%00EF", "/portal/%00",
-                                  "/portal/" + "a.b" * 1000, "/r/NOPE2345/og.png?lang=" + "x" * 2000])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/r/%3Cscript%3E",
+        "/r/" + "Z" * 3000,
+        "/r/ABCD%00EF",
+        "/portal/%00",
+        "/portal/" + "a.b" * 1000,
+        "/r/NOPE2345/og.png?lang=" + "x" * 2000,
+    ],
+)
 def test_junk_codes_and_tokens_get_friendly_pages(shop, path):
     response = requests.get(shop.server.url + path, timeout=10)
     assert response.status_code in (404, 410)
@@ -94,10 +110,12 @@ def test_a_junk_claim_post_never_breaks_the_page(shop):
     _order, advocate = paid_advocate(shop)
     browser = requests.Session()
     page = open_landing(browser, shop, advocate.code)
-    for form in ({"email": "a" * 10_000 + "@example.com", "consent": "yes", "csrf": page.inputs["csrf"]},
-                 {"email": ["a@b.co", "c@d.co"], "consent": "yes", "csrf": page.inputs["csrf"]},
-                 {"email": "<script>@x.co", "consent": "yes", "csrf": page.inputs["csrf"]},
-                 {"csrf": page.inputs["csrf"]}):
+    for form in (
+        {"email": "a" * 10_000 + "@example.com", "consent": "yes", "csrf": page.inputs["csrf"]},
+        {"email": ["a@b.co", "c@d.co"], "consent": "yes", "csrf": page.inputs["csrf"]},
+        {"email": "<script>@x.co", "consent": "yes", "csrf": page.inputs["csrf"]},
+        {"csrf": page.inputs["csrf"]},
+    ):
         response = browser.post(f"{shop.server.url}{page.forms[0]}", data=form, timeout=10)
         assert response.status_code in (200, 400), response.status_code
         assert "<script>@" not in response.text
@@ -108,15 +126,24 @@ def test_control_characters_in_the_email_and_non_ascii_form_tokens_are_refused(s
     browser = requests.Session()
     page = open_landing(browser, shop, advocate.code)
     for email in ("eve\x00@example.com", "eve@example.com\r\nBcc: x@y.co", "eve\t@example.com"):
-        response = browser.post(f"{shop.server.url}{page.forms[0]}", timeout=10,
-                                data={"email": email, "consent": "yes", "csrf": page.inputs["csrf"]})
+        response = browser.post(
+            f"{shop.server.url}{page.forms[0]}",
+            timeout=10,
+            data={"email": email, "consent": "yes", "csrf": page.inputs["csrf"]},
+        )
         assert response.status_code == 400, (email, response.status_code)
     for path in (page.forms[0], "/portal/link"):
-        response = browser.post(f"{shop.server.url}{path}", data={"email": "eve@example.com", "consent": "yes",
-                                                                 "csrf": "\u00e9t\u00e9"}, timeout=10)
+        response = browser.post(
+            f"{shop.server.url}{path}",
+            data={"email": "eve@example.com", "consent": "yes", "csrf": "\u00e9t\u00e9"},
+            timeout=10,
+        )
         assert response.status_code == 400, (path, response.status_code)
-    nul = browser.post(f"{shop.server.url}/portal/link", timeout=10,
-                       data={"email": "alice\x00@example.com", "csrf": _portal_csrf(browser, shop)})
+    nul = browser.post(
+        f"{shop.server.url}/portal/link",
+        timeout=10,
+        data={"email": "alice\x00@example.com", "csrf": _portal_csrf(browser, shop)},
+    )
     assert nul.status_code == 200  # the same answer as for any address; nothing is looked up
     assert shop.saleor.voucher_codes() == {}
 
@@ -132,9 +159,12 @@ def test_walking_the_code_space_from_one_address_is_stopped(shop):
     from plugin.ui import views
 
     paid_advocate(shop)
-    statuses = [requests.get(f"{shop.server.url}/r/GUESS{i:03d}", timeout=10).status_code
-                for i in range(views.MISS_LIMIT + 1)]
+    statuses = [
+        requests.get(f"{shop.server.url}/r/GUESS{i:03d}", timeout=10).status_code for i in range(views.MISS_LIMIT + 1)
+    ]
     assert statuses == [404] * views.MISS_LIMIT + [429]
-    claims = [requests.post(f"{shop.server.url}/r/OTHER{i:03d}", data={"email": "e@example.com"}, timeout=10).status_code
-              for i in range(views.CLAIM_LIMIT + 1)]
+    claims = [
+        requests.post(f"{shop.server.url}/r/OTHER{i:03d}", data={"email": "e@example.com"}, timeout=10).status_code
+        for i in range(views.CLAIM_LIMIT + 1)
+    ]
     assert claims[-1] == 429

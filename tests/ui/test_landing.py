@@ -1,4 +1,5 @@
 """The share landing page /r/<code>: preview tags and image, claiming a single-use friend code."""
+
 from __future__ import annotations
 
 import io
@@ -150,8 +151,11 @@ def test_clicks_are_counted_once_per_browser(shop):
     crawler = requests.get(f"{shop.server.url}/r/{advocate.code}", headers={"User-Agent": "facebookexternalhit/1.1"})
     assert crawler.status_code == 200
     with session_scope() as session:
-        clicks = session.execute(select(FunnelEvent.advocate_id, FunnelEvent.share_channel)
-                                 .where(FunnelEvent.kind == "click").order_by(FunnelEvent.id)).all()
+        clicks = session.execute(
+            select(FunnelEvent.advocate_id, FunnelEvent.share_channel)
+            .where(FunnelEvent.kind == "click")
+            .order_by(FunnelEvent.id)
+        ).all()
     assert clicks == [(advocate.id, "telegram"), (advocate.id, None)]
 
 
@@ -170,8 +174,11 @@ def test_claim_needs_consent_a_valid_email_and_the_forms_token(shop):
     assert no_consent.status_code == 400 and "tick the box" in no_consent.text
     bad_email = submit_claim(browser, shop, advocate.code, "bob@")
     assert bad_email.status_code == 400 and "valid e-mail" in bad_email.text
-    forged = requests.post(f"{shop.server.url}/r/{advocate.code}",
-                           data={"email": "bob@example.com", "consent": "yes", "csrf": "0" * 64}, timeout=10)
+    forged = requests.post(
+        f"{shop.server.url}/r/{advocate.code}",
+        data={"email": "bob@example.com", "consent": "yes", "csrf": "0" * 64},
+        timeout=10,
+    )
     assert forged.status_code == 400 and "form expired" in forged.text
     assert shop.saleor.voucher_codes() == {}
 

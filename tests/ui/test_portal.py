@@ -1,8 +1,9 @@
 """The advocate portal /portal/<token>: their own link, friends and rewards, and nothing of anyone else."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 import time_machine
@@ -25,9 +26,13 @@ def refer_friend(shop, advocate, friend_email: str, first_name: str) -> str:
 
     def reward():
         with session_scope() as session:
-            return session.scalar(select(Coupon.code).where(
-                Coupon.advocate_id == advocate.id, Coupon.purpose == Coupon.REFERRER_REWARD,
-                Coupon.state == Coupon.ISSUED))
+            return session.scalar(
+                select(Coupon.code).where(
+                    Coupon.advocate_id == advocate.id,
+                    Coupon.purpose == Coupon.REFERRER_REWARD,
+                    Coupon.state == Coupon.ISSUED,
+                )
+            )
 
     code = wait_until(reward)
     assert code, "the advocate's reward was not issued"
@@ -52,7 +57,9 @@ def test_portal_shows_the_advocates_own_rewards_and_nothing_of_others(shop):
     assert page.status_code == 200
     html = page.text
     assert f"{shop.server.url}/r/{alice.code}" in html and f"/r/{alice.code}/qr.svg" in html
-    rewards = re.findall(r'<tr class="reward" data-status="(\w+)"><td>([^<]+)</td><td><span class="code-inline">([^<]+)</span>', html)
+    rewards = re.findall(
+        r'<tr class="reward" data-status="(\w+)"><td>([^<]+)</td><td><span class="code-inline">([^<]+)</span>', html
+    )
     assert rewards == [("issued", "$10", alice_reward)]
     assert '<div class="stat-joined"><strong>1</strong> friend ordered</div>' in html
     assert '<div class="stat-claims"><strong>1</strong> friend claimed a code</div>' in html
@@ -73,9 +80,21 @@ def test_used_and_revoked_rewards_show_their_status(shop):
     with session_scope() as session:
         coupon = session.scalar(select(Coupon).where(Coupon.code == code))
         coupon.state = Coupon.USED
-        session.add(Coupon(tenant_id=coupon.tenant_id, purpose=Coupon.REFERRER_REWARD, advocate_id=alice.id,
-                           recipient_email="alice@example.com", code="THANKS-REVOKED01", channel_slug="default-channel",
-                           saleor_channel_id="x", currency="USD", value_type="FIXED", value=10, state=Coupon.REVOKED))
+        session.add(
+            Coupon(
+                tenant_id=coupon.tenant_id,
+                purpose=Coupon.REFERRER_REWARD,
+                advocate_id=alice.id,
+                recipient_email="alice@example.com",
+                code="THANKS-REVOKED01",
+                channel_slug="default-channel",
+                saleor_channel_id="x",
+                currency="USD",
+                value_type="FIXED",
+                value=10,
+                state=Coupon.REVOKED,
+            )
+        )
     html = requests.get(portal_url(shop, alice), timeout=10).text
     statuses = re.findall(r'<tr class="reward" data-status="(\w+)">', html)
     assert sorted(statuses) == ["revoked", "used"]
@@ -94,7 +113,7 @@ def test_portal_speaks_the_advocates_language(shop):
 
 def test_expired_or_forged_links_offer_a_new_one_by_email(shop):
     _o, alice = paid_advocate(shop, "alice@example.com", "Alice")
-    with time_machine.travel(datetime.now(timezone.utc) - timedelta(days=31)):
+    with time_machine.travel(datetime.now(UTC) - timedelta(days=31)):
         expired = portal_url(shop, alice)
     forged = portal_url(shop, alice)[:-3] + "AAA"
     browser = requests.Session()
@@ -127,8 +146,10 @@ def test_new_link_requests_are_rate_limited_and_need_the_forms_token(shop):
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
     without_token = browser.post(shop.server.url + "/portal/link", data={"email": "alice@example.com"})
     assert without_token.status_code == 400  # counts as an attempt too
-    statuses = [browser.post(shop.server.url + "/portal/link", data={"email": f"x{i}@example.com", "csrf": csrf}).status_code
-                for i in range(views.LINK_LIMIT - 1)]
+    statuses = [
+        browser.post(shop.server.url + "/portal/link", data={"email": f"x{i}@example.com", "csrf": csrf}).status_code
+        for i in range(views.LINK_LIMIT - 1)
+    ]
     assert statuses == [200] * (views.LINK_LIMIT - 1)
     limited = browser.post(shop.server.url + "/portal/link", data={"email": "alice@example.com", "csrf": csrf})
     assert limited.status_code == 429

@@ -1,4 +1,5 @@
 """plugin.ratelimit: Flask-Limiter, counting in this process or, with REDIS_URL, in Redis for every process."""
+
 from __future__ import annotations
 
 import re

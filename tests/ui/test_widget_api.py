@@ -1,4 +1,5 @@
 """GET /api/widget/state and POST /api/widget/share, as a storefront's browser calls them."""
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,20 @@ VOLATILE_HEADERS = {"Date", "Server", "Content-Length", "Connection"}
 
 def state(shop, order_id, *, origin: str | None = "https://shop.example.com", **params):
     headers = {"Origin": origin} if origin else {}
-    return requests.get(f"{shop.server.url}/api/widget/state", timeout=10, headers=headers,
-                        params={"saleorApiUrl": shop.saleor.api_url, "orderId": order_id, **params})
+    return requests.get(
+        f"{shop.server.url}/api/widget/state",
+        timeout=10,
+        headers=headers,
+        params={"saleorApiUrl": shop.saleor.api_url, "orderId": order_id, **params},
+    )
 
 
 def stable(response) -> tuple:
-    return response.status_code, response.content, {k: v for k, v in response.headers.items()
-                                                     if k not in VOLATILE_HEADERS}
+    return (
+        response.status_code,
+        response.content,
+        {k: v for k, v in response.headers.items() if k not in VOLATILE_HEADERS},
+    )
 
 
 def test_unpaid_and_unknown_orders_get_the_same_empty_answer(shop):
@@ -64,12 +72,16 @@ def test_every_share_target_carries_the_channels_utm_link(shop):
 
     assert share["whatsapp"].startswith("https://wa.me/?")
     assert query(share["whatsapp"])["text"].endswith(utm_link("whatsapp"))
-    assert share["telegram"].startswith("https://t.me/share/url?") and query(share["telegram"])["url"] == utm_link("telegram")
+    assert share["telegram"].startswith("https://t.me/share/url?") and query(share["telegram"])["url"] == utm_link(
+        "telegram"
+    )
     assert share["facebook"].startswith("https://www.facebook.com/sharer/sharer.php?")
     assert query(share["facebook"])["u"] == utm_link("facebook")
     assert share["x"].startswith("https://x.com/intent/tweet?") and query(share["x"])["url"] == utm_link("x")
     assert share["email"].startswith("mailto:?") and query(share["email"])["body"].endswith(utm_link("email"))
-    assert share["sms"].startswith("sms:") and query(share["sms"].replace("sms:?&", "sms:?"))["body"].endswith(utm_link("sms"))
+    assert share["sms"].startswith("sms:") and query(share["sms"].replace("sms:?&", "sms:?"))["body"].endswith(
+        utm_link("sms")
+    )
     assert share["copy"] == utm_link("copy") and share["native"] == utm_link("native")
 
 
@@ -85,9 +97,18 @@ def test_locale_comes_from_the_snippet_then_the_order_then_the_shop(shop):
 
 def test_merchant_texts_override_the_catalog_per_locale(shop):
     order, _advocate = paid_advocate(shop)
-    set_program(widget={"title": {"en": "Spread the word"}, "texts": {
-        "intro": {"en": "Friends of {first_name} save {friend_offer}.", "pl": "Znajomi {first_name} oszczędzają."},
-        "copy": "Copy!"}})
+    set_program(
+        widget={
+            "title": {"en": "Spread the word"},
+            "texts": {
+                "intro": {
+                    "en": "Friends of {first_name} save {friend_offer}.",
+                    "pl": "Znajomi {first_name} oszczędzają.",
+                },
+                "copy": "Copy!",
+            },
+        }
+    )
     body = state(shop, order["id"]).json()
     assert body["texts"]["title"] == "Spread the word"
     assert body["texts"]["intro"] == "Friends of Alice save 10%."
@@ -132,8 +153,9 @@ def test_cors_is_open_until_the_merchant_lists_storefront_origins(shop):
 def test_state_is_cacheable_with_an_etag(shop):
     order, _advocate = paid_advocate(shop)
     first = state(shop, order["id"])
-    revalidated = requests.get(first.url, headers={"If-None-Match": first.headers["ETag"],
-                                                   "Origin": "https://shop.example.com"}, timeout=10)
+    revalidated = requests.get(
+        first.url, headers={"If-None-Match": first.headers["ETag"], "Origin": "https://shop.example.com"}, timeout=10
+    )
     assert revalidated.status_code == 304
 
 
@@ -146,8 +168,11 @@ def test_views_and_shares_are_counted_by_channel(shop):
     url = f"{shop.server.url}/api/widget/share"
     payload = {"saleorApiUrl": shop.saleor.api_url, "orderId": order["id"]}
     for channel in ("whatsapp", "copy"):
-        response = requests.post(url, data=json.dumps({**payload, "channel": channel}),
-                                 headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://s.example"})
+        response = requests.post(
+            url,
+            data=json.dumps({**payload, "channel": channel}),
+            headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://s.example"},
+        )
         assert response.status_code == 204
         assert response.headers["Access-Control-Allow-Origin"] == "*"
     unknown_order = requests.post(url, data=json.dumps({**payload, "orderId": "nope", "channel": "sms"}))
@@ -156,10 +181,14 @@ def test_views_and_shares_are_counted_by_channel(shop):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_SHARE"
     assert requests.post(url, data=b"\xff{not json").status_code == 400
     with session_scope() as session:
-        events = session.execute(select(FunnelEvent.kind, FunnelEvent.share_channel, FunnelEvent.advocate_id)
-                                 .order_by(FunnelEvent.id)).all()
-    assert events == [("widget_view", None, advocate.id), ("share", "whatsapp", advocate.id),
-                      ("share", "copy", advocate.id)]
+        events = session.execute(
+            select(FunnelEvent.kind, FunnelEvent.share_channel, FunnelEvent.advocate_id).order_by(FunnelEvent.id)
+        ).all()
+    assert events == [
+        ("widget_view", None, advocate.id),
+        ("share", "whatsapp", advocate.id),
+        ("share", "copy", advocate.id),
+    ]
 
 
 def test_state_is_rate_limited_with_a_json_429(shop):

@@ -3,6 +3,7 @@
 Needs the Debian `chromium` package (/usr/bin/chromium; `make browser` installs it). Without it
 these tests skip, except under CI=true where they fail. Screenshots go to test-artifacts/.
 """
+
 from __future__ import annotations
 
 import html
@@ -21,8 +22,13 @@ from tests.flows import paid_advocate, set_shop_name
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = ROOT / "test-artifacts"
 WIDGET_HOST = "#referral > div"
 
@@ -53,7 +59,8 @@ class Storefront:
         if args.get("csp"):
             response.headers["Content-Security-Policy"] = (
                 f"default-src 'self'; script-src {self.app_url}; connect-src {self.app_url}; "
-                f"img-src {self.app_url}; style-src 'self'")
+                f"img-src {self.app_url}; style-src 'self'"
+            )
         return response(environ, start_response)
 
     def page_url(self, order_id: str, **attrs) -> str:
@@ -126,8 +133,9 @@ def funnel_events(kind: str) -> list[tuple]:
     from plugin.db import session_scope
 
     with session_scope() as session:
-        return session.execute(select(FunnelEvent.kind, FunnelEvent.share_channel)
-                               .where(FunnelEvent.kind == kind).order_by(FunnelEvent.id)).all()
+        return session.execute(
+            select(FunnelEvent.kind, FunnelEvent.share_channel).where(FunnelEvent.kind == kind).order_by(FunnelEvent.id)
+        ).all()
 
 
 def test_widget_stays_out_of_the_page_until_the_order_is_paid_then_appears_without_reload(page, shop, storefront):
@@ -163,8 +171,12 @@ def test_every_share_button_carries_the_right_url(page, shop, storefront):
         return {k: v[0] for k, v in parse_qs(urlsplit(url.replace("sms:?&", "sms:?")).query).items()}
 
     assert set(links) == {"WhatsApp", "Telegram", "Facebook", "X", "E-mail", "SMS"}
-    assert links["WhatsApp"].startswith("https://wa.me/?") and query(links["WhatsApp"])["text"].endswith(utm("whatsapp"))
-    assert links["Telegram"].startswith("https://t.me/share/url?") and query(links["Telegram"])["url"] == utm("telegram")
+    assert links["WhatsApp"].startswith("https://wa.me/?") and query(links["WhatsApp"])["text"].endswith(
+        utm("whatsapp")
+    )
+    assert links["Telegram"].startswith("https://t.me/share/url?") and query(links["Telegram"])["url"] == utm(
+        "telegram"
+    )
     assert query(links["Facebook"])["u"] == utm("facebook")
     assert links["X"].startswith("https://x.com/intent/tweet?") and query(links["X"])["url"] == utm("x")
     assert links["E-mail"].startswith("mailto:?") and query(links["E-mail"])["body"].endswith(utm("email"))
@@ -201,7 +213,10 @@ def test_native_share_sheet_and_qr_code(page, shop, storefront):
     assert page.get_by_role("region").get_attribute("lang") == "lv"
     page.get_by_role("button", name="Dalīties…").click()
     shared = page.evaluate("window.__shared")
-    assert shared["url"] == f"{shop.server.url}/r/{advocate.code}?utm_source=native&utm_medium=referral&utm_campaign=referral"
+    assert (
+        shared["url"]
+        == f"{shop.server.url}/r/{advocate.code}?utm_source=native&utm_medium=referral&utm_campaign=referral"
+    )
     assert shared["text"].startswith("Dāvinu tev 10% atlaidi pirmajam pasūtījumam veikalā ")
 
     qr_button = page.get_by_role("button", name="QR kods")
@@ -240,14 +255,18 @@ def test_without_a_target_the_widget_renders_where_the_snippet_is(page, shop, st
 
 def test_hostile_names_and_shop_texts_render_as_text(page, shop, storefront):
     set_shop_name("<img src=x onerror=alert(1)>")
-    order, _advocate = paid_advocate(shop, "alice@example.com", "<script>alert('x')</script>\"><img src=y onerror=alert(2)>")
+    order, _advocate = paid_advocate(
+        shop, "alice@example.com", "<script>alert('x')</script>\"><img src=y onerror=alert(2)>"
+    )
     page.goto(storefront.page_url(order["id"]))
     page.wait_for_selector(WIDGET_HOST, timeout=20_000)
     page.wait_for_timeout(500)
     assert page.dialogs == []
     root_html = page.evaluate("document.querySelector('#referral > div').shadowRoot.innerHTML")
     assert "<script>" not in root_html and "<img src=" not in root_html
-    assert page.get_by_text("Thanks for your order, <script>alert('x')</script>\"><img src=y onerror=alert(2)>!").is_visible()
+    assert page.get_by_text(
+        "Thanks for your order, <script>alert('x')</script>\"><img src=y onerror=alert(2)>!"
+    ).is_visible()
 
 
 def test_unknown_orders_render_nothing(page, shop, storefront):

@@ -1,4 +1,5 @@
 """widget.js (with its CSS inlined) must stay within 3 KB gzipped, and be served cacheable to any origin."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,7 +1,6 @@
 """Webhook ingest with the real captured deliveries: verify, store once, acknowledge."""
-from __future__ import annotations
 
-import json
+from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
@@ -28,9 +27,15 @@ def captured_shop(app):
     runner = RecordingRunner()
     app.extensions["task_runner"] = runner
     with session_scope() as session:
-        session.add(Tenant(saleor_api_url=CAPTURED_API_URL, domain="localhost:8000", app_id=CAPTURED_APP_ID,
-                           token_encrypted=TokenBox(app.config["SETTINGS"].secret_key).encrypt("t0ken"),
-                           jwks=captured_jwks()))
+        session.add(
+            Tenant(
+                saleor_api_url=CAPTURED_API_URL,
+                domain="localhost:8000",
+                app_id=CAPTURED_APP_ID,
+                token_encrypted=TokenBox(app.config["SETTINGS"].secret_key).encrypt("t0ken"),
+                jwks=captured_jwks(),
+            )
+        )
     return runner
 
 
@@ -40,8 +45,11 @@ def stored_events() -> int:
 
 
 def replay(client, delivery, body=None, headers=None):
-    return client.post(delivery.path, data=delivery.body if body is None else body,
-                       headers=post_headers(delivery) if headers is None else headers)
+    return client.post(
+        delivery.path,
+        data=delivery.body if body is None else body,
+        headers=post_headers(delivery) if headers is None else headers,
+    )
 
 
 @pytest.mark.parametrize("delivery", [d for d in signed_deliveries() if d.event != "app_deleted"], ids=lambda d: d.name)
@@ -97,8 +105,9 @@ def test_unknown_tenant_is_refused(client, captured_shop):
 @pytest.mark.parametrize("missing", ["Saleor-Signature", "Saleor-Event", "Saleor-Api-Url"])
 def test_missing_headers_are_refused(client, captured_shop, missing):
     delivery = load("order_fully_paid__A__3.json")
-    headers = {k: v for k, v in post_headers(delivery).items()
-               if k.lower() not in {missing.lower(), "x-" + missing.lower()}}
+    headers = {
+        k: v for k, v in post_headers(delivery).items() if k.lower() not in {missing.lower(), "x-" + missing.lower()}
+    }
     response = replay(client, delivery, headers=headers)
     assert response.status_code == 400 and response.json["error"]["code"] == "MISSING_HEADERS"
     assert stored_events() == 0
@@ -134,7 +143,9 @@ def _captured_tenant_at(app, saleor, token: str) -> None:
 
 
 def _replay_at(client, saleor, delivery):
-    return client.post(delivery.path, data=delivery.body, headers={**post_headers(delivery), "Saleor-Api-Url": saleor.api_url})
+    return client.post(
+        delivery.path, data=delivery.body, headers={**post_headers(delivery), "Saleor-Api-Url": saleor.api_url}
+    )
 
 
 def test_real_app_deleted_removes_credentials_once_saleor_refuses_the_token(app, client, captured_shop, saleor):

@@ -1,4 +1,5 @@
 """Saleor rotated its signing key: we refetch the JWKS once, rate-limited, as the app-sdk does."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select

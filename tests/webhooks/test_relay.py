@@ -1,4 +1,5 @@
 """The outbox relay: stored deliveries reach the broker once each, and a broker outage loses none."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Saleor-Signature verification against the real captured deliveries."""
+
 from __future__ import annotations
 
 import base64
@@ -52,12 +53,15 @@ def _with_header(signature: str, **changes) -> str:
     return f"{b64(json.dumps(header).encode())}..{sig}"
 
 
-@pytest.mark.parametrize("changes, error", [
-    ({"kid": "not-the-real-kid"}, UnknownKey),
-    ({"alg": "none"}, SignatureError),
-    ({"alg": "HS256"}, SignatureError),
-    ({"b64": None, "crit": None}, SignatureError),
-])
+@pytest.mark.parametrize(
+    "changes, error",
+    [
+        ({"kid": "not-the-real-kid"}, UnknownKey),
+        ({"alg": "none"}, SignatureError),
+        ({"alg": "HS256"}, SignatureError),
+        ({"b64": None, "crit": None}, SignatureError),
+    ],
+)
 def test_forged_headers_are_refused(changes, error):
     delivery = DELIVERIES[0]
     with pytest.raises(error):

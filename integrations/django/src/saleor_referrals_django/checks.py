@@ -1,4 +1,5 @@
 """`manage.py check` (and runserver, migrate, ...) says when the settings are missing or wrong."""
+
 from django.core import checks
 
 from .conf import widget_settings

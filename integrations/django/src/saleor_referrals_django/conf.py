@@ -1,4 +1,5 @@
 """The two settings, read when a page renders (so tests and settings overrides take effect)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,11 +17,19 @@ class WidgetSettings:
         """(check id, message) for each setting that is missing or not an http(s) URL."""
         found = []
         if not _is_http_url(self.app_url):
-            found.append(("saleor_referrals.E001",
-                          "REFERRALS_APP_URL must be the referral app's http(s) URL, e.g. https://referrals.example.com"))
+            found.append(
+                (
+                    "saleor_referrals.E001",
+                    "REFERRALS_APP_URL must be the referral app's http(s) URL, e.g. https://referrals.example.com",
+                )
+            )
         if not _is_http_url(self.saleor_api_url):
-            found.append(("saleor_referrals.E002",
-                          "REFERRALS_SALEOR_API_URL must be your Saleor API URL, e.g. https://shop.example.com/graphql/"))
+            found.append(
+                (
+                    "saleor_referrals.E002",
+                    "REFERRALS_SALEOR_API_URL must be your Saleor API URL, e.g. https://shop.example.com/graphql/",
+                )
+            )
         return found
 
 

@@ -5,6 +5,7 @@ selector; without it the widget renders where the tag is). Nothing is rendered w
 or with broken settings (the page must not fail because of the widget; `manage.py check` reports
 the settings).
 """
+
 from __future__ import annotations
 
 import logging
