@@ -14,10 +14,32 @@ from functools import cached_property
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugin.i18n import money, percent
+from plugin.i18n import money, percent, t
 from plugin.program.models import ProgramSettings
 
 TRIGGER_STATUSES = ("FULLY_PAID", "PAID", "FULFILLED")
+
+# Reward kinds. Vouchers: FIXED and PERCENTAGE (ENTIRE_ORDER), FREE_SHIPPING (a SHIPPING voucher at 100 %).
+# Gift cards: STORE_CREDIT (a fixed balance) and COMMISSION (a percentage of the friend's order, capped,
+# paid as store credit). See docs/REWARDS.md.
+FIXED, PERCENTAGE, FREE_SHIPPING, STORE_CREDIT, COMMISSION = (
+    "FIXED",
+    "PERCENTAGE",
+    "FREE_SHIPPING",
+    "STORE_CREDIT",
+    "COMMISSION",
+)
+VOUCHER_KINDS = (FIXED, PERCENTAGE, FREE_SHIPPING)
+GIFT_CARD_KINDS = (STORE_CREDIT, COMMISSION)
+# Which kinds each place of the program may use. Commission needs the friend's order, so only the
+# referrer's reward (and its tiers) can be one; the friend offer is a code the friend types before
+# ordering, so it stays an order discount.
+KINDS_BY_SIDE = {
+    "referrer": (FIXED, PERCENTAGE, FREE_SHIPPING, STORE_CREDIT, COMMISSION),
+    "friend": (FIXED, PERCENTAGE, FREE_SHIPPING, STORE_CREDIT),
+    "milestone": (FIXED, PERCENTAGE, FREE_SHIPPING, STORE_CREDIT),
+    "friend_offer": (FIXED, PERCENTAGE),
+}
 
 DEFAULTS: dict = {
     "enabled": True,
@@ -28,6 +50,10 @@ DEFAULTS: dict = {
         "friend": {"type": "PERCENTAGE", "value": "10"},
         "min_order": "0",
         "expiry_days": 90,
+        # The referrer's reward from the Nth rewarded friend on: [{"from": 3, "reward": {...}}, ...].
+        "tiers": [],
+        # A one-off bonus at the Nth rewarded friend: [{"at": 5, "reward": {...}}, ...].
+        "milestones": [],
     },
     "channels": {},  # slug -> same shape as default_rewards, partial allowed
     "friend_offer": {"type": "PERCENTAGE", "value": "10", "expiry_days": 14},
@@ -57,12 +83,54 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 @dataclass(frozen=True)
 class RewardSpec:
-    type: str  # FIXED | PERCENTAGE
-    value: Decimal
+    type: str  # one of the kinds above
+    value: Decimal  # money (FIXED, STORE_CREDIT), percent points (PERCENTAGE, COMMISSION), 0 (FREE_SHIPPING)
+    cap: Decimal | None = None  # COMMISSION only: the most one reward pays, in the channel's currency
+
+    @property
+    def is_gift_card(self) -> bool:
+        return self.type in GIFT_CARD_KINDS
 
     def describe(self, currency: str, locale: str) -> str:
-        """The reward's value as people reading `locale` write it: "$10", "10 zł", "10%"."""
-        return percent(self.value, locale) if self.type == "PERCENTAGE" else money(self.value, currency, locale)
+        """The reward as people reading `locale` write it: "$10", "10 zł", "10%", "free shipping",
+        "$20 store credit", "10% of your friend's order (up to $15)"."""
+        if self.type == PERCENTAGE:
+            return percent(self.value, locale)
+        if self.type == FREE_SHIPPING:
+            return t(locale, "reward.free_shipping")
+        if self.type == STORE_CREDIT:
+            return t(locale, "reward.store_credit", amount=money(self.value, currency, locale))
+        if self.type == COMMISSION:
+            return t(
+                locale,
+                "reward.commission",
+                percent=percent(self.value, locale),
+                cap=money(self.cap or 0, currency, locale),
+            )
+        return money(self.value, currency, locale)
+
+    @classmethod
+    def from_settings(cls, data: dict) -> RewardSpec:
+        kind = data.get("type") or FIXED
+        cap = data.get("cap")
+        value = Decimal(0) if kind == FREE_SHIPPING else Decimal(str(data.get("value") or 0))
+        return cls(kind, value, Decimal(str(cap)) if kind == COMMISSION and cap not in (None, "") else None)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """From the `from_friend`-th rewarded friend on, the referrer earns `reward` per friend."""
+
+    from_friend: int
+    reward: RewardSpec
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A one-off bonus when the advocate's `at`-th rewarded friend is approved."""
+
+    at: int
+    reward: RewardSpec
 
 
 @dataclass(frozen=True)
@@ -71,6 +139,21 @@ class ChannelRewards:
     friend: RewardSpec
     min_order: Decimal
     expiry_days: int
+    tiers: tuple[Tier, ...] = ()
+    milestones: tuple[Milestone, ...] = ()
+
+    def referrer_reward(self, base: RewardSpec, nth: int) -> RewardSpec:
+        """The referrer's reward for their `nth` rewarded friend (1-based): the highest tier starting at
+        or below `nth`, else `base` (the channel's referrer reward, or the advocate's A/B variant's)."""
+        reward = base
+        for tier in self.tiers:  # validated: strictly increasing
+            if tier.from_friend <= nth:
+                reward = tier.reward
+        return reward
+
+    def milestone_at(self, nth: int) -> Milestone | None:
+        """The milestone the `nth` rewarded friend reaches, if one is set at exactly that count."""
+        return next((m for m in self.milestones if m.at == nth), None)
 
 
 @dataclass(frozen=True)
@@ -144,17 +227,24 @@ class Program:
     def rewards_for(self, channel_slug: str) -> ChannelRewards:
         merged = deep_merge(self.data["default_rewards"], self.data["channels"].get(channel_slug) or {})
         return ChannelRewards(
-            referrer=RewardSpec(merged["referrer"]["type"], Decimal(str(merged["referrer"]["value"]))),
-            friend=RewardSpec(merged["friend"]["type"], Decimal(str(merged["friend"]["value"]))),
+            referrer=RewardSpec.from_settings(merged["referrer"]),
+            friend=RewardSpec.from_settings(merged["friend"]),
             min_order=Decimal(str(merged.get("min_order") or 0)),
             expiry_days=int(merged.get("expiry_days") or 90),
+            tiers=tuple(
+                Tier(int(item["from"]), RewardSpec.from_settings(item["reward"])) for item in merged.get("tiers") or []
+            ),
+            milestones=tuple(
+                Milestone(int(item["at"]), RewardSpec.from_settings(item["reward"]))
+                for item in merged.get("milestones") or []
+            ),
         )
 
     @cached_property
     def offer(self) -> FriendOffer:
         offer = self.data["friend_offer"]
         return FriendOffer(
-            reward=RewardSpec(offer["type"], Decimal(str(offer["value"]))),
+            reward=RewardSpec.from_settings(offer),
             expiry_days=int(offer.get("expiry_days") or 14),
             min_order=Decimal(str(offer.get("min_order") or 0)),
         )

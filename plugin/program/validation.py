@@ -17,9 +17,18 @@ from urllib.parse import urlsplit
 
 from plugin.fraud.rules import ACTIONS, RULE_DEFAULTS
 from plugin.i18n import LOCALES
-from plugin.program.settings import DEFAULTS, TRIGGER_STATUSES
+from plugin.program.settings import (
+    COMMISSION,
+    DEFAULTS,
+    FREE_SHIPPING,
+    KINDS_BY_SIDE,
+    PERCENTAGE,
+    TRIGGER_STATUSES,
+)
 
-REWARD_TYPES = ("FIXED", "PERCENTAGE")
+REWARD_TYPES = KINDS_BY_SIDE["friend_offer"]  # the A/B variants and the friend offer: order discounts
+MAX_TIERS = MAX_MILESTONES = 10
+MAX_FRIEND_COUNT = 10000
 EMAIL_KINDS = ("invite", "reward.referrer", "reward.friend", "offer")
 EMAIL_PLACEHOLDERS = {
     "invite": {"shop", "first_name", "friend_offer", "referrer_reward"},
@@ -165,39 +174,90 @@ class _Checker:
 
     # -- sections --------------------------------------------------------------------------------
 
-    def reward(self, value, path: str, currency: str | None, *, partial: bool = False) -> dict:
+    def reward(self, value, path: str, currency: str | None, *, kinds=REWARD_TYPES) -> dict:
+        """One reward: {"type", "value"} ({"type": "FREE_SHIPPING"} alone; COMMISSION also "cap")."""
         data = self.mapping(value, path)
         out = {}
+        kind = data.get("type")
+        allowed = (
+            ("type", "value", "cap")
+            if kind == COMMISSION
+            else ("type",)
+            if kind == FREE_SHIPPING
+            else ("type", "value")
+        )
         for key in data:
-            if key not in ("type", "value"):
-                self.fail(f"{path}.{key}", "is not a setting")
-        if "type" in data or not partial:
-            if data.get("type") not in REWARD_TYPES:
-                self.fail(f"{path}.type", "must be FIXED or PERCENTAGE")
-            else:
-                out["type"] = data["type"]
-        if "value" in data or not partial:
-            kind = data.get("type")
-            if kind == "PERCENTAGE":
-                out["value"] = self.decimal(
-                    data.get("value"), f"{path}.value", positive=True, maximum=Decimal(100), places=2
+            if key not in allowed:
+                self.fail(
+                    f"{path}.{key}",
+                    "is not a setting of this kind of reward" if key in ("value", "cap") else "is not a setting",
                 )
-            else:
-                places = currency_decimals(currency) if currency else 4
-                out["value"] = self.decimal(
-                    data.get("value"), f"{path}.value", positive=True, places=places, unit=currency or ""
-                )
+        if kind not in kinds:
+            self.fail(f"{path}.type", "must be one of " + ", ".join(kinds))
+            return out
+        out["type"] = kind
+        money_places = currency_decimals(currency) if currency else 4
+        if kind in (PERCENTAGE, COMMISSION):
+            out["value"] = self.decimal(
+                data.get("value"), f"{path}.value", positive=True, maximum=Decimal(100), places=2
+            )
+        elif kind != FREE_SHIPPING:
+            out["value"] = self.decimal(
+                data.get("value"), f"{path}.value", positive=True, places=money_places, unit=currency or ""
+            )
+        if kind == COMMISSION:
+            out["cap"] = self.decimal(
+                data.get("cap"), f"{path}.cap", positive=True, places=money_places, unit=currency or ""
+            )
+        return out
+
+    def ladder(self, value, path: str, currency: str | None, *, key: str, low: int, kinds) -> list[dict]:
+        """Tiers (key "from") or milestones (key "at"): friend counts strictly increasing."""
+        if not isinstance(value, list):
+            self.fail(path, "must be a list")
+            return []
+        limit = MAX_TIERS if key == "from" else MAX_MILESTONES
+        if len(value) > limit:
+            self.fail(path, f"at most {limit} entries")
+        out, previous = [], 0
+        for i, item in enumerate(value[:limit]):
+            item_path = f"{path}.{i}"
+            data = self.mapping(item, item_path)
+            for name in data:
+                if name not in (key, "reward"):
+                    self.fail(f"{item_path}.{name}", "is not a setting")
+            count = self.integer(data.get(key), f"{item_path}.{key}", low, MAX_FRIEND_COUNT)
+            if f"{item_path}.{key}" not in self.errors and count <= previous:
+                self.fail(f"{item_path}.{key}", "must be larger than the one before (counts strictly increase)")
+            previous = max(previous, count)
+            out.append(
+                {key: count, "reward": self.reward(data.get("reward"), f"{item_path}.reward", currency, kinds=kinds)}
+            )
         return out
 
     def rewards_block(self, value, path: str, currency: str | None, *, partial: bool) -> dict:
         data = self.mapping(value, path)
         out: dict = {}
         for key in data:
-            if key not in ("referrer", "friend", "min_order", "expiry_days"):
+            if key not in ("referrer", "friend", "min_order", "expiry_days", "tiers", "milestones"):
                 self.fail(f"{path}.{key}", "is not a setting")
         for side in ("referrer", "friend"):
             if side in data or not partial:
-                out[side] = self.reward(data.get(side), f"{path}.{side}", currency)
+                out[side] = self.reward(data.get(side), f"{path}.{side}", currency, kinds=KINDS_BY_SIDE[side])
+        # The first tier starts at the 2nd friend: the referrer reward above is the one for friend 1.
+        if "tiers" in data or not partial:
+            out["tiers"] = self.ladder(
+                data.get("tiers", []), f"{path}.tiers", currency, key="from", low=2, kinds=KINDS_BY_SIDE["referrer"]
+            )
+        if "milestones" in data or not partial:
+            out["milestones"] = self.ladder(
+                data.get("milestones", []),
+                f"{path}.milestones",
+                currency,
+                key="at",
+                low=1,
+                kinds=KINDS_BY_SIDE["milestone"],
+            )
         if "min_order" in data or not partial:
             places = currency_decimals(currency) if currency else 4
             out["min_order"] = self.decimal(
@@ -224,7 +284,12 @@ class _Checker:
         for key in data:
             if key not in ("type", "value", "expiry_days"):
                 self.fail(f"friend_offer.{key}", "is not a setting")
-        out = self.reward({k: v for k, v in data.items() if k in ("type", "value")}, "friend_offer", None)
+        out = self.reward(
+            {k: v for k, v in data.items() if k in ("type", "value")},
+            "friend_offer",
+            None,
+            kinds=KINDS_BY_SIDE["friend_offer"],
+        )
         out["expiry_days"] = self.integer(data.get("expiry_days"), "friend_offer.expiry_days", 1, 365)
         return out
 

@@ -89,7 +89,7 @@ def test_the_issue_example_error(admin):
                 }
             },
             "default_rewards.referrer.type",
-            "must be FIXED or PERCENTAGE",
+            "must be one of FIXED, PERCENTAGE, FREE_SHIPPING, STORE_CREDIT, COMMISSION",
         ),
         (
             {"channels": {"default-channel": {"referrer": {"type": "FIXED", "value": "10.005"}}}},
