@@ -43,6 +43,16 @@ What is emulated
   ``updatePrivateMetadata``, ``deleteMetadata``, ``deletePrivateMetadata`` (vouchers, orders, apps,
   channels). Error codes/messages follow core 3.23 (see ``resolvers.py``). Connections enforce
   ``first``/``last`` (required, <= 100) like core.
+* Gift cards (``giftcards.py``): ``giftCardCreate`` (generated codes, metadata, tags, expiry, balance
+  checks; Saleor's own e-mail recorded in ``state.notifications`` when ``userEmail`` is given),
+  ``giftCard``, ``giftCards`` (filter isActive/metadata/tags/used/currency/code/balances, search),
+  ``giftCardDeactivate``, ``giftCardActivate``, ``giftCardAddNote``, events. A storefront adds one to a
+  checkout with ``checkoutAddPromoCode`` (an active, unexpired card in the channel's currency; the
+  checkout's ``totalPrice`` goes down by its balance) and ``complete_checkout`` pays with it, as
+  ``create_order(gift_cards=[code])`` does (balance used as core's ``add_gift_cards_to_order``, the
+  card listed in ``order.giftCards``). The 3.23 gift-card payment gateway (``transactionInitialize``
+  with ``saleor.io.gift-card-payment-gateway``) is not emulated. SHIPPING vouchers take the shipping
+  off (``create_order(shipping=..., voucher_code=...)``); ``tax_rate`` makes ``net`` differ from ``gross``.
 * Anything else answers a GraphQL error ``not emulated: <Type>.<field>`` (the document still
   validates), so gaps are visible rather than silently null.
 * ``GET /.well-known/jwks.json``: one RSA-2048 key (kid = RFC 7638 thumbprint), ``rotate_key()``,
@@ -85,8 +95,9 @@ Design notes
 
 What is not emulated
 --------------------
-Checkouts, products, order lines/discounts/transactions/fulfilment objects, gift cards (except
-code uniqueness via ``add_gift_card_code``), customers, sync webhooks, ``webhookCreate`` & co., the
+Checkouts beyond the above, products, order lines/discounts/transactions/fulfilment objects, gift
+card products, gift cards restricted to a customer (``assignedTo``, 3.23) and metadata mutations on
+gift cards, customers, sync webhooks, ``webhookCreate`` & co., the
 SSRF IP filter (loopback is always allowed here), HMAC ``secretKey`` signatures, Celery timing
 (deliveries are sent synchronously by the mutators; ``deliver_event(..., concurrently=n)`` makes
 races), brand logo fetching, app extensions beyond their manifest validation.

@@ -969,8 +969,19 @@ def m_checkout_add_promo_code(
         )
     found = st.find_code(promoCode)
     if found is None:
+        card = st.gift_card_by_code(promoCode)
+        if card is not None:
+            # core checkout/utils.py add_promo_code_to_checkout → giftcard/utils.py
+            # add_gift_card_code_to_checkout (deprecated in 3.23 but allowed by default:
+            # channel.checkoutSettings.allowLegacyGiftCardUse, not emulated)
+            if not card.usable_on(now().date(), checkout.currency):
+                return _checkout_payload(ctx, None, [_checkout_error("promoCode", "Promo code is invalid", "INVALID")])
+            if card.pk not in checkout.gift_card_pks:
+                checkout.gift_card_pks.append(card.pk)
+            checkout.last_change = now()
+            return _checkout_payload(ctx, checkout, [])
         if promoCode in st.gift_card_codes:
-            raise GraphQLError("not emulated: gift cards in checkouts")
+            raise GraphQLError("not emulated: gift cards made outside the emulator's API")
         return _checkout_payload(ctx, None, [_checkout_error("promoCode", "Promo code is invalid", "INVALID")])
     voucher, code = found
     if not _voucher_active_in_channel(voucher, code, checkout.channel_slug):

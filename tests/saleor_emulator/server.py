@@ -20,7 +20,7 @@ from jose.exceptions import JWTError
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import resolvers  # noqa: F401 - registers the root resolvers
+from . import giftcards, resolvers  # noqa: F401 - registers the root resolvers
 from .faults import FaultInjector
 from .install import InstallResult
 from .install import install as _install
@@ -529,6 +529,32 @@ class SaleorEmulator:
         with self.state.lock:
             self.state.gift_card_codes.add(code)
 
+    # ------------------------------------------------------------------ gift cards (direct)
+    def gift_cards(self) -> dict[str, dict[str, Any]]:
+        """All gift cards made through the API, by code, as a staff user with MANAGE_GIFT_CARD reads
+        them (for assertions): GiftCard fields plus ``tags`` as names and ``events`` as types."""
+        with self.state.lock:
+            views = self._views()
+            out = {}
+            for card in self.state.gift_cards.values():
+                view = views.gift_card(card)
+                out[card.code] = {
+                    "id": card.id,
+                    "is_active": card.is_active,
+                    "currency": card.currency,
+                    "initial_balance": card.initial_balance,
+                    "current_balance": card.current_balance,
+                    "expiry_date": card.expiry_date,
+                    "tags": list(card.tags),
+                    "metadata": dict(card.metadata),
+                    "events": [e.type for e in card.events],
+                    "notes": [e.message for e in card.events if e.type == "note_added"],
+                    "created_by_app": card.created_by_app_pk,
+                    "used_by_email": card.used_by_email,
+                    "display_code": view["displayCode"],
+                }
+            return out
+
     # ------------------------------------------------------------------ orders
     def create_order(
         self,
@@ -536,7 +562,7 @@ class SaleorEmulator:
         *,
         user: dict[str, Any] | None = None,
         channel: str = "default-channel",
-        total: Any = "25.00",
+        total: Any = None,
         subtotal: Any = None,
         voucher_code: str | None = None,
         metadata: dict[str, str] | None = None,
@@ -552,8 +578,19 @@ class SaleorEmulator:
         external_reference: str | None = None,
         lines: list[dict[str, Any]] | None = None,
         discount: Any = None,
+        shipping: Any = None,
+        tax_rate: Any = None,
+        gift_cards: list[str] | None = None,
     ) -> dict[str, Any]:
         """Create an order (no events: see ``checkout_complete``). Returns the order in Saleor's shape.
+
+        ``total`` is what the order costs before gift cards; without it, ``subtotal + shipping`` minus
+        what a SHIPPING ``voucher_code`` takes off the shipping (``shipping`` is the undiscounted
+        shipping price; such a voucher is listed in ``order.discounts``). ``tax_rate`` (e.g. "0.23"):
+        prices are gross, ``subtotal.net`` and ``shippingPrice.net`` are gross / (1 + rate).
+        ``gift_cards``: codes the customer added at checkout; each must be usable in the channel
+        (else ``GiftCardNotApplicable``, nothing changes) and pays what it can, as Saleor's
+        ``add_gift_cards_to_order`` does: the order's ``total`` is what is left to pay.
 
         A ``voucher_code`` known to the emulator consumes usage like core ``increase_voucher_usage``:
         single-use codes become ``isActive: false`` (``used`` stays 0, as observed); with a voucher
@@ -567,8 +604,15 @@ class SaleorEmulator:
             ch = self.state.channel_by_slug(channel)
             if ch is None:
                 raise ValueError(f"unknown channel {channel!r}")
-            total_d = money(total)
-            sub_d = money(subtotal) if subtotal is not None else total_d
+            shipping_d = money(shipping) if shipping is not None else Decimal("0.00")
+            shipping_discount = self._shipping_discount(voucher_code, channel, shipping_d)
+            if total is None:
+                sub_d = money(subtotal if subtotal is not None else "25.00")
+                total_d = sub_d + shipping_d - shipping_discount
+            else:
+                total_d = money(total)
+                sub_d = money(subtotal) if subtotal is not None else total_d
+            cards = [giftcards.applicable_gift_card(self.state, code, ch.currency) for code in gift_cards or []]
             address = (
                 shipping_address
                 if shipping_address is not None
@@ -601,7 +645,25 @@ class SaleorEmulator:
                 metadata=dict(metadata or {}),
                 private_metadata=dict(private_metadata or {}),
                 external_reference=external_reference,
+                shipping=shipping_d,
+                shipping_discount=shipping_discount,
+                tax_rate=Decimal(str(tax_rate)) if tax_rate is not None else Decimal("0"),
             )
+            if shipping_discount:
+                found = self.state.find_code(voucher_code)
+                order.discounts.append(
+                    {
+                        "id": to_global_id("OrderDiscount", uuid.uuid4()),
+                        "type": "VOUCHER",
+                        "name": found[0].name,
+                        "valueType": found[0].discount_value_type,
+                        "value": str(found[0].listing_for(channel).discount_value),
+                        "amount": str(shipping_discount),
+                        "reason": None,
+                    }
+                )
+            if cards:
+                order.total = total_d = giftcards.pay_with_gift_cards(self.state, order, cards, total_d)
             raw_lines = (
                 lines
                 if lines is not None
@@ -705,6 +767,7 @@ class SaleorEmulator:
                 first_name=first_name,
                 paid=paid,
                 discount=discount if checkout.voucher_code else None,
+                gift_cards=[self.state.gift_cards[pk].code for pk in checkout.gift_card_pks],
             )
             record = self.state.order_by_ref(order)
             record.checkout_pk = checkout.token
@@ -712,6 +775,18 @@ class SaleorEmulator:
         if deliver:
             self.checkout_complete(record)
         return self.get_order(record)
+
+    def _shipping_discount(self, voucher_code: str | None, channel: str, shipping: Decimal) -> Decimal:
+        """What a SHIPPING voucher takes off the shipping price (core ``get_discount_amount_for``)."""
+        found = self.state.find_code(voucher_code) if voucher_code else None
+        if not found or found[0].type != "SHIPPING" or not found[1].is_active:
+            return Decimal("0.00")
+        listing = found[0].listing_for(channel)
+        if listing is None:
+            return Decimal("0.00")
+        if found[0].discount_value_type == "PERCENTAGE":
+            return money(shipping * listing.discount_value / 100)
+        return min(shipping, money(listing.discount_value))
 
     def _order_view(self, order: Order) -> dict[str, Any]:
         return self._views().order(order)

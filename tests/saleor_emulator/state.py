@@ -15,7 +15,7 @@ import string
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -108,6 +108,10 @@ EVENT_PERMISSIONS = {
     "VOUCHER_METADATA_UPDATED": "MANAGE_DISCOUNTS",
     "CUSTOMER_CREATED": "MANAGE_USERS",
     "CUSTOMER_UPDATED": "MANAGE_USERS",
+    "GIFT_CARD_CREATED": "MANAGE_GIFT_CARD",
+    "GIFT_CARD_UPDATED": "MANAGE_GIFT_CARD",
+    "GIFT_CARD_STATUS_CHANGED": "MANAGE_GIFT_CARD",
+    "GIFT_CARD_DELETED": "MANAGE_GIFT_CARD",
     "APP_INSTALLED": "MANAGE_APPS",
     "APP_UPDATED": "MANAGE_APPS",
     "APP_DELETED": "MANAGE_APPS",
@@ -327,6 +331,10 @@ class Order:
     lines: list[dict[str, Any]] = field(default_factory=list)
     # [{"id", "type", "name", "valueType", "value" (Decimal), "amount" (Decimal), "reason"}]
     discounts: list[dict[str, Any]] = field(default_factory=list)
+    shipping: Decimal = Decimal("0")  # undiscounted shipping price (gross)
+    shipping_discount: Decimal = Decimal("0")  # what a SHIPPING voucher took off it
+    tax_rate: Decimal = Decimal("0")  # prices are entered with tax (gross); net = gross / (1 + rate)
+    gift_card_pks: list[int] = field(default_factory=list)  # gift cards that paid part of it
 
     @property
     def id(self) -> str:
@@ -370,6 +378,7 @@ class Checkout:
     email: str | None = None
     subtotal: Decimal = Decimal("0")
     voucher_code: str | None = None
+    gift_card_pks: list[int] = field(default_factory=list)  # added with checkoutAddPromoCode
     metadata: dict[str, str] = field(default_factory=dict)
     private_metadata: dict[str, str] = field(default_factory=dict)
     created: datetime = field(default_factory=now)
@@ -378,6 +387,54 @@ class Checkout:
     @property
     def id(self) -> str:
         return to_global_id("Checkout", self.token)
+
+
+@dataclass
+class GiftCardEvent:
+    """core ``giftcard.models.GiftCardEvent`` (``type`` as the GiftCardEventsEnum value)."""
+
+    pk: int
+    type: str
+    date: datetime = field(default_factory=now)
+    app_pk: int | None = None
+    message: str | None = None
+    email: str | None = None
+    order_pk: uuid.UUID | None = None
+    order_number: int | None = None
+    balance: dict[str, Decimal] | None = None  # {"current_balance", "old_current_balance", ...}
+
+    @property
+    def id(self) -> str:
+        return to_global_id("GiftCardEvent", self.pk)
+
+
+@dataclass
+class GiftCard:
+    """core ``giftcard.models.GiftCard``: a code Saleor generates, a balance in one currency."""
+
+    pk: int
+    code: str
+    currency: str
+    initial_balance: Decimal
+    current_balance: Decimal
+    is_active: bool = True
+    expiry_date: date | None = None
+    tags: list[str] = field(default_factory=list)
+    created: datetime = field(default_factory=now)
+    created_by_app_pk: int | None = None
+    used_by_email: str | None = None
+    last_used_on: datetime | None = None
+    events: list[GiftCardEvent] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    private_metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return to_global_id("GiftCard", self.pk)
+
+    def usable_on(self, day: date, currency: str) -> bool:
+        """``GiftCard.objects.active(date).filter(currency=...)`` as checkoutAddPromoCode asks it."""
+        return self.is_active and (self.expiry_date is None or self.expiry_date >= day) and self.currency == currency
 
 
 class State:
@@ -394,8 +451,22 @@ class State:
         self.orders: dict[uuid.UUID, Order] = {}
         self.checkouts: dict[uuid.UUID, Checkout] = {}
         self.gift_card_codes: set[str] = set()
+        self.gift_card_codes: set[str] = set()  # codes of gift cards made outside the emulator's API
+        self.gift_cards: dict[int, GiftCard] = {}
+        # What Saleor would have e-mailed itself (NOTIFY_USER for giftCardCreate with userEmail).
+        self.notifications: list[dict[str, Any]] = []
         self.shop_metadata: dict[str, str] = {}
-        self._seq: dict[str, int] = {"app": 0, "webhook": 0, "voucher": 0, "listing": 0, "order": 99}
+        self._seq: dict[str, int] = {
+            "app": 0,
+            "webhook": 0,
+            "voucher": 0,
+            "listing": 0,
+            "order": 99,
+            "gift_card": 0,
+            "gift_card_event": 0,
+            "gift_card_tag": 0,
+        }
+        self.gift_card_tags: dict[str, int] = {}  # name -> pk (core GiftCardTag, names lower-cased)
 
     def next_id(self, kind: str) -> int:
         with self.lock:
@@ -419,7 +490,15 @@ class State:
 
     def all_codes(self) -> set[str]:
         codes = {c.code for v in self.vouchers.values() for c in v.codes}
-        return codes | self.gift_card_codes
+        return codes | self.gift_card_codes | {g.code for g in self.gift_cards.values()}
+
+    def gift_card_by_code(self, code: str) -> GiftCard | None:
+        return next((g for g in self.gift_cards.values() if g.code == code), None)
+
+    def add_gift_card_event(self, card: GiftCard, type_: str, **fields: Any) -> GiftCardEvent:
+        event = GiftCardEvent(pk=self.next_id("gift_card_event"), type=type_, **fields)
+        card.events.append(event)
+        return event
 
     def find_code(self, code: str) -> tuple[Voucher, VoucherCode] | None:
         for voucher in self.vouchers.values():

@@ -23,6 +23,8 @@ from .state import (
     App,
     Channel,
     Checkout,
+    GiftCard,
+    GiftCardEvent,
     Order,
     State,
     Voucher,
@@ -50,12 +52,15 @@ def money(amount: Decimal | float | int, currency: str) -> dict[str, Any]:
     }
 
 
-def taxed_money(amount: Decimal, currency: str) -> dict[str, Any]:
+def taxed_money(amount: Decimal, currency: str, tax_rate: Decimal = Decimal("0")) -> dict[str, Any]:
+    """Gross `amount` (prices entered with tax); net = gross / (1 + tax_rate), to the cent."""
+    gross = Decimal(str(amount))
+    net = (gross / (1 + tax_rate)).quantize(Decimal("0.01")) if tax_rate else gross
     return {
         "__typename": "TaxedMoney",
-        "gross": money(amount, currency),
-        "net": money(amount, currency),
-        "tax": money(Decimal("0"), currency),
+        "gross": money(gross, currency),
+        "net": money(net, currency),
+        "tax": money(gross - net, currency),
         "currency": currency,
     }
 
@@ -356,11 +361,11 @@ class Views:
             "userEmail": o.user_email,
             "user": lambda info: self.order_user(o, info),
             "channel": self.channel(ch),
-            "total": taxed_money(o.total, cur),
-            "undiscountedTotal": taxed_money(o.subtotal if o.subtotal > o.total else o.total, cur),
-            "subtotal": taxed_money(o.subtotal, cur),
-            "shippingPrice": taxed_money(zero, cur),
-            "undiscountedShippingPrice": money(zero, cur),
+            "total": taxed_money(o.total, cur, o.tax_rate),
+            "undiscountedTotal": taxed_money(max(o.subtotal + o.shipping, o.total), cur, o.tax_rate),
+            "subtotal": taxed_money(o.subtotal, cur, o.tax_rate),
+            "shippingPrice": taxed_money(o.shipping - o.shipping_discount, cur, o.tax_rate),
+            "undiscountedShippingPrice": money(o.shipping, cur),
             "totalCharged": money(o.charged, cur),
             "totalCaptured": money(o.charged, cur),
             "totalAuthorized": money(o.authorized, cur),
@@ -382,7 +387,7 @@ class Views:
             "customerNote": o.customer_note,
             "externalReference": o.external_reference,
             "displayGrossPrices": True,
-            "giftCards": [],
+            "giftCards": [self.gift_card(self.state.gift_cards[pk]) for pk in o.gift_card_pks],
             "isShippingRequired": any(line.get("isShippingRequired", True) for line in o.lines),
             "lines": [self.order_line(o, line) for line in o.lines],
             "discounts": [self.order_discount(o, d) for d in o.discounts],
@@ -457,7 +462,10 @@ class Views:
     # ------------------------------------------------------------------ checkouts
     def checkout(self, c: Checkout) -> dict[str, Any]:
         discount = self.checkout_discount(c)
-        total = max(Decimal("0"), c.subtotal - discount)
+        subtotal = max(Decimal("0"), c.subtotal - discount)
+        cards = [self.state.gift_cards[pk] for pk in c.gift_card_pks]
+        # core calculate_checkout_total_with_gift_cards: the cards' balances come off the total
+        total = max(Decimal("0"), subtotal - sum((g.current_balance for g in cards), Decimal("0")))
         voucher = (
             self.state.find_code(c.voucher_code)[0] if c.voucher_code and self.state.find_code(c.voucher_code) else None
         )
@@ -475,11 +483,11 @@ class Views:
             "discount": money(discount, c.currency),
             "discountName": voucher.name if voucher else None,
             "translatedDiscountName": voucher.name if voucher else None,
-            "subtotalPrice": taxed_money(total, c.currency),
+            "subtotalPrice": taxed_money(subtotal, c.currency),
             "totalPrice": taxed_money(total, c.currency),
             "lines": [],
             "quantity": 0,
-            "giftCards": [],
+            "giftCards": [self.gift_card(g) for g in cards],
             "user": None,
             "isShippingRequired": False,
             "languageCode": "EN",
@@ -496,6 +504,79 @@ class Views:
         if found[0].discount_value_type == "PERCENTAGE":
             return (c.subtotal * listing.discount_value / 100).quantize(Decimal("0.01"))
         return min(c.subtotal, listing.discount_value)
+
+    # ------------------------------------------------------------------ gift cards
+    def gift_card(self, g: GiftCard) -> dict[str, Any]:
+        app = self.state.apps.get(g.created_by_app_pk) if g.created_by_app_pk is not None else None
+        return {
+            "__typename": "GiftCard",
+            "id": g.id,
+            "code": g.code,
+            "displayCode": g.code[-4:],  # core GiftCard.display_code
+            "last4CodeChars": g.code[-4:],
+            "created": iso(g.created),
+            "createdBy": None,
+            "createdByEmail": None,
+            "usedBy": None,
+            "usedByEmail": g.used_by_email,
+            "lastUsedOn": iso(g.last_used_on),
+            "expiryDate": g.expiry_date.isoformat() if g.expiry_date else None,
+            "app": self.app(app) if app is not None else None,
+            "product": None,
+            "events": lambda info, filter=None: [
+                self.gift_card_event(g, e) for e in g.events if _event_matches(e, filter)
+            ],
+            "tags": [
+                {
+                    "__typename": "GiftCardTag",
+                    "id": to_global_id("GiftCardTag", self.state.gift_card_tags[t]),
+                    "name": t,
+                }
+                for t in g.tags
+            ],
+            "boughtInChannel": None,
+            "isActive": g.is_active,
+            "initialBalance": money(g.initial_balance, g.currency),
+            "currentBalance": money(g.current_balance, g.currency),
+            "user": None,
+            "endDate": None,
+            "startDate": None,
+            **meta_fields(g.metadata, g.private_metadata),
+        }
+
+    def gift_card_event(self, g: GiftCard, e: GiftCardEvent) -> dict[str, Any]:
+        app = self.state.apps.get(e.app_pk) if e.app_pk is not None else None
+        balance = None
+        if e.balance is not None:
+            balance = {
+                "__typename": "GiftCardEventBalance",
+                **{
+                    camel: money(e.balance[key], g.currency) if e.balance.get(key) is not None else None
+                    for camel, key in (
+                        ("initialBalance", "initial_balance"),
+                        ("currentBalance", "current_balance"),
+                        ("oldInitialBalance", "old_initial_balance"),
+                        ("oldCurrentBalance", "old_current_balance"),
+                    )
+                },
+            }
+        return {
+            "__typename": "GiftCardEvent",
+            "id": e.id,
+            "date": iso(e.date),
+            "type": e.type.upper(),
+            "user": None,
+            "app": self.app(app) if app is not None else None,
+            "message": e.message,
+            "email": e.email,
+            "orderId": to_global_id("Order", e.order_pk) if e.order_pk else None,
+            "orderNumber": str(e.order_number) if e.order_number is not None else None,
+            "tags": None,
+            "oldTags": None,
+            "balance": balance,
+            "expiryDate": None,
+            "oldExpiryDate": None,
+        }
 
     # ------------------------------------------------------------------ shop
     def shop(self) -> dict[str, Any]:
@@ -528,6 +609,17 @@ class Views:
             "languages": [{"__typename": "LanguageDisplay", "code": "EN", "language": "English"}],
             **meta_fields(self.state.shop_metadata, {}),
         }
+
+
+def _event_matches(event: GiftCardEvent, flt: dict[str, Any] | None) -> bool:
+    """core ``filter_events_by_type`` / ``filter_events_by_orders``."""
+    if not flt:
+        return True
+    if flt.get("type") and event.type.upper() != flt["type"]:
+        return False
+    if flt.get("orders") is not None:
+        return event.order_pk is not None and to_global_id("Order", event.order_pk) in flt["orders"]
+    return True
 
 
 def iter_codes(vouchers: Iterable[Voucher]):
