@@ -44,3 +44,33 @@ def move_coupon(session: Session, coupon: Coupon, to_state: str, reason: str, ac
     )
     coupon.state = to_state
     events.reward_moved(session, coupon, from_state, reason, actor)
+
+
+def note_referral(session: Session, referral: Referral, reason: str, actor: str = "system") -> None:
+    """A ledger line that explains a decision without changing the referral's state (which tier,
+    which milestone, how a commission was computed, what a revocation did to a milestone)."""
+    session.add(
+        LedgerEntry(
+            tenant_id=referral.tenant_id,
+            referral=referral,
+            from_state=referral.state,
+            to_state=referral.state,
+            reason=reason,
+            actor=actor,
+        )
+    )
+
+
+def note_coupon(session: Session, coupon: Coupon, reason: str, actor: str = "system") -> None:
+    """A ledger line about a coupon that does not change its state."""
+    session.add(
+        LedgerEntry(
+            tenant_id=coupon.tenant_id,
+            referral_id=coupon.referral_id,
+            coupon_id=coupon.id,
+            from_state=coupon.state,
+            to_state=coupon.state,
+            reason=reason,
+            actor=actor,
+        )
+    )

@@ -8,13 +8,14 @@ re-enqueues is idempotent, so running it too often costs only queries.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import and_, exists, or_, select, update
 
 from plugin.coupons.models import Coupon
-from plugin.coupons.tasks import issue_coupon, revoke_referral
+from plugin.coupons.tasks import issue_coupon, refresh_gift_card_balances, revoke_referral
 from plugin.db import session_scope, utcnow
 from plugin.mail.models import OutboundEmail
 from plugin.mail.tasks import send_pending_emails
@@ -28,6 +29,12 @@ from plugin.webhooks.models import WebhookEvent
 from plugin.webhooks.tasks import process_event
 
 log = logging.getLogger(__name__)
+
+
+# Referral-reward gift cards: their balances are read from Saleor at most this often per shop
+# (plugin.coupons.giftcards.refresh_balances); kept per process, so a restart reads once more.
+GIFT_CARD_REFRESH_SECONDS = 3600
+_gift_cards_refreshed: dict[int, float] = {}
 
 
 def grace() -> timedelta:
@@ -48,6 +55,7 @@ def sweep() -> dict:
         "hold_tenants": 0,
         "webhook_deliveries": 0,
         "webhook_messages_pruned": 0,
+        "gift_card_tenants": 0,
     }
     with session_scope() as session:
         # Only events handed to the broker a grace period ago: rows not queued yet are the relay's
@@ -117,6 +125,15 @@ def sweep() -> dict:
         # Outbound webhooks: first tries whose task was lost, and every retry whose backoff ended.
         deliveries = merchant_webhooks.due_deliveries(session, cutoff)
         counts["webhook_messages_pruned"] = merchant_webhooks.prune(session)
+        gift_card_tenants = session.scalars(
+            select(Coupon.tenant_id)
+            .where(
+                Coupon.state == Coupon.ISSUED,
+                Coupon.saleor_gift_card_id.is_not(None),
+                Coupon.tenant_id.in_(installed),
+            )
+            .distinct()
+        ).all()
     for tenant_id, event_id in events:
         process_event.enqueue(tenant_id, event_id)
     for tenant_id, coupon_id in coupons:
@@ -129,6 +146,14 @@ def sweep() -> dict:
         release_holds.enqueue(tenant_id)
     for tenant_id, delivery_id in deliveries:
         deliver_webhook.enqueue(tenant_id, delivery_id)
+    due_gift_card_tenants = [
+        t
+        for t in gift_card_tenants
+        if time.monotonic() - _gift_cards_refreshed.get(t, -GIFT_CARD_REFRESH_SECONDS) >= GIFT_CARD_REFRESH_SECONDS
+    ]
+    for tenant_id in due_gift_card_tenants:
+        _gift_cards_refreshed[tenant_id] = time.monotonic()
+        refresh_gift_card_balances.enqueue(tenant_id)
     counts.update(
         events=len(events),
         coupons=len(coupons),
@@ -136,6 +161,7 @@ def sweep() -> dict:
         email_tenants=len(email_tenants),
         hold_tenants=len(hold_tenants),
         webhook_deliveries=len(deliveries),
+        gift_card_tenants=len(due_gift_card_tenants),
     )
     if any(counts.values()):
         log.info("sweep re-drove %s", counts)

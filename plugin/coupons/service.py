@@ -1,10 +1,13 @@
-"""Coupons are Saleor vouchers with one single-use code each: reserve, issue, take back.
+"""Coupons are Saleor vouchers with one single-use code each, or gift cards (store credit):
+reserve, issue, take back.
 
 The code is reserved in our database first (unique per tenant), then created in
 Saleor. A retry re-sends the same code; Saleor's ALREADY_EXISTS for *our*
 reserved code means an earlier attempt got through, so it counts as success.
 Issuing and taking back lock the coupon row (then its referral's), so a refund that
 lands before, during or after issuing always ends with no live code.
+Gift cards get their code from Saleor; they are found again by the key we put in
+their metadata (plugin/coupons/giftcards.py).
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin.coupons import giftcards
 from plugin.coupons.models import Coupon
 from plugin.db import record_failure, serialized, session_scope, utcnow
 from plugin.identity import is_pseudonym, new_code
 from plugin.ledger import move_coupon, move_referral
 from plugin.mail.compose import queue_coupon_email
-from plugin.program.settings import Program, RewardSpec, load_program
+from plugin.program.settings import FIXED, FREE_SHIPPING, GIFT_CARD_KINDS, Program, RewardSpec, load_program
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
+from plugin.rewards.ladder import next_goal
+from plugin.rewards.milestones import note_revocation_on_milestones
 from plugin.saleor.client import SaleorClient, SaleorMutationError
 from plugin.tenants.models import Tenant
 from plugin.tenants.service import saleor_client
@@ -31,8 +37,30 @@ from plugin.tenants.service import saleor_client
 log = logging.getLogger(__name__)
 
 VOUCHER_NAME_PREFIX = "Referral"
-CODE_PREFIX = {Coupon.FRIEND_OFFER: "FRIEND", Coupon.REFERRER_REWARD: "THANKS", Coupon.FRIEND_REWARD: "WELCOME"}
+CODE_PREFIX = {
+    Coupon.FRIEND_OFFER: "FRIEND",
+    Coupon.REFERRER_REWARD: "THANKS",
+    Coupon.FRIEND_REWARD: "WELCOME",
+    Coupon.MILESTONE_REWARD: "BONUS",
+}
+GIFT_CARD_PREFIX = "CREDIT"  # a gift card's key until Saleor gives it its code
+PURPOSE_NAMES = {
+    Coupon.FRIEND_OFFER: "friend offer",
+    Coupon.REFERRER_REWARD: "advocate reward",
+    Coupon.FRIEND_REWARD: "friend reward",
+    Coupon.MILESTONE_REWARD: "milestone bonus",
+}
 LIVE_REFERRAL_STATES = (Referral.APPROVED, Referral.ISSUED)
+
+
+def _existing(session: Session, referral_id: int | None, purpose: str, award_key: str | None) -> Coupon | None:
+    if award_key is not None:
+        found = session.scalar(select(Coupon).where(Coupon.award_key == award_key))
+        if found is not None:
+            return found
+    if referral_id is not None:
+        return session.scalar(select(Coupon).where(Coupon.referral_id == referral_id, Coupon.purpose == purpose))
+    return None
 
 
 def reserve_coupon(
@@ -49,26 +77,38 @@ def reserve_coupon(
     min_order: Decimal = Decimal(0),
     referral_id: int | None = None,
     advocate_id: int | None = None,
+    award_key: str | None = None,
+    rate: Decimal | None = None,
+    base_amount: Decimal | None = None,
 ) -> Coupon:
-    """Reserve a fresh code; if this referral already has its coupon for `purpose`, return that."""
-    if referral_id is not None:
-        existing = session.scalar(select(Coupon).where(Coupon.referral_id == referral_id, Coupon.purpose == purpose))
-        if existing is not None:
-            return existing
+    """Reserve a fresh code; if this referral already has its coupon for `purpose` (or the award
+    `award_key` was already reserved, e.g. a milestone), return that one.
+
+    For a COMMISSION, `spec.value` is the amount to pay (computed and capped), `rate` the
+    percentage and `base_amount` the order amount it was taken from."""
+    existing = _existing(session, referral_id, purpose, award_key)
+    if existing is not None:
+        return existing
+    gift_card = spec.type in GIFT_CARD_KINDS
     for _ in range(5):
+        code = f"{GIFT_CARD_PREFIX if gift_card else CODE_PREFIX[purpose]}-{new_code(10)}"
         coupon = Coupon(
             tenant_id=tenant_id,
             purpose=purpose,
             referral_id=referral_id,
             advocate_id=advocate_id,
             recipient_email=recipient_email,
-            code=f"{CODE_PREFIX[purpose]}-{new_code(10)}",
+            code=code,
+            lookup_key=code if gift_card else None,
             channel_slug=channel_slug,
             saleor_channel_id=saleor_channel_id,
             currency=currency,
             value_type=spec.type,
             value=spec.value,
-            min_order=min_order,
+            min_order=Decimal(0) if gift_card else min_order,
+            rate=rate,
+            base_amount=base_amount,
+            award_key=award_key,
             expires_at=utcnow() + timedelta(days=expiry_days),
             state=Coupon.RESERVED,
         )
@@ -76,22 +116,22 @@ def reserve_coupon(
             with session.begin_nested():
                 session.add(coupon)
         except IntegrityError:
-            if referral_id is not None:  # a concurrent worker reserved it first
-                existing = session.scalar(
-                    select(Coupon).where(Coupon.referral_id == referral_id, Coupon.purpose == purpose)
-                )
-                if existing is not None:
-                    return existing
+            # a concurrent worker reserved it first (same referral and purpose, or same award)
+            existing = _existing(session, referral_id, purpose, award_key)
+            if existing is not None:
+                return existing
             continue  # code collision: draw again
         return coupon
     raise RuntimeError("could not reserve a unique coupon code")
 
 
 def _voucher_input(coupon: Coupon) -> dict:
+    free_shipping = coupon.value_type == FREE_SHIPPING
     data = {
         "name": f"{VOUCHER_NAME_PREFIX} {coupon.purpose.replace('_', ' ')} {coupon.code}",
-        "type": "ENTIRE_ORDER",
-        "discountValueType": coupon.value_type,
+        # Free shipping is a SHIPPING voucher taking 100 % off the shipping price.
+        "type": "SHIPPING" if free_shipping else "ENTIRE_ORDER",
+        "discountValueType": "PERCENTAGE" if free_shipping else coupon.value_type,
         "addCodes": [coupon.code],
         "singleUse": True,
         "applyOncePerCustomer": True,
@@ -106,8 +146,26 @@ def _amount(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def _listing_value(coupon: Coupon) -> str:
+    return "100" if coupon.value_type == FREE_SHIPPING else _amount(coupon.value)
+
+
+def _gift_card_note(coupon: Coupon) -> str:
+    note = f"Referral program: {PURPOSE_NAMES[coupon.purpose]}"
+    if coupon.value_type == "COMMISSION" and coupon.rate is not None and coupon.base_amount is not None:
+        note += (
+            f", commission {_amount(coupon.rate)}% of the friend's order subtotal "
+            f"{_amount(coupon.base_amount)} {coupon.currency}"
+        )
+    return note + (f" (referral {coupon.referral_id})." if coupon.referral_id else ".")
+
+
 def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
-    """Create (or find, after an earlier half-finished attempt) the voucher, then list it in the channel."""
+    """Create (or find, after an earlier half-finished attempt) the voucher, then list it in the
+    channel; or the gift card, for store credit."""
+    if coupon.value_type in GIFT_CARD_KINDS:
+        giftcards.create_in_saleor(client, coupon, _gift_card_note(coupon))
+        return
     try:
         voucher = client.create_voucher(_voucher_input(coupon))
         voucher_id = voucher["id"]
@@ -122,7 +180,7 @@ def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
         voucher_id, code_id = found[0]["id"], found[1]["id"]
         log.info("coupon %s already existed in Saleor (earlier attempt); reusing voucher %s", coupon.id, voucher_id)
     min_amount = _amount(coupon.min_order) if coupon.min_order and coupon.min_order > 0 else None
-    client.set_voucher_channel(voucher_id, coupon.saleor_channel_id, _amount(coupon.value), min_amount)
+    client.set_voucher_channel(voucher_id, coupon.saleor_channel_id, _listing_value(coupon), min_amount)
     coupon.saleor_voucher_id, coupon.saleor_code_id = voucher_id, code_id
 
 
@@ -146,6 +204,12 @@ def issue(session: Session, client: SaleorClient, coupon: Coupon, reason: str) -
     move_coupon(session, coupon, Coupon.ISSUED, reason)
 
 
+def unrecallable(coupon: Coupon) -> Decimal:
+    """The value of a used reward we cannot take back: a fixed voucher's face value, otherwise what
+    it was worth when redeemed (a percentage's or free shipping's discount, a gift card's spent balance)."""
+    return coupon.value if coupon.value_type == FIXED else coupon.redeemed_value
+
+
 def revoke(
     session: Session, client: SaleorClient | None, coupon: Coupon, reason: str, actor: str = "system"
 ) -> Decimal:
@@ -153,17 +217,40 @@ def revoke(
     if coupon.state in (Coupon.REVOKED, Coupon.CANCELLED):
         return Decimal(0)
     if coupon.state == Coupon.USED:
-        return coupon.value if coupon.value_type == "FIXED" else coupon.redeemed_value
+        return unrecallable(coupon)
+    if coupon.value_type in GIFT_CARD_KINDS:
+        return _revoke_gift_card(session, client, coupon, reason, actor)
     was_issued = coupon.state == Coupon.ISSUED
     # Even a reserved coupon may exist in Saleor, from an attempt that crashed before we recorded it.
     used = delete_in_saleor(client, coupon) if client is not None else False
     if used:
         coupon.used_at = coupon.used_at or utcnow()
         move_coupon(session, coupon, Coupon.USED, "already redeemed; cannot be recalled", actor)
-        return coupon.value if coupon.value_type == "FIXED" else coupon.redeemed_value
+        return unrecallable(coupon)
     coupon.revoked_at = utcnow()
     move_coupon(session, coupon, Coupon.REVOKED if was_issued else Coupon.CANCELLED, reason, actor)
     return Decimal(0)
+
+
+def _revoke_gift_card(
+    session: Session, client: SaleorClient | None, coupon: Coupon, reason: str, actor: str
+) -> Decimal:
+    """Deactivate the card; what was already spent from it is the shortfall."""
+    was_issued = coupon.state == Coupon.ISSUED
+    card, spent = giftcards.take_back(client, coupon, reason) if client is not None else (None, Decimal(0))
+    coupon.redeemed_value = max(coupon.redeemed_value or Decimal(0), spent)
+    if card is not None and spent >= coupon.value:
+        coupon.used_at = coupon.used_at or utcnow()
+        move_coupon(session, coupon, Coupon.USED, "balance already spent in full; cannot be recalled", actor)
+        return unrecallable(coupon)
+    coupon.revoked_at = utcnow()
+    if spent > 0:
+        reason = (
+            f"{reason} Partly spent: {_amount(spent)} {coupon.currency} of {_amount(coupon.value)} "
+            f"{coupon.currency} was used before the card was deactivated; that part is a shortfall."
+        )
+    move_coupon(session, coupon, Coupon.REVOKED if was_issued or card is not None else Coupon.CANCELLED, reason, actor)
+    return coupon.redeemed_value
 
 
 def _locked_coupon(session: Session, coupon_id: int) -> Coupon | None:
@@ -214,22 +301,26 @@ def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
 
 
 def settle_referral(session: Session, referral: Referral | None) -> None:
-    """A live referral is issued once each reward exists in Saleor (or was cancelled because
-    its recipient's data was erased: the only way a live referral's coupon gets cancelled)."""
+    """A live referral is issued once each of its rewards (friend, referrer, a milestone bonus)
+    exists in Saleor (or was cancelled because its recipient's data was erased: the only way a
+    live referral's coupon gets cancelled)."""
     if referral is None:
         return
     siblings = session.scalars(select(Coupon.state).where(Coupon.referral_id == referral.id)).all()
-    if (
-        len(siblings) == 2
-        and Coupon.ISSUED in siblings
-        and all(s in (Coupon.ISSUED, Coupon.CANCELLED) for s in siblings)
-    ):
+    if Coupon.ISSUED in siblings and all(s in (Coupon.ISSUED, Coupon.CANCELLED) for s in siblings):
+        issued = siblings.count(Coupon.ISSUED)
         move_referral(
             session,
             referral,
             Referral.ISSUED,
-            "Both rewards created in Saleor."
-            if all(s == Coupon.ISSUED for s in siblings)
+            (
+                "Both rewards created in Saleor."
+                if issued == 2
+                else f"All {issued} rewards created in Saleor."
+                if issued > 2
+                else "Reward created in Saleor."
+            )
+            if issued == len(siblings)
             else "Reward created in Saleor (the other one was cancelled: recipient's data erased).",
         )
 
@@ -237,7 +328,7 @@ def settle_referral(session: Session, referral: Referral | None) -> None:
 def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Coupon, referral: Referral | None) -> None:
     """The coupon's e-mail, addressed as its recipient knows us: name, language, the advocate's name."""
     advocate = session.get(Advocate, coupon.advocate_id) if coupon.advocate_id else None
-    if coupon.purpose == Coupon.REFERRER_REWARD:
+    if coupon.purpose in (Coupon.REFERRER_REWARD, Coupon.MILESTONE_REWARD):
         queue_coupon_email(
             session,
             tenant,
@@ -246,6 +337,8 @@ def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Cou
             recipient_name=advocate.first_name if advocate else "",
             advocate=advocate,
             locale=advocate.locale if advocate else None,
+            goal=next_goal(session, advocate, program) if advocate else None,
+            friend_rank=referral.friend_rank if referral else None,
         )
     elif coupon.purpose == Coupon.FRIEND_REWARD:
         queue_coupon_email(
@@ -293,6 +386,7 @@ def take_back_rewards(tenant_id: int, referral_id: int) -> str:
             shortfall += revoke(session, client, _locked_coupon(session, coupon_id), reason)
         referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
         referral.shortfall = shortfall
+        note_revocation_on_milestones(session, referral)
     return "revoked"
 
 
@@ -306,3 +400,13 @@ def _last_reason(session: Session, referral: Referral) -> str:
         )
         or ""
     )
+
+
+def refresh_gift_card_balances(tenant_id: int) -> int:
+    """What customers spent from the shop's referral-reward gift cards, read from Saleor (hourly,
+    from the sweeper): see plugin.coupons.giftcards.refresh_balances."""
+    with session_scope(tenant_id) as session, serialized(session):
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None or not tenant.is_installed:
+            return 0
+        return giftcards.refresh_balances(session, saleor_client(tenant))

@@ -14,3 +14,8 @@ def issue_coupon(tenant_id: int, coupon_id: int) -> str:
 @task("revoke_referral")
 def revoke_referral(tenant_id: int, referral_id: int) -> str:
     return service.take_back_rewards(tenant_id, referral_id)
+
+
+@task("refresh_gift_card_balances")
+def refresh_gift_card_balances(tenant_id: int) -> int:
+    return service.refresh_gift_card_balances(tenant_id)

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from plugin import links
 from plugin.coupons.models import Coupon
-from plugin.i18n import money, pick_locale, t
+from plugin.i18n import money, percent, pick_locale, t, tn
 from plugin.mail.outbox import queue_email
 from plugin.program.offers import offer_texts
-from plugin.program.settings import Program, RewardSpec
+from plugin.program.settings import COMMISSION, FREE_SHIPPING, GIFT_CARD_KINDS, STORE_CREDIT, Program, RewardSpec
 from plugin.referrals.models import Advocate
+from plugin.rewards.ladder import progress_text
 from plugin.tenants.models import Tenant
 
 _env = Environment(
@@ -33,7 +34,8 @@ COUPON_EMAIL_KEYS = {
     Coupon.REFERRER_REWARD: "reward.referrer",
     Coupon.FRIEND_REWARD: "reward.friend",
     Coupon.FRIEND_OFFER: "offer",
-}
+    Coupon.MILESTONE_REWARD: "reward.referrer",
+}  # the merchant's subject/intro for advocate rewards
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,17 @@ def _intro(program: Program, key: str, **params) -> str:
 
 def _coupon_details(coupon: Coupon, locale: str) -> list[str]:
     details = []
+    if coupon.value_type == COMMISSION and coupon.rate is not None and coupon.base_amount is not None:
+        details.append(
+            t(
+                locale,
+                "email.commission.detail",
+                percent=percent(coupon.rate, locale),
+                base=money(coupon.base_amount, coupon.currency, locale),
+            )
+        )
+    if coupon.value_type in GIFT_CARD_KINDS:
+        details.append(t(locale, "email.gift_card.how"))
     if coupon.expires_at:
         details.append(t(locale, "email.expires", date=coupon.expires_at.date().isoformat()))
     if coupon.min_order and coupon.min_order > 0:
@@ -82,7 +95,33 @@ def _coupon_details(coupon: Coupon, locale: str) -> list[str]:
 
 
 def coupon_value(coupon: Coupon, locale: str) -> str:
-    return RewardSpec(coupon.value_type, coupon.value).describe(coupon.currency, locale)
+    """What the coupon gives, in words: a commission is paid as store credit of its amount."""
+    kind = STORE_CREDIT if coupon.value_type == COMMISSION else coupon.value_type
+    return RewardSpec(kind, coupon.value).describe(coupon.currency, locale)
+
+
+def _reward_texts(coupon: Coupon, key: str, locale: str, friend_rank: int | None, **params) -> dict[str, str]:
+    """Subject (when not the merchant's), heading and body of a reward e-mail for the coupon's kind."""
+    if coupon.purpose == Coupon.MILESTONE_REWARD:
+        return {
+            "subject": tn(locale, "email.reward.milestone.subject", friend_rank or 0, shop=params["shop"]),
+            "heading": t(locale, "email.reward.milestone.heading", **params),
+            "body": t(locale, "email.reward.milestone.body", **params),
+        }
+    body_key = f"email.{key}.body"
+    subject = None
+    if key in ("reward.referrer", "reward.friend"):
+        if coupon.value_type == FREE_SHIPPING:
+            body_key += ".free_shipping"
+        elif coupon.value_type in GIFT_CARD_KINDS:
+            body_key += ".gift_card"
+            if key == "reward.friend":
+                subject = t(locale, "email.reward.gift_card.subject", **params)
+    return {
+        "subject": subject,
+        "heading": t(locale, f"email.{key}.heading", **params),
+        "body": t(locale, body_key, **params),
+    }
 
 
 def _email(
@@ -94,17 +133,28 @@ def _email(
     code: str | None = None,
     details: list[str] | None = None,
     email_links: list[tuple[str, str]] = (),
+    texts: dict[str, str | None] | None = None,
+    code_label: str | None = None,
+    progress: str = "",
 ) -> Email:
-    """The one shape of all our e-mails: heading, the merchant's intro, body, code, links, footer."""
+    """The one shape of all our e-mails: heading, the merchant's intro, body, code, links, footer.
+    `texts` replaces the catalog's subject (unless the merchant set one), heading and body."""
+    texts = texts or {}
+    custom_subject = program.email.subjects.get(key)
     context = {
         "locale": locale,
-        "subject": _subject(program, key, locale, **params),
-        "heading": t(locale, f"email.{key}.heading", **params).replace(", !", "!").replace(" !", "!"),
+        "subject": texts["subject"]
+        if texts.get("subject") and not custom_subject
+        else _subject(program, key, locale, **params),
+        "heading": (texts.get("heading") or t(locale, f"email.{key}.heading", **params))
+        .replace(", !", "!")
+        .replace(" !", "!"),
         "intro": _intro(program, key, **params),
-        "body": t(locale, f"email.{key}.body", **params),
+        "body": texts.get("body") or t(locale, f"email.{key}.body", **params),
         "code": code,
-        "code_label": t(locale, "email.code"),
+        "code_label": code_label or t(locale, "email.code"),
         "details": details or [],
+        "progress": progress,
         "links": [{"label": label, "url": url} for label, url in email_links],
         "footer": t(locale, "email.footer", shop=params["shop"]),
     }
@@ -136,6 +186,8 @@ def coupon_email(
     store_url: str | None,
     share_url: str | None = None,
     portal_url: str | None = None,
+    progress: str = "",
+    friend_rank: int | None = None,
 ) -> Email:
     params = dict(
         shop=shop,
@@ -148,14 +200,19 @@ def coupon_email(
         email_links.append((t(locale, "email.share_link"), share_url))
     if portal_url:
         email_links.append((t(locale, "email.portal_link"), portal_url))
+    key = COUPON_EMAIL_KEYS[coupon.purpose]
+    gift_card = coupon.value_type in GIFT_CARD_KINDS
     return _email(
         program,
-        COUPON_EMAIL_KEYS[coupon.purpose],
+        key,
         locale,
         params,
         code=coupon.code,
         details=_coupon_details(coupon, locale),
         email_links=email_links,
+        texts=_reward_texts(coupon, key, locale, friend_rank, **params),
+        code_label=t(locale, "email.gift_card.code_label") if gift_card else None,
+        progress=progress,
     )
 
 
@@ -197,10 +254,14 @@ def queue_coupon_email(
     recipient_name: str = "",
     advocate: Advocate | None = None,
     locale: str | None = None,
+    goal=None,
+    friend_rank: int | None = None,
 ) -> None:
+    """The e-mail carrying a reward's code; `goal` (plugin.rewards.ladder.Goal) adds the advocate's
+    progress toward their next tier or milestone, `friend_rank` names the friend a milestone counts."""
     locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
     offer = coupon.purpose == Coupon.FRIEND_OFFER
-    thanks = coupon.purpose == Coupon.REFERRER_REWARD and advocate is not None
+    thanks = coupon.purpose in (Coupon.REFERRER_REWARD, Coupon.MILESTONE_REWARD) and advocate is not None
     email = coupon_email(
         program,
         coupon,
@@ -213,6 +274,8 @@ def queue_coupon_email(
         ),
         share_url=links.share_link(advocate.code, "email") if thanks else None,
         portal_url=links.portal_url(tenant.id, advocate.id) if thanks else None,
+        progress=progress_text(goal, coupon.currency, locale),
+        friend_rank=friend_rank,
     )
     queue_email(
         session,

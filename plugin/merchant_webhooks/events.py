@@ -26,7 +26,11 @@ REFERRAL_EVENTS = {
 }
 REWARD_EVENTS = {Coupon.ISSUED: "reward.issued", Coupon.REVOKED: "reward.revoked", Coupon.USED: "reward.redeemed"}
 # Friend offers (the welcome code a friend claims) are not rewards: their use shows as referral.attributed.
-REWARD_PURPOSES = {Coupon.REFERRER_REWARD: "advocate", Coupon.FRIEND_REWARD: "friend"}
+REWARD_PURPOSES = {
+    Coupon.REFERRER_REWARD: "advocate",
+    Coupon.FRIEND_REWARD: "friend",
+    Coupon.MILESTONE_REWARD: "advocate",
+}
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -92,9 +96,11 @@ def reward_moved(session: Session, coupon: Coupon, previous: str, reason: str, a
                 "reason": reason,
                 "decided_by": _decided_by(actor),
                 "recipient": REWARD_PURPOSES[coupon.purpose],
+                "milestone": coupon.purpose == Coupon.MILESTONE_REWARD,
                 "recipient_email": coupon.recipient_email,
                 "code": coupon.code,
                 "saleor_voucher_id": coupon.saleor_voucher_id,
+                "saleor_gift_card_id": coupon.saleor_gift_card_id,
                 "value_type": coupon.value_type,
                 "value": _amount(coupon.value),
                 "currency": coupon.currency,

@@ -20,10 +20,10 @@ from plugin.db import serialized, session_scope, utcnow
 from plugin.http import ApiError
 from plugin.i18n import money
 from plugin.ledger import move_referral
-from plugin.program.experiments import variant_rewards
 from plugin.program.settings import Program, load_program
-from plugin.referrals.models import Advocate, LedgerEntry, OrderRecord, Referral
+from plugin.referrals.models import LedgerEntry, OrderRecord, Referral
 from plugin.referrals.order_records import read_order, upsert_order
+from plugin.rewards.grant import earned_rewards
 from plugin.saleor.client import SaleorError, SaleorUnavailable
 from plugin.tenants.models import Tenant
 
@@ -35,33 +35,34 @@ RELEASE_BATCH = 200  # due holds per run (one Saleor read each); the sweeper com
 def approve(
     session: Session, tenant: Tenant, program: Program, referral: Referral, *, reason: str, actor: str
 ) -> list[Coupon]:
-    """Approve a referral and reserve both coupons; each is created in Saleor once this commits."""
+    """Approve a referral and reserve its rewards — the friend's, the referrer's for this friend's
+    tier, a milestone bonus if this friend reaches one (plugin.rewards.grant); each is created in
+    Saleor once this commits."""
     move_referral(session, referral, Referral.APPROVED, reason, actor=actor)
-    advocate = session.get(Advocate, referral.advocate_id)
     order = session.get(OrderRecord, referral.order_record_id)
     rewards = program.rewards_for(referral.channel_slug)
-    referrer_spec, friend_spec = variant_rewards(program, advocate.variant, rewards)
     reserved = []
-    for purpose, spec, email, advocate_id in (
-        (Coupon.REFERRER_REWARD, referrer_spec, advocate.contact_email, advocate.id),
-        (Coupon.FRIEND_REWARD, friend_spec, referral.friend_contact_email, None),
-    ):
+    for earned in earned_rewards(session, program, referral):
         coupon = coupons.reserve_coupon(
             session,
             tenant_id=tenant.id,
-            purpose=purpose,
-            spec=spec,
-            recipient_email=email,
+            purpose=earned.purpose,
+            spec=earned.spec,
+            recipient_email=earned.recipient_email,
             channel_slug=referral.channel_slug,
             saleor_channel_id=order.saleor_channel_id,
             currency=referral.currency,
             expiry_days=rewards.expiry_days,
             min_order=rewards.min_order,
             referral_id=referral.id,
-            advocate_id=advocate_id,
+            advocate_id=earned.advocate_id,
+            award_key=earned.award_key,
+            rate=earned.rate,
+            base_amount=earned.base_amount,
         )
-        issue_coupon.after_commit(session, tenant.id, coupon.id)
-        reserved.append(coupon)
+        if coupon.referral_id == referral.id:  # a milestone paid before belongs to its own referral
+            issue_coupon.after_commit(session, tenant.id, coupon.id)
+            reserved.append(coupon)
     return reserved
 
 

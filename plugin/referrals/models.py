@@ -96,6 +96,10 @@ class OrderRecord(TenantScoped, Base):
     total: Mapped[Decimal] = mapped_column(Money, default=0)
     total_charged: Mapped[Decimal] = mapped_column(Money, default=0)
     total_refunded: Mapped[Decimal] = mapped_column(Money, default=0)
+    # Saleor's subtotal.net: lines after every discount, without shipping and tax (commission base).
+    subtotal_net: Mapped[Decimal | None] = mapped_column(Money)
+    # What vouchers took off the shipping (undiscountedShippingPrice − shippingPrice.gross).
+    shipping_discount: Mapped[Decimal | None] = mapped_column(Money)
     voucher_code: Mapped[str | None] = mapped_column(String(255), index=True)
     referral_code: Mapped[str | None] = mapped_column(String(64))
     shipping_fingerprint: Mapped[str | None] = mapped_column(String(64))
@@ -148,6 +152,8 @@ class Referral(TenantScoped, Base):
     reasons: Mapped[list] = mapped_column(JSON, default=list)  # [{rule, action, reason}]
     hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shortfall: Mapped[Decimal] = mapped_column(Money, default=0)  # used rewards we could not recall
+    # The advocate's rewarded friends, this one included, when it was approved: it picks the tier.
+    friend_rank: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -143,6 +143,12 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
         record.saleor_user_id = _text(user.get("id"), 255) or record.saleor_user_id
         record.locale = pick_locale(_text(order.get("languageCodeEnum"), 16), default=record.locale or "en")
         record.total = _money(_gross(order))
+        subtotal = _dict(order.get("subtotal"))
+        if isinstance(subtotal.get("net"), dict):
+            record.subtotal_net = _money(subtotal["net"])
+        shipping = _dict(_dict(order.get("shippingPrice")).get("gross"))
+        if shipping and isinstance(order.get("undiscountedShippingPrice"), dict):
+            record.shipping_discount = max(Decimal(0), _money(order["undiscountedShippingPrice"]) - _money(shipping))
         record.voucher_code = (_text(order.get("voucherCode"), 255) or "").strip().upper() or None
         record.referral_code = canonical_code(_metadata(order, "referral_code"))
         if address:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin.coupons import giftcards
 from plugin.coupons.models import Coupon
 from plugin.db import utcnow
 from plugin.fraud import rules as fraud
@@ -29,7 +31,7 @@ from plugin.ledger import move_coupon, move_referral
 from plugin.mail.compose import queue_invite
 from plugin.merchant_webhooks import events
 from plugin.program.experiments import HOLDOUT, assign_variant
-from plugin.program.settings import Program
+from plugin.program.settings import FREE_SHIPPING, Program
 from plugin.referrals import lifecycle
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
 from plugin.referrals.order_records import reached_trigger, upsert_order
@@ -42,6 +44,7 @@ def apply_order_event(session: Session, tenant: Tenant, program: Program, order:
     """Decide on `order` as `read_order` returned it (Saleor's word, never a webhook payload)."""
     record = upsert_order(session, tenant.id, order)
     _note_coupon_redemption(session, record)
+    _note_gift_card_use(session, record, order)
     if not program.enabled:
         if record.attributed is None:
             record.attribution_note = "The referral program was switched off when this order arrived."
@@ -71,12 +74,25 @@ def _note_coupon_redemption(session: Session, record: OrderRecord) -> None:
         return
     if coupon.state in (Coupon.ISSUED, Coupon.RESERVED, Coupon.REVOKED):
         coupon.used_at = utcnow()
-        coupon.redeemed_value = (
-            coupon.value
-            if coupon.value_type == "FIXED"
-            else (record.total * coupon.value / (100 - coupon.value) if coupon.value < 100 else record.total)
-        )
+        if coupon.value_type == FREE_SHIPPING:
+            coupon.redeemed_value = record.shipping_discount or Decimal(0)
+        else:
+            coupon.redeemed_value = (
+                coupon.value
+                if coupon.value_type == "FIXED"
+                else (record.total * coupon.value / (100 - coupon.value) if coupon.value < 100 else record.total)
+            )
         move_coupon(session, coupon, Coupon.USED, f"Redeemed on order #{record.number}.")
+
+
+def _note_gift_card_use(session: Session, record: OrderRecord, order: dict) -> None:
+    """Our store-credit gift cards that paid part of this order: remember what has been spent from each."""
+    for card in order.get("giftCards") or []:
+        if not isinstance(card, dict) or not isinstance(card.get("id"), str):
+            continue
+        coupon = session.scalar(select(Coupon).where(Coupon.saleor_gift_card_id == card["id"]))
+        if coupon is not None:
+            giftcards.record_spent(session, coupon, card, f"last on order #{record.number}")
 
 
 def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record: OrderRecord) -> Advocate:

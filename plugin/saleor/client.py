@@ -223,6 +223,37 @@ class SaleorClient:
     def delete_voucher_codes(self, code_ids: list[str]) -> int:
         return self.mutate("voucher_code_bulk_delete", "voucherCodeBulkDelete", {"ids": code_ids})["count"]
 
+    # Gift cards (store credit). Saleor generates their codes, so a card is found again by the
+    # metadata we give it at creation (plugin/coupons/giftcards.py).
+
+    def create_gift_card(self, input: dict) -> dict:
+        return self.mutate("gift_card_create", "giftCardCreate", {"input": input})["giftCard"]
+
+    def find_gift_card(self, key: str, value: str) -> dict | None:
+        """The gift card whose metadata has `key` = `value`, or None."""
+        edges = self.execute("gift_card_by_reward", {"metadata": [{"key": key, "value": value}]})["giftCards"]["edges"]
+        return edges[0]["node"] if edges else None
+
+    def used_gift_cards(self, key: str, page_size: int = 100):
+        """Every used gift card carrying metadata `key` (any value), page by page."""
+        after = None
+        while True:
+            page = self.execute("used_gift_cards", {"key": key, "first": page_size, "after": after})["giftCards"]
+            for edge in page["edges"]:
+                yield edge["node"]
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+    def gift_card(self, gift_card_id: str) -> dict | None:
+        return self.execute("gift_card", {"id": gift_card_id})["giftCard"]
+
+    def deactivate_gift_card(self, gift_card_id: str) -> dict:
+        return self.mutate("gift_card_deactivate", "giftCardDeactivate", {"id": gift_card_id})["giftCard"]
+
+    def add_gift_card_note(self, gift_card_id: str, message: str) -> None:
+        self.mutate("gift_card_add_note", "giftCardAddNote", {"id": gift_card_id, "message": message})
+
     def customer_orders(self, email: str) -> list[dict]:
         return [e["node"] for e in self.execute("customer_orders", {"email": email})["orders"]["edges"]]
 

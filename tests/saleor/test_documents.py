@@ -89,7 +89,7 @@ def test_manifest_has_what_saleor_needs():
     assert manifest["version"] == __version__
     assert manifest["tokenTargetUrl"] == "https://referrals.example.com/api/register"
     assert manifest["appUrl"].startswith("https://referrals.example.com/")
-    assert set(manifest["permissions"]) == {"MANAGE_ORDERS", "MANAGE_DISCOUNTS"}
+    assert set(manifest["permissions"]) == {"MANAGE_ORDERS", "MANAGE_DISCOUNTS", "MANAGE_GIFT_CARD"}
     assert manifest["requiredSaleorVersion"]
     targets = {w["targetUrl"] for w in manifest["webhooks"]}
     assert targets == {
