@@ -7,11 +7,13 @@ from plugin.program.settings import Program
 from plugin.referrals.models import Advocate
 
 
-def offer_texts(program: Program, advocate: Advocate, locale: str) -> dict[str, str]:
+def offer_texts(program: Program, advocate: Advocate, locale: str, rewarded: int = 0) -> dict[str, str]:
+    """`referrer_reward` is what the advocate's next friend earns them: with tiers, that depends on
+    how many friends are already rewarded (`rewarded`, see docs/REWARDS.md)."""
     rewards = program.rewards_for(advocate.channel_slug)
     referrer, _friend = variant_rewards(program, advocate.variant, rewards)
     friend_offer = variant_friend_offer(program, advocate.variant)
     return {
         "friend_offer": friend_offer.describe(advocate.currency, locale),
-        "referrer_reward": referrer.describe(advocate.currency, locale),
+        "referrer_reward": rewards.referrer_reward(referrer, rewarded + 1).describe(advocate.currency, locale),
     }

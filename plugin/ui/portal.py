@@ -25,6 +25,7 @@ from plugin.program.offers import offer_texts
 from plugin.program.settings import load_program
 from plugin.referrals.claims import usable_email
 from plugin.referrals.models import Advocate, FriendClaim, Referral
+from plugin.rewards.ladder import Goal, next_goal_for, progress_text, rewarded_friends
 from plugin.tenants.models import Tenant
 
 MAX_ROWS = 200
@@ -68,6 +69,10 @@ class PortalPage:
     joined: int  # friends whose order came through the link (all of them; `friends` lists the latest)
     friends: list[FriendRow]
     rewards: list[RewardRow]
+    rewarded: int = 0  # friends whose referral earned a reward and stays approved
+    goal: Goal | None = None  # the next tier or milestone (None: none left, or the program has none)
+    progress: str = ""  # the goal in words, "2 more friends to unlock $15"
+    has_ladder: bool = False  # the program has tiers or milestones (else there is nothing to show)
 
 
 def _friend_row(referral: Referral, locale: str) -> FriendRow:
@@ -106,10 +111,15 @@ def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) 
         ).all()
         coupons = session.scalars(
             select(Coupon)
-            .where(Coupon.advocate_id == advocate.id, Coupon.purpose == Coupon.REFERRER_REWARD)
-            .order_by(Coupon.created_at.desc())
+            .where(
+                Coupon.advocate_id == advocate.id, Coupon.purpose.in_((Coupon.REFERRER_REWARD, Coupon.MILESTONE_REWARD))
+            )
+            .order_by(Coupon.created_at.desc(), Coupon.id.desc())
             .limit(MAX_ROWS)
         ).all()
+        rewarded = rewarded_friends(session, advocate.id)
+        channel_rewards = program.rewards_for(advocate.channel_slug)
+        goal = next_goal_for(channel_rewards, rewarded)
         rewards = []
         for coupon in coupons:
             status = REWARD_STATUS.get(coupon.state, "pending")
@@ -130,12 +140,16 @@ def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) 
             code=advocate.code,
             link=links.share_link(advocate.code),
             qr=f"{links.app_url()}/r/{advocate.code}/qr.svg",
-            offer=offer_texts(program, advocate, locale),
+            offer=offer_texts(program, advocate, locale, rewarded),
             clicks=clicks,
             claims=claims,
             joined=joined,
             friends=[_friend_row(r, locale) for r in referrals],
             rewards=rewards,
+            rewarded=rewarded,
+            goal=goal,
+            progress=progress_text(goal, advocate.currency, locale),
+            has_ladder=bool(channel_rewards.tiers or channel_rewards.milestones),
         )
 
 

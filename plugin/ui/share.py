@@ -22,6 +22,7 @@ from plugin.program.experiments import HOLDOUT
 from plugin.program.offers import offer_texts
 from plugin.program.settings import Program, load_program
 from plugin.referrals.models import Advocate, OrderRecord
+from plugin.rewards.ladder import Goal, next_goal_for, progress_text, rewarded_friends
 from plugin.tenants.models import Tenant
 
 EMPTY = {"show": False}
@@ -39,6 +40,8 @@ class Sharer:
     program: Program
     advocate: Advocate
     order: OrderRecord
+    rewarded: int = 0  # friends who earned the advocate a reward so far
+    goal: Goal | None = None  # their next tier or milestone
 
 
 def _usable_param(value, max_length: int = MAX_PARAM_LENGTH) -> str | None:
@@ -84,7 +87,9 @@ def find_sharer(saleor_api_url: str | None, order_id: str | None) -> tuple[Store
         advocate = session.scalar(select(Advocate).where(Advocate.email == order.email))
         if advocate is None or advocate.erased_at is not None or advocate.variant == HOLDOUT:
             return shop, None
-        return shop, Sharer(tenant, program, advocate, order)
+        rewarded = rewarded_friends(session, advocate.id)
+        goal = next_goal_for(program.rewards_for(advocate.channel_slug), rewarded)
+        return shop, Sharer(tenant, program, advocate, order, rewarded, goal)
 
 
 def _listed_origins(program: Program | None) -> list[str]:
@@ -169,7 +174,7 @@ def widget_payload(sharer: Sharer, locale: str) -> dict:
     advocate, program = sharer.advocate, sharer.program
     shop = shop_name(sharer.tenant)
     first_name = (advocate.first_name or "").strip()
-    params = dict(shop=shop, first_name=first_name, **offer_texts(program, advocate, locale))
+    params = dict(shop=shop, first_name=first_name, **offer_texts(program, advocate, locale, sharer.rewarded))
     title, overrides = _merchant_texts(program, locale)
     # Singular catalog texts, which a merchant may replace; a text about a count belongs here already
     # rendered with tn(locale, key, n), so the widget never chooses a plural form itself.
@@ -193,4 +198,7 @@ def widget_payload(sharer: Sharer, locale: str) -> dict:
         "shareText": share_text,
         "share": targets,
         "locale": locale,
+        # "2 more friends to unlock $15": the plural form is chosen here, for the advocate's count.
+        "progress": progress_text(sharer.goal, advocate.currency, locale),
+        "goal": [sharer.rewarded, sharer.goal.at] if sharer.goal else None,
     }

@@ -66,6 +66,13 @@
     add(box, "p", texts.greeting, "g");
     add(box, "h2", state.offer);
     add(box, "p", texts.intro);
+    if (state.goal) {  // the advocate's way to their next tier or milestone; the text comes finished
+      var bar = add(box, "progress");
+      bar.max = state.goal[1];
+      bar.value = state.goal[0];
+      bar.setAttribute("aria-label", state.progress);
+      add(box, "p", state.progress, "pr");
+    }
     var label = add(box, "label", texts.link_label);
     var field = add(label, "input");
     field.readOnly = true;
