@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from plugin.admin.review import describe
 from plugin.coupons.models import Coupon
-from plugin.program.settings import RewardSpec
+from plugin.mail.compose import coupon_value
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 
@@ -21,7 +21,7 @@ def _coupon(c: Coupon) -> dict:
         "value": f"{c.value.normalize():f}",
         "currency": c.currency,
         "recipient": c.recipient_email,
-        "value_text": RewardSpec(c.value_type, c.value).describe(c.currency, "en"),  # the Dashboard is English
+        "value_text": coupon_value(c, "en"),  # the Dashboard is English
         "issued_at": c.issued_at.isoformat() if c.issued_at else None,
         "used_at": c.used_at.isoformat() if c.used_at else None,
         "redeemed_value": f"{c.redeemed_value:.2f}" if c.redeemed_value else None,

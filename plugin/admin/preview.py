@@ -1,4 +1,5 @@
-"""Live preview of the program's e-mails with the settings being edited (nothing is stored or sent)."""
+"""Live previews with the settings being edited (nothing is stored or sent): the program's e-mails,
+and what the share widget says to an advocate with a given number of rewarded friends."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from plugin.i18n import pick_locale
 from plugin.mail import compose
 from plugin.mail.delivery import sender_headers
 from plugin.mail.transport import header_text
-from plugin.program.settings import Program
+from plugin.program.settings import COMMISSION, Program
+from plugin.referrals.models import Advocate, OrderRecord
+from plugin.rewards.commission import commission_amount
+from plugin.rewards.ladder import next_goal_for
+from plugin.tenants.models import Tenant
+from plugin.ui.share import Sharer, widget_payload
 
 KINDS = {
     "invite": None,
@@ -23,6 +29,7 @@ KINDS = {
     "reward.friend": Coupon.FRIEND_REWARD,
     "offer": Coupon.FRIEND_OFFER,
 }
+SAMPLE_ORDER = Decimal("80")  # the friend's order subtotal a commission preview is computed from
 SAMPLE_CODE = {
     Coupon.REFERRER_REWARD: "THANKS-EXAMPLE",
     Coupon.FRIEND_REWARD: "WELCOME-EXAMPLE",
@@ -63,9 +70,12 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
             value_type=spec.type,
             value=Decimal(spec.value),
             currency=currency,
-            min_order=rewards.min_order,
+            min_order=Decimal(0) if spec.is_gift_card else rewards.min_order,
             expires_at=utcnow() + timedelta(days=int(expiry)),
         )
+        if spec.type == COMMISSION:  # as if the friend's order subtotal (net) were SAMPLE_ORDER
+            coupon.rate, coupon.base_amount = spec.value, SAMPLE_ORDER
+            coupon.value = commission_amount(spec.value, spec.cap or Decimal(0), SAMPLE_ORDER, currency)
         thanks = purpose == Coupon.REFERRER_REWARD
         email = compose.coupon_email(
             program,
@@ -91,4 +101,30 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
         "html": email.html,
         "sender": formataddr((name, address)),
         "reply_to": reply_to or None,
+    }
+
+
+def widget_preview(
+    program: Program, tenant: Tenant, locale: str, *, channel: str | None, currency: str, rewarded: int
+) -> dict:
+    """The widget's texts for an example advocate ("Anna") of `channel` with `rewarded` friends
+    rewarded so far: the offer line (the next friend's tier), the explanation and the progress
+    toward the next tier or milestone, exactly as /api/widget/state would send them."""
+    locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
+    advocate = Advocate(
+        code="ANNA7K2", first_name="Anna", channel_slug=channel or "", currency=currency, variant=None, locale=locale
+    )
+    goal = next_goal_for(program.rewards_for(channel or ""), rewarded)
+    sharer = Sharer(tenant, program, advocate, OrderRecord(), rewarded, goal)
+    payload = widget_payload(sharer, locale)
+    texts = payload["texts"]
+    return {
+        "locale": locale,
+        "title": texts.get("title", ""),
+        "greeting": texts.get("greeting", ""),
+        "offer": payload["offer"],
+        "intro": texts.get("intro", ""),
+        "progress": payload["progress"],
+        "goal": payload["goal"],
+        "rewarded": rewarded,
     }

@@ -17,13 +17,13 @@ from plugin.admin import emails, review, setup
 from plugin.admin import settings as program_settings
 from plugin.admin.auth import DashboardAuthError, authenticate, current_user, dashboard_auth
 from plugin.admin.orders import order_details
-from plugin.admin.preview import KINDS, render_preview
+from plugin.admin.preview import KINDS, render_preview, widget_preview
 from plugin.analytics import charts, export, queries
 from plugin.analytics.experiments import experiment_report
 from plugin.db import session_scope
 from plugin.http import ApiError, json_body
 from plugin.i18n import LOCALES, messages
-from plugin.program.settings import DEFAULTS, TRIGGER_STATUSES, Program, deep_merge, load_program
+from plugin.program.settings import DEFAULTS, KINDS_BY_SIDE, TRIGGER_STATUSES, Program, deep_merge, load_program
 from plugin.program.validation import EMAIL_KINDS, SettingsInvalid, validate_settings
 from plugin.referrals import lifecycle
 from plugin.tenants.service import get_tenant
@@ -218,6 +218,7 @@ def get_settings():
                 "languages": list(LOCALES),
                 "reward_types": ["FIXED", "PERCENTAGE"],
                 "email_kinds": list(EMAIL_KINDS),
+                "reward_kinds": {side: list(kinds) for side, kinds in KINDS_BY_SIDE.items()},
                 "widget_texts": {
                     locale: {key: messages(locale, "widget.").get(f"widget.{key}", "") for key in WIDGET_TEXT_KEYS}
                     for locale in LOCALES
@@ -303,6 +304,42 @@ def email_preview():
         currency=currency,
     )
     return jsonify(preview)
+
+
+@api.post("/widget-preview")
+@dashboard_auth()
+def widget_text_preview():
+    """Body: {"locale"?, "channel"?, "rewarded"?: friends rewarded so far (0-10000), "settings"?: the
+    (unsaved) settings being edited}. What the widget would say, from the same code that serves it."""
+    user = current_user()
+    body = _json_object()
+    rewarded = body.get("rewarded", 0)
+    if isinstance(rewarded, bool) or not isinstance(rewarded, int) or not 0 <= rewarded <= 10000:
+        raise _invalid({"rewarded": "must be a whole number from 0 to 10000"}, "Bad request.", "INVALID_BODY")
+    current, _version = _program(user.tenant_id)
+    edited = body.get("settings") or {}
+    if not isinstance(edited, dict):
+        raise _invalid({"settings": "must be an object"})
+    info = shop.shop_channels(user.tenant_id)
+    try:
+        settings = validate_settings(program_settings.candidate(current, edited), channels=shop.currency_map(info))
+    except SettingsInvalid as exc:
+        raise _invalid(exc.fields) from None
+    channel = body.get("channel") if isinstance(body.get("channel"), str) else None
+    channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
+        user.tenant_id, info
+    )
+    tenant = get_tenant(user.tenant_id)
+    return jsonify(
+        widget_preview(
+            Program(deep_merge(DEFAULTS, settings)),
+            tenant,
+            str(body.get("locale") or settings["default_locale"]),
+            channel=channel_entry["slug"] if channel_entry else None,
+            currency=channel_entry["currency"] if channel_entry else "USD",
+            rewarded=rewarded,
+        )
+    )
 
 
 # -- API: analytics -----------------------------------------------------------------------------------

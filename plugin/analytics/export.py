@@ -32,6 +32,11 @@ SUMMARY_COLUMNS = [
     ("roi", "money.roi"),
     ("cost_per_customer", "money.cost_per_customer"),
     ("click_to_paid", "rates.click_to_paid"),
+    # What each kind of reward cost (money.reward_by_kind.<KIND>.cost; empty when none was issued).
+    *(
+        (f"reward_cost_{kind.lower()}", f"money.reward_by_kind.{kind}.cost")
+        for kind in ("FIXED", "PERCENTAGE", "FREE_SHIPPING", "STORE_CREDIT", "COMMISSION")
+    ),
 ]
 DAILY_COLUMNS = ["date", "channel", "currency", "widget_views", "shares", "clicks", "claims", "referrals", "revenue"]
 ADVOCATE_COLUMNS = [

@@ -11,8 +11,11 @@ Definitions (docs/ADMIN_API.md repeats them for merchants):
 * revenue        = Σ order total of referrals that are not revoked (cancelled,
                    refunded) or rejected (fraud rule, merchant, holdout)
 * refunded       = partial refunds on those orders; net revenue = revenue − refunded
-* reward cost    = face value of FIXED reward coupons issued (and not taken back
-                   before use) + the redeemed value of PERCENTAGE reward coupons
+* reward cost    = per kind (`reward_by_kind`): the face value of fixed vouchers and
+                   gift cards (store credit, commission) issued and not taken back
+                   before use, plus what was spent from a gift card before it was
+                   taken back; the redeemed value of percentage and free-shipping
+                   vouchers used. Advocate, friend and milestone rewards all count.
 * friend discounts = the redeemed value of friend-offer coupons used on referred
                    orders that still stand (the discount is part of the cost)
 * ROI            = (net revenue − total cost) / total cost
@@ -35,7 +38,31 @@ from plugin.coupons.models import Coupon
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 ZERO = Decimal(0)
-REWARD_PURPOSES = (Coupon.REFERRER_REWARD, Coupon.FRIEND_REWARD)
+REWARD_PURPOSES = (Coupon.REFERRER_REWARD, Coupon.FRIEND_REWARD, Coupon.MILESTONE_REWARD)
+REWARD_KINDS = ("FIXED", "PERCENTAGE", "FREE_SHIPPING", "STORE_CREDIT", "COMMISSION")
+FACE_VALUE_KINDS = ("FIXED", "STORE_CREDIT", "COMMISSION")  # worth their value once issued
+GIFT_CARD_KINDS = ("STORE_CREDIT", "COMMISSION")
+
+
+def reward_cost():
+    """What one reward coupon costs the merchant (SQL): a fixed voucher or a gift card its face value
+    while issued or used; a gift card taken back what was spent from it first; a percentage or
+    free-shipping voucher the discount it gave when used."""
+    live = Coupon.state.in_((Coupon.ISSUED, Coupon.USED))
+    return case(
+        (and_(live, Coupon.value_type.in_(FACE_VALUE_KINDS)), Coupon.value),
+        (Coupon.value_type.in_(GIFT_CARD_KINDS), Coupon.redeemed_value),
+        (Coupon.state == Coupon.USED, Coupon.redeemed_value),
+        else_=literal(0),
+    )
+
+
+def face_value():
+    """The value of rewards issued and not taken back, for the kinds that have one."""
+    live = Coupon.state.in_((Coupon.ISSUED, Coupon.USED))
+    return case((and_(live, Coupon.value_type.in_(FACE_VALUE_KINDS)), Coupon.value), else_=literal(0))
+
+
 NOT_COUNTED_STATES = (Referral.REVOKED, Referral.REJECTED)
 MAX_RANGE_DAYS = 3 * 366
 REPORT_WORK_MEM = "64MB"
@@ -145,6 +172,8 @@ class Group:
     reward_percent_redeemed: Decimal = ZERO
     reward_redeemed: Decimal = ZERO
     friend_discounts: Decimal = ZERO
+    # kind -> {"issued", "used", "revoked": counts; "face_value", "redeemed", "cost": Decimal}
+    reward_by_kind: dict[str, dict] = field(default_factory=dict)
     daily: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -153,7 +182,14 @@ class Group:
 
     @property
     def reward_cost(self) -> Decimal:
-        return self.reward_face_value + self.reward_percent_redeemed
+        return sum((kind["cost"] for kind in self.reward_by_kind.values()), ZERO)
+
+    def add_kind(self, kind: str, **values) -> None:
+        row = self.reward_by_kind.setdefault(
+            kind, {"issued": 0, "used": 0, "revoked": 0, "face_value": ZERO, "redeemed": ZERO, "cost": ZERO}
+        )
+        for name, value in values.items():
+            row[name] += value
 
     @property
     def total_cost(self) -> Decimal:
@@ -204,6 +240,7 @@ class Group:
                 "reward_percent_redeemed": money_str(self.reward_percent_redeemed),
                 "reward_cost": money_str(self.reward_cost),
                 "reward_redeemed": money_str(self.reward_redeemed),
+                "reward_by_kind": _kinds_dict(self.reward_by_kind),
                 "friend_discounts": money_str(self.friend_discounts),
                 "total_cost": money_str(self.total_cost),
                 "roi": self.roi,
@@ -221,6 +258,16 @@ class Group:
                 for d in days
             ],
         }
+
+
+def _kinds_dict(by_kind: dict[str, dict]) -> dict[str, dict]:
+    return {
+        kind: {
+            name: (money_str(value) if isinstance(value, Decimal) else value) for name, value in by_kind[kind].items()
+        }
+        for kind in REWARD_KINDS
+        if kind in by_kind
+    }
 
 
 def _empty_day() -> dict:
@@ -343,22 +390,17 @@ def program_report(session: Session, tenant_id: int, period: Period, channels: d
             daily["revenue"] += _dec(revenue) - refunded_value
 
     # -- rewards those referrals produced ----------------------------------------------------------
-    live = Coupon.state.in_((Coupon.ISSUED, Coupon.USED))
-    for channel, currency, issued, used, revoked, face, percent_redeemed, redeemed in session.execute(
+    for channel, currency, kind, issued, used, revoked, face, redeemed, cost in session.execute(
         select(
             Referral.channel_slug,
             Coupon.currency,
+            Coupon.value_type,
             func.count(Coupon.issued_at),
             func.sum(case((Coupon.state == Coupon.USED, 1), else_=0)),
             func.sum(case((Coupon.state == Coupon.REVOKED, 1), else_=0)),
-            func.sum(case((and_(live, Coupon.value_type == "FIXED"), Coupon.value), else_=literal(0))),
-            func.sum(
-                case(
-                    (and_(Coupon.state == Coupon.USED, Coupon.value_type == "PERCENTAGE"), Coupon.redeemed_value),
-                    else_=literal(0),
-                )
-            ),
-            func.sum(case((Coupon.state == Coupon.USED, Coupon.redeemed_value), else_=literal(0))),
+            func.sum(face_value()),
+            func.sum(Coupon.redeemed_value),
+            func.sum(reward_cost()),
         )
         .join(Referral, Referral.id == Coupon.referral_id)
         .where(
@@ -368,14 +410,25 @@ def program_report(session: Session, tenant_id: int, period: Period, channels: d
             Referral.created_at < until,
             *channel_filter(Referral.channel_slug),
         )
-        .group_by(Referral.channel_slug, Coupon.currency)
+        .group_by(Referral.channel_slug, Coupon.currency, Coupon.value_type)
     ).all():
         group = groups.get(channel, currency)
         group.rewards_issued += issued or 0
         group.rewards_used += used or 0
         group.rewards_revoked += revoked or 0
-        group.reward_face_value += _dec(face)
-        group.reward_percent_redeemed += _dec(percent_redeemed)
+        group.add_kind(
+            kind,
+            issued=issued or 0,
+            used=used or 0,
+            revoked=revoked or 0,
+            face_value=_dec(face),
+            redeemed=_dec(redeemed),
+            cost=_dec(cost),
+        )
+        if kind == "FIXED":
+            group.reward_face_value += _dec(face)
+        elif kind == "PERCENTAGE":
+            group.reward_percent_redeemed += _dec(cost)
         group.reward_redeemed += _dec(redeemed)
 
     # -- the friend's discount on the referred order itself ----------------------------------------
@@ -435,6 +488,8 @@ def _totals_by_currency(rows: list[Group]) -> list[dict]:
             "friend_discounts",
         ):
             setattr(total, name, getattr(total, name) + getattr(row, name))
+        for kind, values in row.reward_by_kind.items():
+            total.add_kind(kind, **values)
     out = []
     for currency, total in sorted(totals.items()):
         out.append(
@@ -446,6 +501,7 @@ def _totals_by_currency(rows: list[Group]) -> list[dict]:
                 "revenue": money_str(total.revenue),
                 "net_revenue": money_str(total.net_revenue),
                 "reward_cost": money_str(total.reward_cost),
+                "reward_by_kind": _kinds_dict(total.reward_by_kind),
                 "friend_discounts": money_str(total.friend_discounts),
                 "total_cost": money_str(total.total_cost),
                 "roi": total.roi,
@@ -492,21 +548,13 @@ def top_advocates(
             select(
                 Coupon.advocate_id,
                 func.count(Coupon.issued_at),
-                func.sum(
-                    case(
-                        (
-                            and_(Coupon.state.in_((Coupon.ISSUED, Coupon.USED)), Coupon.value_type == "FIXED"),
-                            Coupon.value,
-                        ),
-                        else_=literal(0),
-                    )
-                ),
-                func.sum(case((Coupon.state == Coupon.USED, Coupon.redeemed_value), else_=literal(0))),
+                func.sum(face_value()),
+                func.sum(Coupon.redeemed_value),
             )
             .join(Referral, Referral.id == Coupon.referral_id)
             .where(
                 Coupon.tenant_id == tenant_id,
-                Coupon.purpose == Coupon.REFERRER_REWARD,
+                Coupon.purpose.in_((Coupon.REFERRER_REWARD, Coupon.MILESTONE_REWARD)),
                 Coupon.advocate_id.in_(ids),
                 Referral.created_at >= period.since,
                 Referral.created_at < period.until,
@@ -638,22 +686,18 @@ def experiment_counts(session: Session, tenant_id: int, period: Period) -> dict[
         data.update(converters=converters, referrals=referrals, revenue=_dec(revenue))
 
     # Only coupons that cost something are joined (revoked, cancelled, unused percentage ones add 0).
-    fixed_live = and_(Coupon.state.in_((Coupon.ISSUED, Coupon.USED)), Coupon.value_type == "FIXED")
-    percentage_used = and_(Coupon.state == Coupon.USED, Coupon.value_type == "PERCENTAGE")
-    for variant, currency, face, percent in session.execute(
-        select(
-            Advocate.variant,
-            Advocate.currency,
-            func.sum(case((fixed_live, Coupon.value), else_=literal(0))),
-            func.sum(case((percentage_used, Coupon.redeemed_value), else_=literal(0))),
-        )
+    costs_something = or_(
+        and_(Coupon.state.in_((Coupon.ISSUED, Coupon.USED)), Coupon.value_type.in_(FACE_VALUE_KINDS)),
+        Coupon.state == Coupon.USED,
+        Coupon.redeemed_value > 0,
+    )
+    for variant, currency, cost in session.execute(
+        select(Advocate.variant, Advocate.currency, func.sum(reward_cost()))
         .select_from(Coupon)
         .join(Referral, Referral.id == Coupon.referral_id)
         .join(Advocate, Advocate.id == Referral.advocate_id)
-        .where(
-            Coupon.tenant_id == tenant_id, Coupon.purpose.in_(REWARD_PURPOSES), or_(fixed_live, percentage_used), *base
-        )
+        .where(Coupon.tenant_id == tenant_id, Coupon.purpose.in_(REWARD_PURPOSES), costs_something, *base)
         .group_by(Advocate.variant, Advocate.currency)
     ).all():
-        arm(variant, currency)["reward_cost"] = _dec(face) + _dec(percent)
+        arm(variant, currency)["reward_cost"] = _dec(cost)
     return arms

@@ -174,12 +174,35 @@ async function loadOverview() {
         metric("New customers", String(m.new_customers), m.cost_per_customer ? `${money(m.cost_per_customer, group.currency)} each` : null),
         metric("Link clicks → paid", percent(group.rates.click_to_paid), `${f.clicks} clicks, ${f.paid_referrals} paid`),
         metric("Rewards used", `${f.rewards_used} / ${f.rewards_issued}`, f.rewards_revoked ? `${f.rewards_revoked} revoked` : null)),
+      costByKind(m.reward_by_kind, group.currency),
       h("div", { class: "charts" },
         h("figure", {}, svg(group.charts.funnel)),
         h("figure", {}, svg(group.charts.daily)),
         h("figure", {}, svg(group.charts.money)),
         f.shares ? h("figure", {}, svg(group.charts.shares)) : null));
   }), report.totals_by_currency.length > 1 || report.groups.length > 1 ? totals(report.totals_by_currency) : null);
+}
+
+const KIND_LABELS = {
+  FIXED: "Fixed vouchers", PERCENTAGE: "Percentage vouchers", FREE_SHIPPING: "Free shipping",
+  STORE_CREDIT: "Store credit (gift cards)", COMMISSION: "Commission (gift cards)",
+};
+
+// What each kind of reward cost: face value issued, what customers redeemed (gift-card balance spent
+// included), and the cost counted in ROI (docs/ADMIN_API.md, reward_by_kind).
+function costByKind(byKind, currency) {
+  const rows = Object.entries(byKind || {}).map(([kind, row]) => ({ kind, ...row }));
+  if (!rows.length) return null;
+  return h("div", { class: "cost-by-kind" }, h("h3", {}, "Reward cost per kind"),
+    table([
+      { label: "Kind", render: (r) => KIND_LABELS[r.kind] || r.kind },
+      { label: "Issued", key: "issued", numeric: true },
+      { label: "Used", key: "used", numeric: true },
+      { label: "Revoked", key: "revoked", numeric: true },
+      { label: "Face value issued", render: (r) => money(r.face_value, currency), numeric: true },
+      { label: "Redeemed", render: (r) => money(r.redeemed, currency), numeric: true },
+      { label: "Cost", render: (r) => money(r.cost, currency), numeric: true },
+    ], rows));
 }
 
 function totals(rows) {

@@ -84,20 +84,88 @@ function textarea(label, path, value, { kind = "text", hint, rows = 3 } = {}) {
     errorSlot(path));
 }
 
-function reward(label, path, value, currency) {
-  const unit = currency ? `in ${currency}, or % of the order` : "in the channel's currency, or %";
-  return h("fieldset", { class: "reward" },
-    h("legend", {}, label),
-    select("Type", `${path}.type`, value?.type || "FIXED", [["FIXED", "Fixed amount"], ["PERCENTAGE", "Percentage"]]),
-    input("Value", `${path}.value`, value?.value, { kind: "decimal", hint: unit, attrs: { inputmode: "decimal" } }));
+const KIND_LABELS = {
+  FIXED: "Fixed amount off", PERCENTAGE: "Percentage off", FREE_SHIPPING: "Free shipping",
+  STORE_CREDIT: "Store credit (gift card)", COMMISSION: "Commission: % of the friend's order, as store credit",
+};
+
+// A reward: its kind, and what that kind needs (a value; a cap for a commission; nothing for free shipping).
+function reward(label, path, value, currency, kinds = ["FIXED", "PERCENTAGE"]) {
+  const kind = kinds.includes(value?.type) ? value.type : kinds[0];
+  const unit = currency || "the channel's currency";
+  const valueField = input("Value", `${path}.value`, value?.value, { kind: "decimal", hint: " ", attrs: { inputmode: "decimal" } });
+  const capField = input("At most", `${path}.cap`, value?.cap, { kind: "decimal", hint: `per reward, in ${unit}`, attrs: { inputmode: "decimal" } });
+  const hint = valueField.querySelector("small");
+  const kindSelect = select("Kind", `${path}.type`, kind, kinds.map((k) => [k, KIND_LABELS[k] || k]));
+  const show = () => {
+    const chosen = kindSelect.querySelector("select").value;
+    valueField.hidden = chosen === "FREE_SHIPPING";
+    capField.hidden = chosen !== "COMMISSION";
+    hint.textContent = chosen === "PERCENTAGE" || chosen === "COMMISSION" ? "% (0-100)" : `in ${unit}`;
+  };
+  kindSelect.querySelector("select").addEventListener("change", show);
+  show();
+  return h("fieldset", { class: "reward", dataset: { reward: path } }, h("legend", {}, label), kindSelect, valueField, capField);
 }
 
-function rewardsBlock(path, value, currency) {
-  return h("div", { class: "grid rewards" },
-    reward("Advocate's reward", `${path}.referrer`, value.referrer, currency),
-    reward("Friend's reward (after the first order)", `${path}.friend`, value.friend, currency),
-    input("Minimum order", `${path}.min_order`, value.min_order, { kind: "decimal", hint: currency ? `in ${currency}; 0 = none` : "0 = none" }),
-    input("Coupons expire after (days)", `${path}.expiry_days`, value.expiry_days, { type: "number", kind: "int", attrs: { min: 1 } }));
+// Tiers ("from" the Nth friend on) or milestones ("at" the Nth friend): rows read back as a list.
+let ladderRows = 0;
+
+function ladder(path, items, currency, kinds, key) {
+  const list = h("div", { class: "ladder", dataset: { ladder: path, ladderKey: key } });
+  const renumber = () => [...list.children].forEach((row, i) => {
+    for (const el of row.querySelectorAll("[data-field]")) el.dataset.fieldPath = `${path}.${i}.${el.dataset.field}`;
+    for (const slot of row.querySelectorAll("[data-slot]")) slot.dataset.errorFor = `${path}.${i}.${slot.dataset.slot}`;
+  });
+  const row = (item) => {
+    const count = h("input", { type: "number", min: key === "from" ? 2 : 1, value: item?.[key] ?? "", dataset: { field: key } });
+    const fields = reward(key === "from" ? "Reward per friend" : "Bonus", "", item?.reward, currency, kinds);
+    for (const el of fields.querySelectorAll("[data-path]")) {
+      el.dataset.field = `reward${el.dataset.path}`;  // ".type" → "reward.type"
+      delete el.dataset.path;
+    }
+    for (const slot of fields.querySelectorAll("[data-error-for]")) slot.dataset.slot = `reward${slot.dataset.errorFor}`;
+    const unique = `-${++ladderRows}`;  // each row's labels point at its own inputs
+    for (const label of fields.querySelectorAll("label[for]")) label.htmlFor += unique;
+    for (const el of fields.querySelectorAll("[id]")) el.id += unique;
+    const element = h("div", { class: "ladder-row" },
+      h("div", { class: "field" }, h("label", {}, key === "from" ? "From friend no." : "At friend no.", count),
+        h("span", { class: "field-error", dataset: { slot: key } })),
+      fields,
+      h("button", { type: "button", class: "link", onclick: () => { element.remove(); renumber(); changed(list); } }, "Remove"));
+    return element;
+  };
+  (items || []).forEach((item) => list.append(row(item)));
+  renumber();
+  const add = h("button", { type: "button", class: "secondary", onclick: () => { list.append(row({ reward: { type: kinds[0] } })); renumber(); changed(list); } },
+    key === "from" ? "Add tier" : "Add milestone");
+  return h("div", { class: "field wide" },
+    h("span", { class: "label" }, key === "from"
+      ? "Tiers — from the Nth rewarded friend on, each friend earns the advocate this instead (N ≥ 2, increasing)"
+      : "Milestones — a one-off bonus when the Nth rewarded friend is approved (N increasing)"),
+    list, errorSlot(path), h("div", {}, add));
+}
+
+function changed(node) {
+  node.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+function rewardsBlock(path, value, currency, kinds) {
+  return h("div", {},
+    h("div", { class: "grid rewards" },
+      reward("Advocate's reward (first friend; every friend without tiers)", `${path}.referrer`, value.referrer, currency, kinds.referrer),
+      reward("Friend's reward (after the first order)", `${path}.friend`, value.friend, currency, kinds.friend),
+      input("Minimum order", `${path}.min_order`, value.min_order, { kind: "decimal", hint: currency ? `in ${currency}; 0 = none` : "0 = none" }),
+      input("Rewards expire after (days)", `${path}.expiry_days`, value.expiry_days, { type: "number", kind: "int", attrs: { min: 1 } })),
+    ladder(`${path}.tiers`, value.tiers, currency, kinds.referrer, "from"),
+    ladder(`${path}.milestones`, value.milestones, currency, kinds.milestone, "at"));
+}
+
+// What each kind keeps: free shipping has no value, only a commission has a cap.
+function cleanReward(reward) {
+  if (!reward || typeof reward !== "object") return;
+  if (reward.type === "FREE_SHIPPING") delete reward.value;
+  if (reward.type !== "COMMISSION") delete reward.cap;
 }
 
 function section(title, description, ...content) {
@@ -118,6 +186,10 @@ export class SettingsForm {
     });
     this.form.addEventListener("input", (e) => {
       if (e.target.closest(".email-fields")) this.schedulePreview();
+      if (e.target.closest(".reward-fields, .widget-texts, .widget-preview")) this.scheduleWidgetPreview();
+    });
+    this.form.addEventListener("change", (e) => {
+      if (e.target.closest(".reward-fields, .widget-preview")) this.scheduleWidgetPreview();
     });
   }
 
@@ -129,10 +201,11 @@ export class SettingsForm {
 
   render() {
     const { settings, channels, options } = this.data;
+    const kinds = options.reward_kinds;
     const channelFieldsets = channels.map((ch) => {
       const own = settings.channels[ch.slug];
       const merged = { ...settings.default_rewards, ...(own || {}) };
-      const body = h("div", { class: "channel-body", hidden: !own }, rewardsBlock(`channels.${ch.slug}`, merged, ch.currency));
+      const body = h("div", { class: "channel-body", hidden: !own }, rewardsBlock(`channels.${ch.slug}`, merged, ch.currency, kinds));
       const toggle = h("input", { type: "checkbox", checked: Boolean(own), dataset: { channelToggle: ch.slug } });
       toggle.addEventListener("change", () => { body.hidden = !toggle.checked; });
       return h("fieldset", { class: "channel", dataset: { channel: ch.slug } },
@@ -156,13 +229,15 @@ export class SettingsForm {
           checkbox("Referral program is on", "enabled", settings.enabled),
           select("Reward when the friend's order is", "trigger_status", settings.trigger_status,
             options.trigger_statuses.map((s) => [s, TRIGGER_LABELS[s] || s])))),
-      section("Rewards", "Values are in each channel's own currency; channels without their own rewards use the defaults.",
-        h("h3", {}, "Defaults"), rewardsBlock("default_rewards", settings.default_rewards, null),
-        errorSlot("channels"),
-        channelFieldsets),
+      section("Rewards", "Values are in each channel's own currency; channels without their own rewards use the defaults. Store credit and commissions are Saleor gift cards.",
+        h("div", { class: "reward-fields" },
+          h("h3", {}, "Defaults"), rewardsBlock("default_rewards", settings.default_rewards, null, kinds),
+          errorSlot("channels"),
+          channelFieldsets),
+        this.widgetPreviewPanel(channels, options, this.data.default_channel)),
       section("Friend's welcome offer", "The single-use code a friend gets on the advocate's landing page.",
         h("div", { class: "grid rewards" },
-          reward("Offer", "friend_offer", settings.friend_offer, null),
+          reward("Offer", "friend_offer", settings.friend_offer, null, kinds.friend_offer),
           input("Code expires after (days)", "friend_offer.expiry_days", settings.friend_offer.expiry_days, { type: "number", kind: "int" }))),
       section("Trust and limits", "Holds give you time for returns; rules decide what happens to suspicious referrals.",
         h("div", { class: "grid" },
@@ -209,7 +284,59 @@ export class SettingsForm {
     this.form.querySelector("#preview-kind").addEventListener("change", () => this.preview());
     this.form.querySelector("#preview-locale").addEventListener("change", () => this.preview());
     this.preview();
+    this.widgetPreview();
   }
+
+  // The widget as an advocate with N rewarded friends would see it, with the settings being edited.
+  widgetPreviewPanel(channels, options, defaultChannel) {
+    return h("div", { class: "widget-preview" },
+      h("h3", {}, "Widget preview"),
+      h("div", { class: "filters" },
+        h("label", {}, "Language ", h("select", { id: "widget-preview-locale" }, options.languages.map((l) => h("option", { value: l }, LANGUAGE_LABELS[l] || l)))),
+        channels.length ? h("label", {}, "Channel ", h("select", { id: "widget-preview-channel" }, channels.map((c) => h("option", { value: c.slug, selected: c.slug === defaultChannel }, `${c.name} (${c.currency})`)))) : null,
+        h("label", {}, "Friends rewarded so far ", h("input", { id: "widget-preview-rewarded", type: "number", min: 0, max: 10000, value: 0 }))),
+      h("div", { class: "widget-sample", "aria-live": "polite" },
+        h("p", { class: "sample-greeting", id: "widget-preview-greeting" }),
+        h("p", { class: "sample-offer", id: "widget-preview-offer" }),
+        h("p", { class: "sample-intro", id: "widget-preview-intro" }),
+        h("progress", { id: "widget-preview-bar", hidden: true }),
+        h("p", { class: "sample-progress", id: "widget-preview-progress" })),
+      h("p", { class: "field-error", id: "widget-preview-error", role: "alert" }));
+  }
+
+  scheduleWidgetPreview() {
+    clearTimeout(this.widgetTimer);
+    this.widgetTimer = setTimeout(() => this.widgetPreview(), 400);
+  }
+
+  async widgetPreview() {
+    const $ = (id) => this.form.querySelector(`#widget-preview-${id}`);
+    const settings = this.collect();
+    const rewarded = Number.parseInt($("rewarded").value, 10);
+    try {
+      const result = await this.api.post("/api/admin/widget-preview", {
+        locale: $("locale").value, channel: $("channel")?.value, rewarded: Number.isNaN(rewarded) ? 0 : rewarded,
+        settings: { default_rewards: settings.default_rewards, channels: settings.channels, friend_offer: settings.friend_offer,
+                    widget: settings.widget, languages: settings.languages, default_locale: settings.default_locale },
+      });
+      $("error").textContent = "";
+      $("greeting").textContent = result.greeting;
+      $("offer").textContent = result.offer;
+      $("intro").textContent = result.intro;
+      $("progress").textContent = result.progress;
+      $("bar").hidden = !result.goal;
+      if (result.goal) {
+        $("bar").max = result.goal[1];
+        $("bar").value = result.goal[0];
+        $("bar").setAttribute("aria-label", result.progress);
+      }
+    } catch (error) {
+      $("error").textContent = error instanceof ApiError && error.fields && Object.keys(error.fields).length
+        ? "Preview needs valid settings: " + Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")
+        : `Preview unavailable: ${error.message}`;
+    }
+  }
+
 
   variantRow(variant = {}) {
     const index = () => [...this.variantList.children].indexOf(row);
@@ -259,7 +386,26 @@ export class SettingsForm {
       if (kind === "optional" && !String(value).trim()) continue;
       set(doc, path, value);
     }
+    for (const list of this.form.querySelectorAll("[data-ladder]")) {
+      const channel = list.closest("[data-channel]");
+      if (channel && !this.form.querySelector(`[data-channel-toggle="${CSS.escape(channel.dataset.channel)}"]`).checked) continue;
+      const key = list.dataset.ladderKey;
+      set(doc, list.dataset.ladder, [...list.children].map((row) => {
+        const field = (name) => row.querySelector(`[data-field="${name}"]`).value.trim();
+        const count = field(key);
+        const item = { [key]: /^\d+$/.test(count) ? parseInt(count, 10) : count,
+                       reward: { type: field("reward.type"), value: field("reward.value"), cap: field("reward.cap") } };
+        cleanReward(item.reward);
+        return item;
+      }));
+    }
+    for (const block of [doc.default_rewards, ...Object.values(doc.channels)]) {
+      cleanReward(block.referrer);
+      cleanReward(block.friend);
+    }
+    cleanReward(doc.friend_offer);
     doc.languages = [...this.form.querySelectorAll("[data-language]")].filter((c) => c.checked).map((c) => c.dataset.language);
+
     doc.ab_test.variants = [...this.variantList.children].map((row) => {
       const value = (name) => row.querySelector(`[data-variant="${name}"]`).value.trim();
       const variant = { name: value("name"), weight: value("weight") };
@@ -285,7 +431,7 @@ export class SettingsForm {
         slot = this.form.querySelector(`[data-error-for="${CSS.escape(path)}"]`);
         if (!slot && /^languages\.\d+$/.test(path)) slot = this.form.querySelector('[data-error-for="languages"]');
       }
-      const target = this.form.querySelector(`[data-path="${CSS.escape(path)}"]`);
+      const target = this.form.querySelector(`[data-path="${CSS.escape(path)}"], [data-field-path="${CSS.escape(path)}"]`);
       if (target) target.setAttribute("aria-invalid", "true");
       if (slot) slot.textContent = message;
       else unplaced.push(`${path}: ${message}`);
@@ -334,13 +480,14 @@ export class SettingsForm {
       const result = await this.api.post("/api/admin/email-preview", {
         kind: this.form.querySelector("#preview-kind").value,
         locale: this.form.querySelector("#preview-locale").value,
-        settings: { email: settings.email, languages: settings.languages, default_locale: settings.default_locale },
+        settings: { email: settings.email, languages: settings.languages, default_locale: settings.default_locale,
+                    default_rewards: settings.default_rewards, channels: settings.channels, friend_offer: settings.friend_offer },
       });
       subject.textContent = `Subject: ${result.subject}`;
       frame.srcdoc = result.html;  // sandboxed iframe: no scripts, no same-origin access
     } catch (error) {
       subject.textContent = error instanceof ApiError && error.code === "INVALID_SETTINGS"
-        ? "Preview needs valid e-mail settings: " + Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")
+        ? "Preview needs valid settings: " + Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")
         : `Preview unavailable: ${error.message}`;
     }
   }
