@@ -16,6 +16,7 @@ import plugin.mail.tasks  # noqa: F401 - the runners find each task by its name
 import plugin.merchant_webhooks.tasks  # noqa: F401
 import plugin.referrals.tasks  # noqa: F401
 import plugin.sweeper  # noqa: F401
+import plugin.tenants.tasks  # noqa: F401
 import plugin.webhooks.tasks  # noqa: F401
 from plugin import ratelimit, tasks
 from plugin.admin.views import api as admin_api

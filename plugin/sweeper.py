@@ -24,7 +24,9 @@ from plugin.merchant_webhooks.tasks import deliver_webhook
 from plugin.referrals.models import Referral
 from plugin.referrals.tasks import release_holds
 from plugin.tasks import task
+from plugin.tenants import service as tenants
 from plugin.tenants.models import Tenant
+from plugin.tenants.tasks import refresh_shop_name
 from plugin.webhooks.models import WebhookEvent
 from plugin.webhooks.tasks import process_event
 
@@ -56,6 +58,7 @@ def sweep() -> dict:
         "webhook_deliveries": 0,
         "webhook_messages_pruned": 0,
         "gift_card_tenants": 0,
+        "shop_name_tenants": 0,
     }
     with session_scope() as session:
         # Only events handed to the broker a grace period ago: rows not queued yet are the relay's
@@ -134,6 +137,7 @@ def sweep() -> dict:
             )
             .distinct()
         ).all()
+        shop_name_tenants = tenants.claim_shop_name_refreshes(session)
     for tenant_id, event_id in events:
         process_event.enqueue(tenant_id, event_id)
     for tenant_id, coupon_id in coupons:
@@ -154,6 +158,8 @@ def sweep() -> dict:
     for tenant_id in due_gift_card_tenants:
         _gift_cards_refreshed[tenant_id] = time.monotonic()
         refresh_gift_card_balances.enqueue(tenant_id)
+    for tenant_id in shop_name_tenants:
+        refresh_shop_name.enqueue(tenant_id)
     counts.update(
         events=len(events),
         coupons=len(coupons),
@@ -162,6 +168,7 @@ def sweep() -> dict:
         hold_tenants=len(hold_tenants),
         webhook_deliveries=len(deliveries),
         gift_card_tenants=len(due_gift_card_tenants),
+        shop_name_tenants=len(shop_name_tenants),
     )
     if any(counts.values()):
         log.info("sweep re-drove %s", counts)

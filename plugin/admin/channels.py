@@ -1,4 +1,5 @@
 """The shop's Saleor channels (slug, name, currency), asked from Saleor and kept for a minute.
+The shop's name comes with them; a name changed in Saleor is stored at once (shoppers read it).
 
 When Saleor cannot be reached, the channels our own records have seen stand in,
 marked `source: "local"`, so the page still works (and validation does not
@@ -39,9 +40,12 @@ def shop_channels(tenant_id: int, *, refresh: bool = False) -> dict:
     except (SaleorError, RuntimeError) as exc:
         log.warning("channels of tenant %s from Saleor unavailable: %s", tenant_id, exc)
         return _local_channels(tenant_id)
+    name = tenants.clean_shop_name((data.get("shop") or {}).get("name"))
+    if name != tenant.shop_name:
+        tenants.note_shop_name(tenant_id, name)
     result = {
         "source": "saleor",
-        "shop_name": (data.get("shop") or {}).get("name"),
+        "shop_name": name,
         "channels": [
             {
                 "slug": c["slug"],

@@ -21,7 +21,7 @@ from plugin.referrals.models import Advocate, OrderRecord
 from plugin.rewards.commission import commission_amount
 from plugin.rewards.ladder import next_goal_for
 from plugin.tenants.models import Tenant
-from plugin.ui.share import Sharer, widget_payload
+from plugin.ui.share import Sharer, social_posts, widget_payload
 
 KINDS = {
     "invite": None,
@@ -37,9 +37,13 @@ SAMPLE_CODE = {
 }
 
 
-def render_preview(program: Program, kind: str, locale: str, *, shop: str, channel: str | None, currency: str) -> dict:
-    """{"subject", "text", "html"} of one e-mail kind, as a customer would get it."""
+def render_preview(
+    program: Program, kind: str, locale: str, *, shop: str | None, channel: str | None, currency: str
+) -> dict:
+    """{"subject", "text", "html"} of one e-mail kind, as a customer would get it (`shop`: Saleor's name
+    of the shop, None when it has none yet)."""
     locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
+    shop_name, shop = shop, compose.shop_label(shop, locale)
     rewards = program.rewards_for(channel or "")
     sample_link = links.share_link("ANNA7K2", "email")
     portal = f"{links.app_url()}/portal/example"
@@ -91,7 +95,7 @@ def render_preview(program: Program, kind: str, locale: str, *, shop: str, chann
             portal_url=portal if thanks else None,
         )
     (name, address), reply_to = sender_headers(
-        current_app.config["SETTINGS"], program.email.sender, program.email.reply_to
+        current_app.config["SETTINGS"], program.email.sender, program.email.reply_to, shop_name
     )
     return {
         "kind": kind,
@@ -109,7 +113,8 @@ def widget_preview(
 ) -> dict:
     """The widget's texts for an example advocate ("Anna") of `channel` with `rewarded` friends
     rewarded so far: the offer line (the next friend's tier), the explanation and the progress
-    toward the next tier or milestone, exactly as /api/widget/state would send them."""
+    toward the next tier or milestone, exactly as /api/widget/state would send them; and per social
+    network the post the share button opens (its text with the hashtags, and its URL)."""
     locale = pick_locale(locale, allowed=program.languages, default=program.default_locale)
     advocate = Advocate(
         code="ANNA7K2", first_name="Anna", channel_slug=channel or "", currency=currency, variant=None, locale=locale
@@ -127,4 +132,5 @@ def widget_preview(
         "progress": payload["progress"],
         "goal": payload["goal"],
         "rewarded": rewarded,
+        "share": social_posts(advocate.code, payload["shareText"], program.widget.hashtags),
     }

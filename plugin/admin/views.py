@@ -167,8 +167,10 @@ def _program(tenant_id: int) -> tuple[dict, int]:
 @dashboard_auth(permission=None)
 def me():
     user = current_user()
+    # The Dashboard page asks this first on every visit: a fresh read of the shop's name (and channels).
+    info = shop.shop_channels(user.tenant_id, refresh=True)
     tenant = get_tenant(user.tenant_id)
-    name = shop.shop_channels(user.tenant_id)["shop_name"] or tenant.shop_name or tenant.domain
+    name = info["shop_name"] or tenant.shop_name or tenant.domain
     return jsonify(
         {
             "email": user.email,
@@ -299,7 +301,7 @@ def email_preview():
         Program(deep_merge(DEFAULTS, settings)),
         kind,
         str(body.get("locale") or settings["default_locale"]),
-        shop=info["shop_name"] or tenant.shop_name or tenant.domain or "Your shop",
+        shop=tenant.shop_name,
         channel=channel_entry["slug"] if channel_entry else None,
         currency=currency,
     )

@@ -49,8 +49,14 @@ def render(context: dict) -> tuple[str, str]:
     return _env.get_template("base.txt").render(**context), _env.get_template("base.html").render(**context)
 
 
-def shop_name(tenant: Tenant) -> str:
-    return tenant.shop_name or tenant.domain or "our shop"
+def shop_label(name: str | None, locale: str) -> str:
+    """The shop as shoppers read it: Saleor's `shop.name`, else a neutral "our shop" in their language.
+    Never the API host: that names a server, not a shop."""
+    return name or t(locale, "shop.fallback")
+
+
+def shop_name(tenant: Tenant, locale: str) -> str:
+    return shop_label(tenant.shop_name, locale)
 
 
 def _subject(program: Program, key: str, locale: str, **params) -> str:
@@ -227,7 +233,7 @@ def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: 
     email = invite_email(
         program,
         locale,
-        shop=shop_name(tenant),
+        shop=shop_name(tenant, locale),
         first_name=advocate.first_name or "",
         offer=offer_texts(program, advocate, locale),
         share_url=links.share_link(advocate.code, "email"),
@@ -266,7 +272,7 @@ def queue_coupon_email(
         program,
         coupon,
         locale,
-        shop=shop_name(tenant),
+        shop=shop_name(tenant, locale),
         recipient_name=recipient_name,
         advocate_name=advocate.first_name if advocate else None,
         store_url=links.storefront_link(
@@ -294,7 +300,7 @@ def queue_portal_link(session: Session, tenant: Tenant, advocate: Advocate, prog
     """A fresh portal link; one per advocate within `window_key` (e.g. the hour)."""
     locale = pick_locale(advocate.locale, allowed=program.languages, default=program.default_locale)
     email = portal_link_email(
-        program, locale, shop=shop_name(tenant), portal_url=links.portal_url(tenant.id, advocate.id)
+        program, locale, shop=shop_name(tenant, locale), portal_url=links.portal_url(tenant.id, advocate.id)
     )
     queue_email(
         session,

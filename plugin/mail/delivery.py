@@ -18,6 +18,7 @@ from plugin.db import session_scope, utcnow
 from plugin.mail.models import OutboundEmail
 from plugin.mail.transport import build_message, transport_from_config
 from plugin.program.settings import load_program
+from plugin.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +109,17 @@ def _sender(session: Session, tenant_id: int, cfg) -> tuple[tuple[str, str], str
     becomes the display name and their address the Reply-To. A Saleor that installed the app cannot
     make our mail server speak for someone else's domain."""
     settings = load_program(session, tenant_id).email
-    return sender_headers(cfg, settings.sender, settings.reply_to)
+    return sender_headers(cfg, settings.sender, settings.reply_to, session.get(Tenant, tenant_id).shop_name)
 
 
-def sender_headers(cfg, merchant_sender: str, merchant_reply_to: str) -> tuple[tuple[str, str], str]:
-    """((display name, From address), Reply-To) for a merchant's `email.sender` and `email.reply_to`."""
+def sender_headers(
+    cfg, merchant_sender: str, merchant_reply_to: str, shop_name: str | None = None
+) -> tuple[tuple[str, str], str]:
+    """((display name, From address), Reply-To) for a merchant's `email.sender` and `email.reply_to`.
+    The display name: the merchant's sender name, else the shop's name from Saleor, else the operator's."""
     operator_name, operator_address = parseaddr(cfg.mail_from)
     name, address = parseaddr(merchant_sender)
+    name = name or shop_name or operator_name
     if address and address.rpartition("@")[2].lower() in cfg.mail_sender_domains:
-        return (name or operator_name, address), merchant_reply_to
-    return (name or operator_name, operator_address), merchant_reply_to or address
+        return (name, address), merchant_reply_to
+    return (name, operator_address), merchant_reply_to or address

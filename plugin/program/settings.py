@@ -63,7 +63,8 @@ DEFAULTS: dict = {
     "storefront_url_template": "",  # e.g. "https://shop.example.com/cart?promo={code}&ref={referral_code}"
     "storefront_origins": [],
     "email": {"sender": "", "reply_to": "", "subjects": {}, "intros": {}},
-    "widget": {"title": {}, "texts": {}},
+    # hashtags: up to 3, stored without "#"; the share texts for X, Facebook, Telegram and WhatsApp carry them.
+    "widget": {"title": {}, "texts": {}, "hashtags": []},
     "languages": ["en", "ru", "pl", "lv"],
     "default_locale": "en",
     "fraud": {"rules": {}, "coupon_site_domains": []},
@@ -183,6 +184,7 @@ class EmailSettings:
 class WidgetTexts:
     title: dict[str, str]  # locale -> title
     texts: dict[str, str | dict[str, str]]  # widget key -> one text, or {locale: text}
+    hashtags: tuple[str, ...] = ()  # without "#"
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,11 @@ class Program:
     @cached_property
     def widget(self) -> WidgetTexts:
         widget = self.data["widget"] or {}
-        return WidgetTexts(title=dict(widget.get("title") or {}), texts=dict(widget.get("texts") or {}))
+        return WidgetTexts(
+            title=dict(widget.get("title") or {}),
+            texts=dict(widget.get("texts") or {}),
+            hashtags=tuple(str(tag) for tag in widget.get("hashtags") or () if tag),
+        )
 
     @cached_property
     def fraud(self) -> FraudSettings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
 from urllib.parse import urlsplit
@@ -40,6 +41,8 @@ URL_TEMPLATE_PLACEHOLDERS = {"code", "referral_code"}
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_TEXT = 500
+MAX_HASHTAGS, MAX_HASHTAG_LENGTH = 3, 50
+HASHTAG = re.compile(r"\w+")  # Unicode letters and digits, and _: what X, Facebook and Telegram link as one tag
 MAX_SUBJECT = 200
 
 # ISO 4217 minor units where they are not 2 (Saleor checks FIXED values against the currency's precision).
@@ -407,10 +410,46 @@ class _Checker:
                         out["title"][locale] = cleaned
             elif key == "texts":
                 out["texts"] = self.texts_by_locale(item, "widget.texts")
+            elif key == "hashtags":
+                out["hashtags"] = self.hashtags(item, "widget.hashtags")
             else:
                 out[key] = item  # other widget options belong to the widget's own checks
         out.setdefault("title", {})
         out.setdefault("texts", {})
+        out.setdefault("hashtags", [])
+        return out
+
+    def hashtags(self, value, path: str) -> list[str]:
+        """Up to MAX_HASHTAGS tags, each stored without its optional leading "#". Empty entries (a form's
+        unused field) are dropped; errors name the entry's own index."""
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list of at most {MAX_HASHTAGS} hashtags")
+            return []
+        if len([item for item in value if not isinstance(item, str) or item.strip()]) > MAX_HASHTAGS:
+            self.fail(path, f"at most {MAX_HASHTAGS} hashtags")
+        out: list[str] = []
+        seen: set[str] = set()
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                self.fail(f"{path}.{i}", "must be text")
+                continue
+            tag = unicodedata.normalize("NFC", item.strip())
+            if not tag:
+                continue
+            tag = tag.removeprefix("#")
+            if not tag:
+                self.fail(f"{path}.{i}", "needs letters or digits after #")
+            elif len(tag) > MAX_HASHTAG_LENGTH:
+                self.fail(f"{path}.{i}", f"must be at most {MAX_HASHTAG_LENGTH} characters")
+            elif not HASHTAG.fullmatch(tag):
+                self.fail(f"{path}.{i}", "may hold only letters, digits and _ (no spaces, # or punctuation)")
+            elif not any(ch.isalpha() or ch == "_" for ch in tag):
+                self.fail(f"{path}.{i}", "needs at least one letter: a hashtag of digits only is not linked")
+            elif tag.casefold() in seen:
+                self.fail(f"{path}.{i}", "is already in the list")
+            else:
+                seen.add(tag.casefold())
+                out.append(tag)
         return out
 
     def languages(self, value, default_locale) -> tuple[list[str], str]:

@@ -198,6 +198,10 @@ class SaleorClient:
     def shop_info(self) -> dict:
         return self.execute("shop_info")
 
+    def shop_name(self) -> str | None:
+        """Saleor's `shop.name` (any token may read it), as Saleor gives it: not yet cleaned."""
+        return (self.execute("shop_name").get("shop") or {}).get("name")
+
     def create_voucher(self, input: dict) -> dict:
         return self.mutate("voucher_create", "voucherCreate", {"input": input})["voucher"]
 

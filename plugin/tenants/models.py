@@ -22,7 +22,10 @@ class Tenant(Base):
     jwks: Mapped[str | None] = mapped_column(Text)
     jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last refetch attempt
     saleor_version: Mapped[str | None] = mapped_column(String(32))
+    # Saleor's `shop.name`, cleaned (plugin.tenants.service.clean_shop_name); None until Saleor named it.
     shop_name: Mapped[str | None] = mapped_column(String(255))
+    # The last daily attempt to read it again (the sweeper's claim, success or not).
+    shop_name_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The first time the share widget asked for an order from an origin the merchant listed

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import unicodedata
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from plugin import netpolicy, outbound
 from plugin.db import session_scope, utcnow
@@ -31,6 +33,11 @@ log = logging.getLogger(__name__)
 # forged deliveries from turning us into a load generator against Saleor's JWKS endpoint.
 JWKS_REFETCH_INTERVAL = timedelta(seconds=10)
 MAX_JWKS_BYTES = 8 * 1024  # Saleor publishes one or two RSA keys (~500 bytes each)
+# Saleor's `shop.name` is read again this often (one call per shop per day, from the sweeper).
+SHOP_NAME_REFRESH_INTERVAL = timedelta(days=1)
+MAX_SHOP_NAME = 100  # a subject line or an OG card has room for a name, not a paragraph
+# Bidirectional overrides and isolates could make a name read as something else around it.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def jwks_url(saleor_api_url: str) -> str:
@@ -75,6 +82,30 @@ def _refuse_unless_callable(cfg, saleor_api_url: str) -> dict | None:
     return policy
 
 
+def clean_shop_name(raw) -> str | None:
+    """A shop name fit for subjects, headers, pages and pictures: line breaks (CR, LF, U+2028/2029)
+    and other control characters become spaces, bidirectional controls go, runs of whitespace become
+    one space, at most MAX_SHOP_NAME characters. None when nothing readable is left."""
+    if not isinstance(raw, str):
+        return None
+    kept = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in raw if ch not in _BIDI_CONTROLS
+    )
+    name = re.sub(r"\s+", " ", kept).strip()
+    if len(name) > MAX_SHOP_NAME:
+        name = name[: MAX_SHOP_NAME - 1].rstrip() + "…"
+    return name or None
+
+
+def _read_shop_name(client: SaleorClient) -> tuple[bool, str | None]:
+    """(whether Saleor answered, its cleaned `shop.name`)."""
+    try:
+        return True, clean_shop_name(client.shop_name())
+    except SaleorError as exc:
+        log.info("shop name of %s unavailable: %s", client.api_url, exc)
+        return False, None
+
+
 def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_version: str | None = None) -> Tenant:
     """PROTOCOL §2.2: allow-list, prove the token, fetch the JWKS, persist encrypted.
     `saleor_version` is the line (major.minor) Saleor named in `Saleor-Schema-Version`.
@@ -110,6 +141,9 @@ def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_versio
     except (requests.RequestException, ValueError) as exc:
         log.info("register: JWKS unavailable for %s: %s", saleor_api_url, exc)
         raise ApiError(401, "JWKS_NOT_AVAILABLE", "Could not fetch the JWKS of this Saleor instance.") from None
+    # Shoppers read the shop's name in every e-mail and page; without it the install still succeeds
+    # and the daily refresh asks again.
+    named, shop_name = _read_shop_name(client)
     encrypted = token_box().encrypt(auth_token)
     with session_scope() as session:
         tenant = session.scalar(select(Tenant).where(Tenant.saleor_api_url == saleor_api_url).with_for_update())
@@ -129,6 +163,8 @@ def register(saleor_api_url: str, domain: str, auth_token: str, *, saleor_versio
         tenant.saleor_version = saleor_version
         tenant.installed_at = utcnow()
         tenant.uninstalled_at = None
+        if named:
+            tenant.shop_name, tenant.shop_name_checked_at = shop_name, utcnow()
     shop_directory().forget(saleor_api_url)
     log.info("installed tenant %s (app %s)", saleor_api_url, app_id)
     return tenant
@@ -233,6 +269,52 @@ def handle_app_deleted(tenant_id: int, payload: dict) -> bool:
         row.uninstalled_at = utcnow()
     log.info("tenant %s uninstalled: app %s was deleted in Saleor", tenant_id, named)
     return True
+
+
+def note_shop_name(tenant_id: int, raw) -> str | None:
+    """Keep what Saleor says the shop is called now (cleaned); writes only when it changed."""
+    name = clean_shop_name(raw)
+    differs = (
+        Tenant.shop_name.is_not(None) if name is None else or_(Tenant.shop_name.is_(None), Tenant.shop_name != name)
+    )
+    with session_scope() as session:
+        changed = session.execute(update(Tenant).where(Tenant.id == tenant_id, differs).values(shop_name=name)).rowcount
+    if changed:
+        log.info("tenant %s: the shop's name changed in Saleor", tenant_id)
+    return name
+
+
+def claim_shop_name_refreshes(session, limit: int = 100) -> list[int]:
+    """Installed shops whose name was not asked from Saleor for a day, marked as asked now: each shop
+    gets one call a day, and a Saleor that does not answer is asked again the next day."""
+    now = utcnow()
+    due = or_(Tenant.shop_name_checked_at.is_(None), Tenant.shop_name_checked_at <= now - SHOP_NAME_REFRESH_INTERVAL)
+    ids = session.scalars(
+        select(Tenant.id)
+        .where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None), due)
+        .order_by(Tenant.id)
+        .limit(limit)
+    ).all()
+    if ids:
+        session.execute(update(Tenant).where(Tenant.id.in_(ids), due).values(shop_name_checked_at=now))
+    return list(ids)
+
+
+def refresh_shop_name(tenant_id: int) -> str:
+    """Ask Saleor for the shop's name and keep it; when Saleor cannot say, the old name stays."""
+    tenant = get_tenant(tenant_id)
+    if tenant is None or not tenant.is_installed:
+        return "uninstalled"
+    try:
+        client = saleor_client(tenant)
+    except (SaleorError, RuntimeError) as exc:  # RuntimeError: the token was stored under another SECRET_KEY
+        log.warning("shop name of tenant %s not refreshed: %s", tenant_id, exc)
+        return "failed"
+    answered, name = _read_shop_name(client)
+    if not answered:
+        return "failed"
+    note_shop_name(tenant_id, name)
+    return "refreshed"
 
 
 def find_tenant(saleor_api_url: str | None) -> Tenant | None:

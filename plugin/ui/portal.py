@@ -135,7 +135,7 @@ def portal_page(tenant_id: int, advocate_id: int, requested_locale: str | None) 
             )
         return PortalPage(
             locale=locale,
-            shop=shop_name(tenant),
+            shop=shop_name(tenant, locale),
             first_name=advocate.first_name or "",
             code=advocate.code,
             link=links.share_link(advocate.code),

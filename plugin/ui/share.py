@@ -147,7 +147,52 @@ def _format(template: str, **params) -> str:
         return str(template)
 
 
-def share_targets(code: str, share_text: str, subject: str) -> dict[str, str]:
+def _joined(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+def social_posts(code: str, share_text: str, hashtags: tuple[str, ...] | list[str] = ()) -> dict[str, dict[str, str]]:
+    """For X, Facebook, Telegram and WhatsApp: the URL that opens the post (`url`) and the post as the
+    advocate first sees it (`text`). Each network takes the merchant's hashtags its own way: X as its
+    `hashtags` parameter (it adds them after the text), Facebook's sharer one `hashtag` (the first),
+    Telegram and WhatsApp in the text."""
+    tags = " ".join(f"#{tag}" for tag in hashtags)
+
+    def link(channel: str) -> str:
+        return links.share_link(code, channel)
+
+    x = {"text": share_text, "url": link("x")}
+    if hashtags:
+        x["hashtags"] = ",".join(hashtags)
+    facebook = {"u": link("facebook")}
+    if hashtags:
+        facebook["hashtag"] = f"#{hashtags[0]}"
+    telegram_text = _joined(share_text, tags)
+    whatsapp_text = _joined(share_text, link("whatsapp"), tags)
+    return {
+        "whatsapp": {
+            "url": "https://wa.me/?" + urlencode({"text": whatsapp_text}, quote_via=quote),
+            "text": whatsapp_text,
+        },
+        "telegram": {
+            "url": "https://t.me/share/url?"
+            + urlencode({"url": link("telegram"), "text": telegram_text}, quote_via=quote),
+            "text": _joined(link("telegram"), telegram_text),  # Telegram puts the link first
+        },
+        "facebook": {
+            "url": "https://www.facebook.com/sharer/sharer.php?" + urlencode(facebook, quote_via=quote),
+            "text": _joined(facebook.get("hashtag", ""), link("facebook")),  # the sharer takes no text of ours
+        },
+        "x": {
+            "url": "https://x.com/intent/tweet?" + urlencode(x, quote_via=quote),
+            "text": _joined(share_text, tags, link("x")),
+        },
+    }
+
+
+def share_targets(
+    code: str, share_text: str, subject: str, hashtags: tuple[str, ...] | list[str] = ()
+) -> dict[str, str]:
     """Where each button leads, with the link carrying that channel's UTM parameters."""
 
     def link(channel: str) -> str:
@@ -157,11 +202,7 @@ def share_targets(code: str, share_text: str, subject: str) -> dict[str, str]:
         return f"{share_text} {link(channel)}"
 
     return {
-        "whatsapp": "https://wa.me/?" + urlencode({"text": text_with("whatsapp")}, quote_via=quote),
-        "telegram": "https://t.me/share/url?"
-        + urlencode({"url": link("telegram"), "text": share_text}, quote_via=quote),
-        "facebook": "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": link("facebook")}, quote_via=quote),
-        "x": "https://x.com/intent/tweet?" + urlencode({"text": share_text, "url": link("x")}, quote_via=quote),
+        **{channel: post["url"] for channel, post in social_posts(code, share_text, hashtags).items()},
         "email": "mailto:?" + urlencode({"subject": subject, "body": text_with("email")}, quote_via=quote),
         "sms": "sms:?&" + urlencode({"body": text_with("sms")}, quote_via=quote),
         "native": link("native"),
@@ -172,7 +213,7 @@ def share_targets(code: str, share_text: str, subject: str) -> dict[str, str]:
 def widget_payload(sharer: Sharer, locale: str) -> dict:
     """The widget's whole answer: never more about the customer than their first name."""
     advocate, program = sharer.advocate, sharer.program
-    shop = shop_name(sharer.tenant)
+    shop = shop_name(sharer.tenant, locale)
     first_name = (advocate.first_name or "").strip()
     params = dict(shop=shop, first_name=first_name, **offer_texts(program, advocate, locale, sharer.rewarded))
     title, overrides = _merchant_texts(program, locale)
@@ -187,7 +228,7 @@ def widget_payload(sharer: Sharer, locale: str) -> dict:
     texts.pop("greeting_anonymous", None)
     share_text = texts.pop("share_text", "")
     subject = texts.pop("email_subject", shop)
-    targets = share_targets(advocate.code, share_text, subject)
+    targets = share_targets(advocate.code, share_text, subject, program.widget.hashtags)
     return {
         "show": True,
         "firstName": first_name,

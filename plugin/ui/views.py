@@ -143,7 +143,6 @@ class Landing:
 
     def __init__(self, tenant: Tenant, program: Program, advocate: Advocate):
         self.tenant, self.program, self.advocate = tenant, program, advocate
-        self.shop = shop_name(tenant)
         self.locale = pick_locale(
             request.args.get("lang") or request.form.get("lang"),
             request.accept_languages.best_match(program.languages) if request.accept_languages else None,
@@ -151,6 +150,7 @@ class Landing:
             allowed=program.languages,
             default=program.default_locale,
         )
+        self.shop = shop_name(tenant, self.locale)
         self.offer = offer_texts(program, advocate, self.locale)
 
     @classmethod

@@ -644,9 +644,19 @@ def seed_0003(s: Seeder) -> None:
     )
 
 
+def seed_0005(s: Seeder) -> None:
+    """0005 adds tenants.shop_name_checked_at: the named shop was last asked a day ago."""
+    s.adapt(
+        "tenants",
+        lambda row: {**row, "shop_name_checked_at": T0 - timedelta(days=1) if row["shop_name"] else None},
+    )
+    seed_0003(s)
+
+
 SEEDS: dict[str, Callable[[Seeder], None]] = {
     "0001": seed_0001,
     "0003": seed_0003,
+    "0005_shop_name_refresh": seed_0005,
 }
 
 # revision -> edits Seeded.expected the way that revision's upgrade changes seeded rows.

@@ -54,6 +54,7 @@ def test_every_document_the_client_can_send_is_a_file():
     for name in (
         "app_id",
         "shop_info",
+        "shop_name",
         "voucher_create",
         "voucher_channel_listing_update",
         "voucher_by_code",

@@ -34,6 +34,7 @@ What is emulated
   (e.g. ``shop.defaultMailSenderAddress`` needs MANAGE_SETTINGS, ``channel.currencyCode`` needs an
   authenticated app). Saleor-signed JWTs (``mint_staff_token``/``mint_dashboard_token``) are accepted
   as staff users; a bad JWT yields ``ExpiredSignatureError``/``InvalidSignatureError`` errors.
+* ``shop.name`` is "Emulated Shop" until ``set_shop_name(name)`` changes it (the merchant renaming the shop).
 * Implemented roots: ``app``, ``shop``, ``me``, ``channels``, ``channel``, ``order``, ``orders``
   (filter customer/search/ids/numbers/status/chargeStatus/authorizeStatus/channels/checkoutIds/
   metadata/created/updatedAt, ``where`` subset, ``search``, ``channel``, ``sortBy``; newest first),

@@ -457,6 +457,11 @@ class SaleorEmulator:
         """Install from a manifest like Saleor's ``install_app`` task (see ``install.py``)."""
         return _install(self, manifest_url, permissions=permissions, activate=activate, app_name=app_name)
 
+    def set_shop_name(self, name: str) -> None:
+        """What the merchant's ``shopDomainUpdate(input: {name})`` does: ``shop.name`` answers it from now on."""
+        with self.state.lock:
+            self.state.shop_name = name
+
     def app_by_identifier(self, identifier: str) -> App | None:
         with self.state.lock:
             return next((a for a in self.state.apps.values() if a.identifier == identifier and not a.deleted), None)

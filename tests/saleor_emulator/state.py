@@ -456,6 +456,7 @@ class State:
         # What Saleor would have e-mailed itself (NOTIFY_USER for giftCardCreate with userEmail).
         self.notifications: list[dict[str, Any]] = []
         self.shop_metadata: dict[str, str] = {}
+        self.shop_name = "Emulated Shop"  # core's Site.name; `shopDomainUpdate(input: {name})` changes it
         self._seq: dict[str, int] = {
             "app": 0,
             "webhook": 0,

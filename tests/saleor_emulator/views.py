@@ -583,7 +583,7 @@ class Views:
         return {
             "__typename": "Shop",
             "id": to_global_id("Shop", 1),
-            "name": "Emulated Shop",
+            "name": self.state.shop_name,
             "description": "Saleor emulator",
             "domain": {
                 "__typename": "Domain",

@@ -91,7 +91,7 @@ def _shop_label(shop) -> str:
     from plugin.tenants.models import Tenant
 
     with session_scope() as session:
-        return shop_name(session.get(Tenant, shop.tenant_id()))
+        return shop_name(session.get(Tenant, shop.tenant_id()), "ru")
 
 
 def test_claim_creates_a_single_use_code_in_saleor_and_emails_it(shop):
