@@ -19,9 +19,10 @@ import qrcode
 import qrcode.image.svg
 from flask import current_app
 from PIL import Image, ImageDraw, ImageFont
+from PIL.PngImagePlugin import PngInfo
 
 OG_SIZE = (1200, 630)
-CARD_VERSION = "2"  # bump when the drawing changes, so cached cards are redrawn
+CARD_VERSION = "3"  # bump when the drawing changes, so cached cards are redrawn
 _BREAKS = re.compile(r"[ \t\r\n\f\v]+")
 BACKGROUND, ACCENT, INK, MUTED = (248, 246, 241), (31, 111, 84), (31, 35, 40), (87, 96, 106)
 
@@ -95,8 +96,12 @@ def draw_card(headline: str, offer: str, shop: str, cta: str) -> bytes:
     box = (width - margin - box_width, height - 150, width - margin, height - 72)
     draw.rounded_rectangle(box, radius=16, fill=INK)
     draw.text((box[0] + 32, box[1] + 20), cta_text, font=cta_font, fill=(255, 255, 255))
+    # The card's words as text too (PNG iTXt: Title, Description), for tools that cannot read pictures.
+    words = PngInfo()
+    words.add_itxt("Title", headline)
+    words.add_itxt("Description", "\n".join((shop, headline, offer, cta)))
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG", optimize=True, pnginfo=words)
     return buffer.getvalue()
 
 

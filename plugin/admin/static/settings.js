@@ -27,6 +27,24 @@ const LANGUAGE_LABELS = { en: "English", ru: "Русский", pl: "Polski", lv:
 const WIDGET_LABELS = { greeting: "Greeting", offer: "Offer line", intro: "Explanation", share_text: "Text shared with friends",
                         email_subject: "Subject when shared by e-mail" };
 
+const SOCIAL_LABELS = { x: "X", facebook: "Facebook", telegram: "Telegram", whatsapp: "WhatsApp" };
+
+// Hashtags are read back as a list (not by data-path): errors come as widget.hashtags.<index>.
+function hashtagsBlock(tags) {
+  return h("div", { class: "widget-hashtags field wide" },
+    h("span", { class: "label" }, "Hashtags for shared posts (up to 3; letters, digits and _, no spaces)"),
+    h("div", { class: "grid" }, [0, 1, 2].map((i) => h("div", { class: "field" },
+      h("label", { for: `f-hashtag-${i}` }, `Hashtag ${i + 1}`),
+      h("input", { id: `f-hashtag-${i}`, value: tags[i] ? `#${tags[i]}` : "", placeholder: "#", dataset: { hashtag: i, fieldPath: `widget.hashtags.${i}` } }),
+      errorSlot(`widget.hashtags.${i}`)))),
+    errorSlot("widget.hashtags"),
+    h("div", { class: "share-preview", "aria-live": "polite" },
+      h("h3", {}, "What the share buttons post"),
+      h("p", { class: "muted" }, "X and Facebook take hashtags as their own parameter (Facebook only the first); Telegram and WhatsApp in the text."),
+      h("dl", {}, Object.entries(SOCIAL_LABELS).map(([channel, label]) => [
+        h("dt", {}, label), h("dd", { id: `widget-preview-share-${channel}` })]))));
+}
+
 function widgetText(settings, key, locale) {
   const value = settings.widget.texts?.[key];
   return value && typeof value === "object" ? value[locale] : value;
@@ -186,7 +204,7 @@ export class SettingsForm {
     });
     this.form.addEventListener("input", (e) => {
       if (e.target.closest(".email-fields")) this.schedulePreview();
-      if (e.target.closest(".reward-fields, .widget-texts, .widget-preview")) this.scheduleWidgetPreview();
+      if (e.target.closest(".reward-fields, .widget-texts, .widget-hashtags, .widget-preview")) this.scheduleWidgetPreview();
     });
     this.form.addEventListener("change", (e) => {
       if (e.target.closest(".reward-fields, .widget-preview")) this.scheduleWidgetPreview();
@@ -269,6 +287,7 @@ export class SettingsForm {
             ? input("Title", `widget.title.${l}`, settings.widget.title?.[l], { kind: "optional", attrs: { placeholder: fallback } })
             : input(WIDGET_LABELS[key] || key, `widget.texts.${key}.${l}`, widgetText(settings, key, l),
                     { kind: "optional", attrs: { placeholder: fallback } }))))),
+        hashtagsBlock(settings.widget.hashtags || []),
         h("div", { class: "field wide" }, h("span", { class: "label" }, "Languages offered"),
           h("div", { class: "inline" }, options.languages.map((l) => h("label", {},
             h("input", { type: "checkbox", checked: settings.languages.includes(l), dataset: { language: l } }), " ", LANGUAGE_LABELS[l] || l))),
@@ -319,11 +338,16 @@ export class SettingsForm {
         settings: { default_rewards: settings.default_rewards, channels: settings.channels, friend_offer: settings.friend_offer,
                     widget: settings.widget, languages: settings.languages, default_locale: settings.default_locale },
       });
+      this.showHashtagErrors({});
       $("error").textContent = "";
       $("greeting").textContent = result.greeting;
       $("offer").textContent = result.offer;
       $("intro").textContent = result.intro;
       $("progress").textContent = result.progress;
+      for (const [channel, post] of Object.entries(result.share || {})) {
+        const slot = $(`share-${channel}`);
+        if (slot) slot.textContent = post.text;
+      }
       $("bar").hidden = !result.goal;
       if (result.goal) {
         $("bar").max = result.goal[1];
@@ -331,12 +355,24 @@ export class SettingsForm {
         $("bar").setAttribute("aria-label", result.progress);
       }
     } catch (error) {
+      if (error instanceof ApiError && error.fields) this.showHashtagErrors(error.fields);
       $("error").textContent = error instanceof ApiError && error.fields && Object.keys(error.fields).length
         ? "Preview needs valid settings: " + Object.entries(error.fields).map(([k, v]) => `${k} ${v}`).join("; ")
         : `Preview unavailable: ${error.message}`;
     }
   }
 
+
+  // While typing, a hashtag's problem shows next to it (the preview checks the settings being edited).
+  showHashtagErrors(fields) {
+    for (const slot of this.form.querySelectorAll('.widget-hashtags [data-error-for]')) {
+      slot.textContent = fields[slot.dataset.errorFor] || "";
+    }
+    for (const el of this.form.querySelectorAll("[data-hashtag]")) {
+      if (fields[el.dataset.fieldPath]) el.setAttribute("aria-invalid", "true");
+      else el.removeAttribute("aria-invalid");
+    }
+  }
 
   variantRow(variant = {}) {
     const index = () => [...this.variantList.children].indexOf(row);
@@ -370,6 +406,7 @@ export class SettingsForm {
     doc.email.intros = {};
     doc.widget = { ...(doc.widget || {}), title: {}, texts: { ...(doc.widget?.texts || {}) } };
     for (const key of Object.keys(this.data.options.widget_texts.en || {})) delete doc.widget.texts[key];
+    doc.widget.hashtags = [...this.form.querySelectorAll("[data-hashtag]")].map((el) => el.value.trim());
     doc.fraud.rules = {};
     for (const el of this.form.querySelectorAll("[data-path]")) {
       const path = el.dataset.path;
