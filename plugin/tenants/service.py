@@ -295,9 +295,17 @@ def claim_shop_name_refreshes(session, limit: int = 100) -> list[int]:
         .order_by(Tenant.id)
         .limit(limit)
     ).all()
-    if ids:
-        session.execute(update(Tenant).where(Tenant.id.in_(ids), due).values(shop_name_checked_at=now))
-    return list(ids)
+    if not ids:
+        return []
+    # Only the rows this claim changed: another sweeper's claim of the same shop (two beats) sends nothing twice.
+    claimed = session.scalars(
+        update(Tenant)
+        .where(Tenant.id.in_(ids), due)
+        .values(shop_name_checked_at=now)
+        .returning(Tenant.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(claimed)
 
 
 def refresh_shop_name(tenant_id: int) -> str:

@@ -28,7 +28,10 @@ def test_typed_hashtags_show_in_each_networks_post_preview(chromium, dashboard, 
     app = page.frame_locator("#app")
     app.locator("#shop-line").filter(has_text="signed in as").wait_for(timeout=15000)
     app.locator("[data-tab=settings]").click()
-    posts = {channel: app.locator(f"#widget-preview-share-{channel}") for channel in ("x", "facebook", "telegram", "whatsapp")}
+    posts = {
+        channel: app.locator(f"#widget-preview-share-{channel}")
+        for channel in ("x", "facebook", "telegram", "whatsapp")
+    }
     shared = "I'm giving you 10% off your first order at Emulated Shop:"
     posts["telegram"].filter(has_text=shared).wait_for(timeout=10000)
     assert "#" not in posts["telegram"].inner_text()

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from plugin.program.validation import SettingsInvalid, validate_settings
 from plugin.program.settings import DEFAULTS, deep_merge
+from plugin.program.validation import SettingsInvalid, validate_settings
 from tests.admin.helpers import auth_headers
 from tests.flows import paid_advocate
 
@@ -138,7 +138,9 @@ def test_the_preview_shows_each_networks_post(shop):
     assert response.status_code == 200, response.text
     share = response.json()["share"]
     assert set(share) == {"x", "facebook", "telegram", "whatsapp"}
-    assert share["x"]["text"].startswith("I'm giving you 10% off your first order at Emulated Shop: #AcmeFriends #sale ")
+    assert share["x"]["text"].startswith(
+        "I'm giving you 10% off your first order at Emulated Shop: #AcmeFriends #sale "
+    )
     assert share["facebook"]["text"].startswith("#AcmeFriends ")
     assert share["telegram"]["text"].endswith("Emulated Shop: #AcmeFriends #sale")
     assert share["whatsapp"]["text"].endswith(" #AcmeFriends #sale")
