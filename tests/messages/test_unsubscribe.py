@@ -154,3 +154,13 @@ def test_a_token_of_one_shop_cannot_be_edited_into_another_address(shop):
     tampered = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]
     assert requests.post(f"{shop.url}/unsubscribe/{tampered}", timeout=10).status_code == 404
     assert _suppressions() == []
+
+
+def test_the_unsubscribe_endpoint_is_rate_limited_per_client_address(shop):
+    from plugin.ui import views
+
+    statuses = [
+        requests.post(f"{shop.url}/unsubscribe/guess{i}", timeout=10).status_code
+        for i in range(views.UNSUBSCRIBE_LIMIT + 1)
+    ]
+    assert statuses == [404] * views.UNSUBSCRIBE_LIMIT + [429]
