@@ -33,9 +33,9 @@ from sqlalchemy import and_, case, distinct, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from plugin.analytics import rollup
-from plugin.mail import suppression
 from plugin.analytics.models import AdvocateLastShare, FunnelEvent
 from plugin.coupons.models import Coupon
+from plugin.mail import suppression
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 ZERO = Decimal(0)
