@@ -1,8 +1,10 @@
 """What we write to advocates and friends: each e-mail's words and links, rendered once, when queued.
 
-`invite_email`, `coupon_email` and `portal_link_email` build a message from plain values (the
-Dashboard's preview calls them with sample values); the `queue_*` functions fill in the real ones
-and hand the result to the outbox.
+`invite_email`, `coupon_email`, `portal_link_email`, `friend_reminder_email` and
+`advocate_update_email` build a message from plain values (the Dashboard's preview calls them with
+sample values); the `queue_*` functions fill in the real ones and hand the result to the outbox.
+Non-transactional ones (plugin.mail.models.MARKETING_KINDS) carry an unsubscribe link; the others
+say in their footer why the reader receives them.
 """
 
 from __future__ import annotations
