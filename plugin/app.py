@@ -30,7 +30,7 @@ from plugin.privacy.views import bp as privacy_api
 from plugin.tasks.celery_factory import make_celery
 from plugin.tenants.views import bp as install_endpoints
 from plugin.ui.pages import error_page
-from plugin.ui.views import landing_bp, portal_bp, widget_bp
+from plugin.ui.views import landing_bp, portal_bp, unsubscribe_bp, widget_bp
 from plugin.webhooks.views import bp as webhook_endpoints
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ BLUEPRINTS = (
     widget_bp,
     landing_bp,
     portal_bp,
+    unsubscribe_bp,
     admin_pages,
     admin_api,
     admin_webhooks_api,

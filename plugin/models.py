@@ -3,7 +3,7 @@
 from plugin.analytics.models import FunnelDaily, FunnelEvent
 from plugin.coupons.models import Coupon
 from plugin.db import Base
-from plugin.mail.models import OutboundEmail
+from plugin.mail.models import EmailSuppression, OutboundEmail
 from plugin.merchant_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from plugin.program.models import ProgramSettings, SettingsChange
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
@@ -23,6 +23,7 @@ __all__ = [
     "LedgerEntry",
     "Coupon",
     "OutboundEmail",
+    "EmailSuppression",
     "FunnelEvent",
     "FunnelDaily",
     "WebhookEndpoint",

@@ -22,7 +22,8 @@ from plugin.mail.tasks import send_pending_emails
 from plugin.merchant_webhooks import delivery as merchant_webhooks
 from plugin.merchant_webhooks.tasks import deliver_webhook
 from plugin.referrals.models import Referral
-from plugin.referrals.tasks import release_holds
+from plugin.referrals.reminders import tenants_with_reminders
+from plugin.referrals.tasks import release_holds, send_friend_reminders
 from plugin.tasks import task
 from plugin.tenants import service as tenants
 from plugin.tenants.models import Tenant
@@ -59,6 +60,7 @@ def sweep() -> dict:
         "webhook_messages_pruned": 0,
         "gift_card_tenants": 0,
         "shop_name_tenants": 0,
+        "reminder_tenants": 0,
     }
     with session_scope() as session:
         # Only events handed to the broker a grace period ago: rows not queued yet are the relay's
@@ -125,6 +127,8 @@ def sweep() -> dict:
             )
             .distinct()
         ).all()
+        # Friends who asked to be reminded before their code expires (plugin/referrals/reminders.py).
+        reminder_tenants = tenants_with_reminders(session, installed)
         # Outbound webhooks: first tries whose task was lost, and every retry whose backoff ended.
         deliveries = merchant_webhooks.due_deliveries(session, cutoff)
         counts["webhook_messages_pruned"] = merchant_webhooks.prune(session)
@@ -148,6 +152,8 @@ def sweep() -> dict:
         send_pending_emails.enqueue(tenant_id)
     for tenant_id in hold_tenants:
         release_holds.enqueue(tenant_id)
+    for tenant_id in reminder_tenants:
+        send_friend_reminders.enqueue(tenant_id)
     for tenant_id, delivery_id in deliveries:
         deliver_webhook.enqueue(tenant_id, delivery_id)
     due_gift_card_tenants = [
@@ -169,6 +175,7 @@ def sweep() -> dict:
         webhook_deliveries=len(deliveries),
         gift_card_tenants=len(due_gift_card_tenants),
         shop_name_tenants=len(shop_name_tenants),
+        reminder_tenants=len(reminder_tenants),
     )
     if any(counts.values()):
         log.info("sweep re-drove %s", counts)

@@ -15,7 +15,7 @@ from plugin.http import ApiError
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import requeue
 
-STATUSES = (OutboundEmail.FAILED, OutboundEmail.PENDING, OutboundEmail.SENT)
+STATUSES = (OutboundEmail.FAILED, OutboundEmail.PENDING, OutboundEmail.SENT, OutboundEmail.SUPPRESSED)
 
 
 def list_emails(session: Session, tenant_id: int, status: str, *, limit: int = 100) -> list[dict]:

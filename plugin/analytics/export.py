@@ -32,6 +32,7 @@ SUMMARY_COLUMNS = [
     ("roi", "money.roi"),
     ("cost_per_customer", "money.cost_per_customer"),
     ("click_to_paid", "rates.click_to_paid"),
+    ("unsubscribes", None),  # the shop's, all channels: the same on every row
     # What each kind of reward cost (money.reward_by_kind.<KIND>.cost; empty when none was issued).
     *(
         (f"reward_cost_{kind.lower()}", f"money.reward_by_kind.{kind}.cost")
@@ -89,7 +90,7 @@ def summary_csv(report: dict) -> str:
     for group in report["groups"]:
         rows.append(
             [
-                report["from"] if p is None and name == "from" else report["to"] if p is None else _path(group, p)
+                (report.get(name) if name in ("from", "to", "unsubscribes") else None) if p is None else _path(group, p)
                 for name, p in SUMMARY_COLUMNS
             ]
         )

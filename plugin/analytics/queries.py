@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from plugin.analytics import rollup
 from plugin.analytics.models import AdvocateLastShare, FunnelEvent
 from plugin.coupons.models import Coupon
+from plugin.mail import suppression
 from plugin.referrals.models import Advocate, OrderRecord, Referral
 
 ZERO = Decimal(0)
@@ -457,6 +458,8 @@ def program_report(session: Session, tenant_id: int, period: Period, channels: d
         "channel": period.channel,
         "groups": [g.as_dict(names, period.days) for g in rows],
         "totals_by_currency": _totals_by_currency(rows),
+        # Addresses that unsubscribed from the shop's non-transactional e-mail in the period (all channels).
+        "unsubscribes": suppression.count_between(session, tenant_id, since, until),
     }
 
 

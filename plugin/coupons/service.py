@@ -25,7 +25,7 @@ from plugin.coupons.models import Coupon
 from plugin.db import record_failure, serialized, session_scope, utcnow
 from plugin.identity import is_pseudonym, new_code
 from plugin.ledger import move_coupon, move_referral
-from plugin.mail.compose import queue_coupon_email
+from plugin.mail.compose import queue_coupon_email, withdraw_counted_update
 from plugin.program.settings import FIXED, FREE_SHIPPING, GIFT_CARD_KINDS, Program, RewardSpec, load_program
 from plugin.referrals.models import Advocate, FriendClaim, LedgerEntry, OrderRecord, Referral
 from plugin.rewards.ladder import next_goal
@@ -337,9 +337,11 @@ def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Cou
             recipient_name=advocate.first_name if advocate else "",
             advocate=advocate,
             locale=advocate.locale if advocate else None,
-            goal=next_goal(session, advocate, program) if advocate else None,
+            goal=next_goal(session, advocate, program) if advocate and program.messages.progress else None,
             friend_rank=referral.friend_rank if referral else None,
         )
+        if referral is not None:  # this e-mail tells the advocate; a "counted" update not sent yet is moot
+            withdraw_counted_update(session, tenant.id, referral.id)
     elif coupon.purpose == Coupon.FRIEND_REWARD:
         queue_coupon_email(
             session,

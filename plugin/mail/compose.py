@@ -1,13 +1,16 @@
 """What we write to advocates and friends: each e-mail's words and links, rendered once, when queued.
 
-`invite_email`, `coupon_email` and `portal_link_email` build a message from plain values (the
-Dashboard's preview calls them with sample values); the `queue_*` functions fill in the real ones
-and hand the result to the outbox.
+`invite_email`, `coupon_email`, `portal_link_email`, `friend_reminder_email` and
+`advocate_update_email` build a message from plain values (the Dashboard's preview calls them with
+sample values); the `queue_*` functions fill in the real ones and hand the result to the outbox.
+Non-transactional ones (plugin.mail.models.MARKETING_KINDS) carry an unsubscribe link; the others
+say in their footer why the reader receives them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -15,10 +18,10 @@ from sqlalchemy.orm import Session
 from plugin import links
 from plugin.coupons.models import Coupon
 from plugin.i18n import money, percent, pick_locale, t, tn
-from plugin.mail.outbox import queue_email
+from plugin.mail.outbox import queue_email, withdraw
 from plugin.program.offers import offer_texts
 from plugin.program.settings import COMMISSION, FREE_SHIPPING, GIFT_CARD_KINDS, STORE_CREDIT, Program, RewardSpec
-from plugin.referrals.models import Advocate
+from plugin.referrals.models import Advocate, FriendClaim, Referral
 from plugin.rewards.ladder import progress_text
 from plugin.tenants.models import Tenant
 
@@ -142,9 +145,13 @@ def _email(
     texts: dict[str, str | None] | None = None,
     code_label: str | None = None,
     progress: str = "",
+    why: str | None = None,
+    unsubscribe_url: str | None = None,
 ) -> Email:
     """The one shape of all our e-mails: heading, the merchant's intro, body, code, links, footer.
-    `texts` replaces the catalog's subject (unless the merchant set one), heading and body."""
+    `texts` replaces the catalog's subject (unless the merchant set one), heading and body. The
+    footer says why the reader receives the e-mail (`why`, default: they ordered at the shop); a
+    non-transactional e-mail (plugin.mail.models.MARKETING_KINDS) also carries `unsubscribe_url`."""
     texts = texts or {}
     custom_subject = program.email.subjects.get(key)
     context = {
@@ -162,14 +169,24 @@ def _email(
         "details": details or [],
         "progress": progress,
         "links": [{"label": label, "url": url} for label, url in email_links],
-        "footer": t(locale, "email.footer", shop=params["shop"]),
+        "footer": why or t(locale, "email.footer", shop=params["shop"]),
+        "unsubscribe": t(locale, "email.unsubscribe") if unsubscribe_url else "",
+        "unsubscribe_url": unsubscribe_url or "",
     }
     text, html = render(context)
     return Email(context["subject"], text, html)
 
 
 def invite_email(
-    program: Program, locale: str, *, shop: str, first_name: str, offer: dict[str, str], share_url: str, portal_url: str
+    program: Program,
+    locale: str,
+    *,
+    shop: str,
+    first_name: str,
+    offer: dict[str, str],
+    share_url: str,
+    portal_url: str,
+    unsubscribe_url: str | None = None,
 ) -> Email:
     params = dict(shop=shop, first_name=first_name, **offer)
     return _email(
@@ -178,6 +195,7 @@ def invite_email(
         locale,
         params,
         email_links=[(t(locale, "email.invite.cta"), share_url), (t(locale, "email.portal_link"), portal_url)],
+        unsubscribe_url=unsubscribe_url,
     )
 
 
@@ -219,12 +237,80 @@ def coupon_email(
         texts=_reward_texts(coupon, key, locale, friend_rank, **params),
         code_label=t(locale, "email.gift_card.code_label") if gift_card else None,
         progress=progress,
+        why=t(locale, f"email.why.{key}", **params),
     )
 
 
 def portal_link_email(program: Program, locale: str, *, shop: str, portal_url: str) -> Email:
     return _email(
-        program, "portal", locale, dict(shop=shop), email_links=[(t(locale, "email.portal_link"), portal_url)]
+        program,
+        "portal",
+        locale,
+        dict(shop=shop),
+        email_links=[(t(locale, "email.portal_link"), portal_url)],
+        why=t(locale, "email.why.portal", shop=shop),
+    )
+
+
+def friend_reminder_email(
+    program: Program,
+    coupon: Coupon,
+    locale: str,
+    *,
+    shop: str,
+    advocate_name: str | None,
+    days_left: int,
+    store_url: str | None,
+    unsubscribe_url: str | None,
+) -> Email:
+    """The friend's one reminder, N days before their code expires (plugin.referrals.reminders)."""
+    params = dict(
+        shop=shop,
+        value=coupon_value(coupon, locale),
+        advocate=advocate_name or t(locale, "email.a_friend"),
+        date=coupon.expires_at.date().isoformat() if coupon.expires_at else "",
+    )
+    return _email(
+        program,
+        "reminder",
+        locale,
+        params,
+        code=coupon.code,
+        details=_coupon_details(coupon, locale),
+        email_links=[(t(locale, "email.shop_link"), store_url)] if store_url else [],
+        texts={"subject": tn(locale, "email.reminder.subject", days_left, **params)},
+        why=t(locale, "email.why.reminder", **params),
+        unsubscribe_url=unsubscribe_url,
+    )
+
+
+# The advocate's updates about a friend's order (plugin.referrals.updates decides which goes out when).
+HELD, HELD_FOR_REVIEW, COUNTED = "held", "held_review", "counted"
+
+
+def advocate_update_email(
+    program: Program,
+    update: str,
+    locale: str,
+    *,
+    shop: str,
+    first_name: str,
+    friend: str,
+    until: str = "",
+    progress: str = "",
+    portal_url: str | None = None,
+    unsubscribe_url: str | None = None,
+) -> Email:
+    params = dict(shop=shop, first_name=first_name, friend=friend or t(locale, "email.a_friend"), date=until)
+    return _email(
+        program,
+        f"update.{update}",
+        locale,
+        params,
+        email_links=[(t(locale, "email.portal_link"), portal_url)] if portal_url else [],
+        progress=progress,
+        why=t(locale, "email.why.update", **params),
+        unsubscribe_url=unsubscribe_url,
     )
 
 
@@ -238,6 +324,7 @@ def queue_invite(session: Session, tenant: Tenant, advocate: Advocate, program: 
         offer=offer_texts(program, advocate, locale),
         share_url=links.share_link(advocate.code, "email"),
         portal_url=links.portal_url(tenant.id, advocate.id),
+        unsubscribe_url=links.unsubscribe_url(tenant.id, advocate.contact_email, locale),
     )
     queue_email(
         session,
@@ -312,3 +399,83 @@ def queue_portal_link(session: Session, tenant: Tenant, advocate: Advocate, prog
         text=email.text,
         html=email.html,
     )
+
+
+def queue_friend_reminder(
+    session: Session,
+    tenant: Tenant,
+    program: Program,
+    claim: FriendClaim,
+    coupon: Coupon,
+    advocate: Advocate | None,
+    days_left: int,
+) -> None:
+    """The friend's reminder, in the language they claimed in; once per claim (its key)."""
+    locale = pick_locale(claim.locale, allowed=program.languages, default=program.default_locale)
+    email = friend_reminder_email(
+        program,
+        coupon,
+        locale,
+        shop=shop_name(tenant, locale),
+        advocate_name=advocate.first_name if advocate else None,
+        days_left=days_left,
+        store_url=links.storefront_link(program, code=coupon.code, referral_code=advocate.code if advocate else None),
+        unsubscribe_url=links.unsubscribe_url(tenant.id, claim.contact_email, locale),
+    )
+    queue_email(
+        session,
+        tenant_id=tenant.id,
+        dedup_key=f"reminder:{claim.id}",
+        kind="friend_reminder",
+        to=claim.contact_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+    )
+
+
+def update_key(update: str, referral_id: int) -> str:
+    return f"update:{update}:{referral_id}"
+
+
+def queue_advocate_update(
+    session: Session,
+    tenant: Tenant,
+    program: Program,
+    advocate: Advocate,
+    referral: Referral,
+    update: str,
+    *,
+    goal=None,
+    not_before: datetime | None = None,
+) -> None:
+    """One update per referral and kind (held, held for review, counted), in the advocate's language."""
+    locale = pick_locale(advocate.locale, allowed=program.languages, default=program.default_locale)
+    email = advocate_update_email(
+        program,
+        update,
+        locale,
+        shop=shop_name(tenant, locale),
+        first_name=advocate.first_name or "",
+        friend=referral.friend_first_name or "",
+        until=referral.hold_until.date().isoformat() if referral.hold_until else "",
+        progress=progress_text(goal, referral.currency, locale),
+        portal_url=links.portal_url(tenant.id, advocate.id),
+        unsubscribe_url=links.unsubscribe_url(tenant.id, advocate.contact_email, locale),
+    )
+    queue_email(
+        session,
+        tenant_id=tenant.id,
+        dedup_key=update_key(update, referral.id),
+        kind="advocate_update",
+        to=advocate.contact_email,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        not_before=not_before,
+    )
+
+
+def withdraw_counted_update(session: Session, tenant_id: int, referral_id: int) -> bool:
+    """The advocate's reward e-mail is going out: a "counted, on its way" update not sent yet is moot."""
+    return withdraw(session, tenant_id, update_key(COUNTED, referral_id))

@@ -14,8 +14,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugin import links
 from plugin.db import session_scope, utcnow
-from plugin.mail.models import OutboundEmail
+from plugin.mail.models import MARKETING_KINDS, OutboundEmail
+from plugin.mail.suppression import suppress_if_unsubscribed
 from plugin.mail.transport import build_message, transport_from_config
 from plugin.program.settings import load_program
 from plugin.tenants.models import Tenant
@@ -44,6 +46,9 @@ def send_email(tenant_id: int, email_id: int) -> str:
         email = session.scalar(query)
         if email is None or email.status != OutboundEmail.PENDING:
             return "skipped"
+        # Checked here, at the last moment, so an unsubscribe stops mail queued before it too.
+        if suppress_if_unsubscribed(session, email):
+            return "suppressed"
         email.attempts += 1
         try:
             sender, reply_to = _sender(session, tenant_id, cfg)
@@ -55,6 +60,9 @@ def send_email(tenant_id: int, email_id: int) -> str:
                 email.html_body,
                 reply_to=reply_to,
                 message_id=f"<outbox-{tenant_id}-{email.id}@referrals.local>",
+                list_unsubscribe=links.unsubscribe_url(tenant_id, email.to_email)
+                if email.kind in MARKETING_KINDS
+                else None,
             )
         except Exception as exc:  # noqa: BLE001 - retrying cannot fix the message; show it to the merchant
             email.status = OutboundEmail.FAILED

@@ -18,7 +18,8 @@ class OutboundEmail(TenantScoped, Base):
         Index("ix_outbound_emails_status", "status", "next_attempt_at"),
     )
 
-    PENDING, SENT, FAILED = "pending", "sent", "failed"
+    # SUPPRESSED: not sent, the recipient unsubscribed from this kind of e-mail (final).
+    PENDING, SENT, FAILED, SUPPRESSED = "pending", "sent", "failed", "suppressed"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(255))
@@ -34,3 +35,27 @@ class OutboundEmail(TenantScoped, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# E-mails people may unsubscribe from: the invitation, the friend's reminder, the advocate's updates.
+# Every other e-mail answers something the person did or earned (a code they asked for, a reward, a
+# portal link) and goes out regardless, saying why the person receives it.
+MARKETING_KINDS = frozenset({"invite", "friend_reminder", "advocate_update"})
+
+
+class EmailSuppression(TenantScoped, Base):
+    """An address that unsubscribed from this shop's non-transactional e-mail (normalised, see
+    plugin.identity.normalize_email); plugin.mail.delivery checks it before every such message."""
+
+    __tablename__ = "email_suppressions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "email", name="uq_email_suppression"),
+        Index("ix_email_suppressions_tenant_created", "tenant_id", "created_at"),
+    )
+
+    ONE_CLICK, LINK = "one_click", "link"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(String(16))  # one_click (RFC 8058 POST) | link (the page's button)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,9 @@ by a task once that transaction commits (`plugin.mail.delivery` does the sending
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,9 +25,11 @@ def queue_email(
     text: str,
     html: str,
     coupon_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> OutboundEmail | None:
     """Insert the rendered message unless one with this key exists; returns the new row or None.
-    A new message is sent (with the shop's other due ones) once the caller's transaction commits."""
+    A new message is sent (with the shop's other due ones) once the caller's transaction commits,
+    or, with `not_before`, by the first sweep after that moment."""
     existing = session.scalar(
         select(OutboundEmail).where(OutboundEmail.tenant_id == tenant_id, OutboundEmail.dedup_key == dedup_key)
     )
@@ -40,6 +44,7 @@ def queue_email(
         text_body=text,
         html_body=html,
         coupon_id=coupon_id,
+        next_attempt_at=not_before or utcnow(),
     )
     try:
         with session.begin_nested():
@@ -57,3 +62,15 @@ def requeue(session: Session, email: OutboundEmail) -> None:
     email.attempts = 0
     email.next_attempt_at = utcnow()
     send_email.after_commit(session, email.tenant_id, email.id)
+
+
+def withdraw(session: Session, tenant_id: int, dedup_key: str) -> bool:
+    """Drop a message not sent yet (another e-mail now says the same thing); True if one was dropped."""
+    result = session.execute(
+        delete(OutboundEmail).where(
+            OutboundEmail.tenant_id == tenant_id,
+            OutboundEmail.dedup_key == dedup_key,
+            OutboundEmail.status == OutboundEmail.PENDING,
+        )
+    )
+    return bool(result.rowcount)

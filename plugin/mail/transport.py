@@ -101,6 +101,7 @@ def build_message(
     html: str,
     reply_to: str = "",
     message_id: str | None = None,
+    list_unsubscribe: str | None = None,
 ) -> EmailMessage:
     """Raises ValueError (or email.errors.HeaderParseError, also a ValueError) for an address that is not
     exactly one mailbox; every other header value is cleaned with `header_text` first."""
@@ -114,6 +115,10 @@ def build_message(
     message["Message-ID"] = message_id or make_msgid(domain="referrals.local")
     if reply_to:
         message["Reply-To"] = mailbox(reply_to)
+    if list_unsubscribe:
+        # RFC 8058 one-click: the mail client POSTs "List-Unsubscribe=One-Click" to this URL.
+        message["List-Unsubscribe"] = f"<{header_text(list_unsubscribe)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

@@ -63,6 +63,11 @@ DEFAULTS: dict = {
     "storefront_url_template": "",  # e.g. "https://shop.example.com/cart?promo={code}&ref={referral_code}"
     "storefront_origins": [],
     "email": {"sender": "", "reply_to": "", "subjects": {}, "intros": {}},
+    # E-mails beyond codes and rewards, each of which people can unsubscribe from (docs/ADMIN_API.md).
+    "messages": {
+        "friend_reminder_days": 3,  # the friend who asked for it is reminded this many days before expiry
+        "updates": {"counted": True, "held": True, "progress": True},  # the advocate's updates
+    },
     # hashtags: up to 3, stored without "#"; the share texts for X, Facebook, Telegram and WhatsApp carry them.
     "widget": {"title": {}, "texts": {}, "hashtags": []},
     "languages": ["en", "ru", "pl", "lv"],
@@ -181,6 +186,14 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class MessageSettings:
+    friend_reminder_days: int  # the reminder goes out this many days before the friend's code expires
+    counted: bool  # "your friend's order counted: your reward is on its way" (when the reward is late)
+    held: bool  # "... your reward is on hold until <date>"
+    progress: bool  # the progress toward the next tier or milestone in the advocate's e-mails
+
+
+@dataclass(frozen=True)
 class WidgetTexts:
     title: dict[str, str]  # locale -> title
     texts: dict[str, str | dict[str, str]]  # widget key -> one text, or {locale: text}
@@ -295,6 +308,17 @@ class Program:
             reply_to=email.get("reply_to") or "",
             subjects=dict(email.get("subjects") or {}),
             intros=dict(email.get("intros") or {}),
+        )
+
+    @cached_property
+    def messages(self) -> MessageSettings:
+        messages = self.data.get("messages") or {}
+        updates = messages.get("updates") or {}
+        return MessageSettings(
+            friend_reminder_days=int(messages.get("friend_reminder_days") or 3),
+            counted=bool(updates.get("counted", True)),
+            held=bool(updates.get("held", True)),
+            progress=bool(updates.get("progress", True)),
         )
 
     @cached_property

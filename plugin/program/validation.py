@@ -43,6 +43,7 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 MAX_TEXT = 500
 MAX_HASHTAGS, MAX_HASHTAG_LENGTH = 3, 50
 HASHTAG = re.compile(r"\w+")  # Unicode letters and digits, and _: what X, Facebook and Telegram link as one tag
+MAX_REMINDER_DAYS = 30  # plugin.referrals.reminders looks this far ahead at most
 MAX_SUBJECT = 200
 
 # ISO 4217 minor units where they are not 2 (Saleor checks FIXED values against the currency's precision).
@@ -370,6 +371,28 @@ class _Checker:
                     out[section][kind] = cleaned
         return out
 
+    def messages(self, value) -> dict:
+        data = self.mapping(value, "messages")
+        for key in data:
+            if key not in DEFAULTS["messages"]:
+                self.fail(f"messages.{key}", "is not a setting")
+        updates = self.mapping(data.get("updates", {}), "messages.updates")
+        for key in updates:
+            if key not in DEFAULTS["messages"]["updates"]:
+                self.fail(f"messages.updates.{key}", "is not a setting (counted, held, progress)")
+        return {
+            "friend_reminder_days": self.integer(
+                data.get("friend_reminder_days", DEFAULTS["messages"]["friend_reminder_days"]),
+                "messages.friend_reminder_days",
+                1,
+                MAX_REMINDER_DAYS,
+            ),
+            "updates": {
+                key: self.boolean(updates.get(key, default), f"messages.updates.{key}")
+                for key, default in DEFAULTS["messages"]["updates"].items()
+            },
+        }
+
     def texts_by_locale(self, value, path: str) -> dict:
         data = self.mapping(value, path)
         out = {}
@@ -560,6 +583,14 @@ def validate_settings(candidate: dict, *, channels: dict[str, str] | None = None
     out["storefront_url_template"] = check.storefront_template(candidate.get("storefront_url_template", ""))
     out["storefront_origins"] = check.origins(candidate.get("storefront_origins", []))
     out["email"] = check.email(candidate.get("email"))
+    out["messages"] = check.messages(candidate.get("messages", {}))
+    code_days = out["friend_offer"].get("expiry_days")
+    if isinstance(code_days, int) and out["messages"]["friend_reminder_days"] >= code_days:
+        # A code that lasts fewer days than that would be "reminded" of the moment it is sent.
+        check.fail(
+            "messages.friend_reminder_days",
+            f"must be fewer than the days the friend's code lasts (friend_offer.expiry_days: {code_days})",
+        )
     out["widget"] = check.widget(candidate.get("widget", {}))
     out["languages"], out["default_locale"] = check.languages(
         candidate.get("languages"), candidate.get("default_locale")

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class ClaimRefused(Exception):
-    INVALID_EMAIL, NO_CONSENT, OWN_EMAIL, DAILY_CAP = "invalid_email", "no_consent", "own_email", "daily_cap"
+    INVALID_EMAIL, OWN_EMAIL, DAILY_CAP = "invalid_email", "own_email", "daily_cap"
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -97,18 +97,20 @@ def claim_offer(
     advocate_id: int,
     *,
     email: str,
-    consent: bool,
+    remind: bool = False,
     landing_referrer: str | None = None,
     clicked_at: datetime | None = None,
     locale: str | None = None,
 ) -> ClaimOutcome:
-    """Reserve (or find) this friend's code. The caller commits, then calls `issue_now`."""
+    """Reserve (or find) this friend's code. The caller commits, then calls `issue_now`.
+
+    Asking for the code is the request to e-mail it (no consent box); `remind` is the optional
+    "Remind me before my code expires" (plugin.referrals.reminders), kept with its time. A repeat
+    claim that ticks it turns the reminder on for the existing claim (it never turns it off)."""
     contact = usable_email(email)
     if contact is None:
         raise ClaimRefused(ClaimRefused.INVALID_EMAIL)
     normalized = normalize_email(contact)
-    if not consent:
-        raise ClaimRefused(ClaimRefused.NO_CONSENT)
     with serialized(session):
         # The advocate's row lock serialises claims per code, so the daily cap holds under concurrency.
         advocate = session.scalar(select(Advocate).where(Advocate.id == advocate_id).with_for_update())
@@ -123,7 +125,7 @@ def claim_offer(
         )
         if cap and claimed_today >= cap:
             raise ClaimRefused(ClaimRefused.DAILY_CAP)
-        existing = _existing_claim(session, advocate.id, normalized)
+        existing = _existing_claim(session, advocate.id, normalized, remind=remind)
         if existing is not None:
             return existing
         try:
@@ -148,6 +150,7 @@ def claim_offer(
                     contact_email=contact,
                     coupon_id=coupon.id,
                     consent_at=utcnow(),
+                    remind_opt_in_at=utcnow() if remind else None,
                     landing_referrer=(landing_referrer or None),
                     clicked_at=clicked_at,
                     locale=locale,
@@ -155,7 +158,7 @@ def claim_offer(
                 session.add(claim)
                 session.flush()
         except IntegrityError:  # the same friend, claiming twice at the same instant
-            found = _existing_claim(session, advocate.id, normalized)
+            found = _existing_claim(session, advocate.id, normalized, remind=remind)
             if found is None:
                 raise
             return found
@@ -163,7 +166,9 @@ def claim_offer(
         return ClaimOutcome(claim.id, coupon.id, coupon.code, contact, created=True)
 
 
-def _existing_claim(session: Session, advocate_id: int, normalized_email: str) -> ClaimOutcome | None:
+def _existing_claim(
+    session: Session, advocate_id: int, normalized_email: str, *, remind: bool = False
+) -> ClaimOutcome | None:
     row = session.execute(
         select(FriendClaim, Coupon)
         .join(Coupon, Coupon.id == FriendClaim.coupon_id)
@@ -172,6 +177,8 @@ def _existing_claim(session: Session, advocate_id: int, normalized_email: str) -
     if row is None:
         return None
     claim, coupon = row
+    if remind and claim.remind_opt_in_at is None:
+        claim.remind_opt_in_at = utcnow()
     return ClaimOutcome(claim.id, coupon.id, coupon.code, claim.contact_email, created=False)
 
 

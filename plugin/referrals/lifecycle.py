@@ -23,6 +23,7 @@ from plugin.ledger import move_referral
 from plugin.program.settings import Program, load_program
 from plugin.referrals.models import LedgerEntry, OrderRecord, Referral
 from plugin.referrals.order_records import read_order, upsert_order
+from plugin.referrals.updates import referral_approved, referral_ended
 from plugin.rewards.grant import earned_rewards
 from plugin.saleor.client import SaleorError, SaleorUnavailable
 from plugin.tenants.models import Tenant
@@ -63,18 +64,21 @@ def approve(
         if coupon.referral_id == referral.id:  # a milestone paid before belongs to its own referral
             issue_coupon.after_commit(session, tenant.id, coupon.id)
             reserved.append(coupon)
+    referral_approved(session, tenant, program, referral, reserved)
     return reserved
 
 
 def revoke(session: Session, referral: Referral, reason: str, *, actor: str = "system") -> None:
     """The friend's order no longer earns rewards: unused codes are taken back once this commits."""
     move_referral(session, referral, Referral.REVOKED, reason, actor=actor)
+    referral_ended(session, referral)
     revoke_referral.after_commit(session, referral.tenant_id, referral.id)
 
 
 def reject(session: Session, referral: Referral, reason: str, *, actor: str) -> None:
     """A person decided against the referral: no reward, and unused codes already out are taken back."""
     move_referral(session, referral, Referral.REJECTED, reason, actor=actor)
+    referral_ended(session, referral)
     revoke_referral.after_commit(session, referral.tenant_id, referral.id)
 
 

@@ -43,14 +43,28 @@ class FriendClaim(TenantScoped, Base):
     """A friend who claimed an advocate's offer on the landing page: one code per e-mail."""
 
     __tablename__ = "friend_claims"
-    __table_args__ = (UniqueConstraint("tenant_id", "advocate_id", "email", name="uq_claim_per_friend"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "advocate_id", "email", name="uq_claim_per_friend"),
+        # The reminder sweep reads only claims that asked for a reminder and have not had it.
+        Index(
+            "ix_friend_claims_reminder_due",
+            "tenant_id",
+            "id",
+            postgresql_where=text("remind_opt_in_at IS NOT NULL AND reminded_at IS NULL"),
+            sqlite_where=text("remind_opt_in_at IS NOT NULL AND reminded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     advocate_id: Mapped[int] = mapped_column(ForeignKey("advocates.id", ondelete="CASCADE"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     contact_email: Mapped[str] = mapped_column(String(320))
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), unique=True)
-    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when they asked for the code
+    # "Remind me before my code expires": when the friend ticked it (None: no reminder), and when
+    # the reminder was written to the outbox (set in the same transaction: once only).
+    remind_opt_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     landing_referrer: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(8))  # the language the friend saw the offer in
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,6 +35,7 @@ from plugin.program.settings import FREE_SHIPPING, Program
 from plugin.referrals import lifecycle
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
 from plugin.referrals.order_records import reached_trigger, upsert_order
+from plugin.referrals.updates import referral_held
 from plugin.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,7 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
         return
     if decision.action == "hold":
         move_referral(session, referral, Referral.HELD, reasons, actor="rule")
+        referral_held(session, tenant, program, referral)
         return
     if advocate.variant == HOLDOUT:
         move_referral(
@@ -240,5 +242,6 @@ def _attribute(session: Session, tenant: Tenant, program: Program, record: Order
         if decision.action == "flag":
             note = reasons + " " + note
         move_referral(session, referral, Referral.HELD, note, actor="rule" if decision.action == "flag" else "system")
+        referral_held(session, tenant, program, referral)
         return
     lifecycle.approve(session, tenant, program, referral, reason=reasons, actor="rule")

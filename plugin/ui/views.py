@@ -19,8 +19,10 @@ from plugin.coupons.models import Coupon
 from plugin.db import session_scope, utcnow
 from plugin.http import json_error, parse_json
 from plugin.i18n import LOCALES, pick_locale, t, tn, tn_html
-from plugin.identity import normalize_email
+from plugin.identity import mask_email, normalize_email
+from plugin.mail import suppression
 from plugin.mail.compose import shop_name
+from plugin.mail.models import EmailSuppression
 from plugin.program.offers import offer_texts
 from plugin.program.settings import Program, load_program
 from plugin.ratelimit import digest, limiter, retry_after
@@ -34,6 +36,7 @@ from plugin.ui.pages import error_page
 widget_bp = Blueprint("widget", __name__)
 landing_bp = Blueprint("landing", __name__, template_folder="templates")
 portal_bp = Blueprint("portal", __name__, template_folder="templates")
+unsubscribe_bp = Blueprint("unsubscribe", __name__, template_folder="templates")
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "pl": "Polski", "lv": "Latviešu"}
 OG_LOCALES = {"en": "en_US", "ru": "ru_RU", "pl": "pl_PL", "lv": "lv_LV"}
@@ -41,6 +44,7 @@ STATE_LIMIT, SHARE_LIMIT, CLAIM_LIMIT = 120, 60, 10  # per client address per mi
 LINK_LIMIT = 5  # portal links per client address per 10 minutes
 LINK_PER_EMAIL = CLAIM_RESENDS_PER_EMAIL = 3  # per e-mail address (and advocate) per hour
 MISS_LIMIT = 60  # unknown share codes per client address per 10 minutes
+UNSUBSCRIBE_LIMIT = 30  # unsubscribe pages and POSTs per client address per minute
 CRAWLERS = re.compile(
     r"bot|crawl|spider|facebookexternalhit|whatsapp|telegram|slack|discord|embedly|preview", re.IGNORECASE
 )
@@ -191,7 +195,7 @@ class Landing:
     def context(self, visit: visitor.Visit, **extra) -> dict:
         code = self.advocate.code
         languages = [(c, LANGUAGE_NAMES.get(c, c)) for c in self.program.languages if c in LANGUAGE_NAMES]
-        fields = dict(email="", consent=False, error=None)
+        fields = dict(email="", remind=False, error=None)
         fields.update(extra)
         return dict(
             locale=self.locale,
@@ -201,6 +205,7 @@ class Landing:
             friend_offer=self.offer["friend_offer"],
             description=self.t("landing.description", shop=self.shop, **self.offer),
             expiry=tn(self.locale, "landing.expiry", self.program.offer.expiry_days),
+            reminder_label=tn(self.locale, "landing.remind", self.program.messages.friend_reminder_days),
             share_url=links.share_link(code),
             og_image=f"{links.app_url()}/r/{code}/og.png?lang={self.locale}&v={self.card_key[:12]}",
             og_locale=OG_LOCALES.get(self.locale, "en_US"),
@@ -269,7 +274,6 @@ def landing(code: str):
 
 CLAIM_ERRORS = {
     claims.ClaimRefused.INVALID_EMAIL: ("landing.error.email", 400),
-    claims.ClaimRefused.NO_CONSENT: ("landing.error.consent", 400),
     claims.ClaimRefused.OWN_EMAIL: ("landing.error.own", 403),
     claims.ClaimRefused.DAILY_CAP: ("landing.error.cap", 429),
 }
@@ -306,11 +310,11 @@ def claim(code: str):
         return _landing_not_found()
     visit = visitor.read_visit()
     email = (request.form.get("email") or "").strip()[:320]
-    consent = request.form.get("consent") == "yes"
+    remind = request.form.get("remind") == "yes"
 
     def refuse(message_key: str, status: int):
         html = render_template(
-            "ui/landing.html", **page.context(visit, email=email, consent=consent, error=page.t(message_key))
+            "ui/landing.html", **page.context(visit, email=email, remind=remind, error=page.t(message_key))
         )
         return visitor.save_visit(_page(html, status), visit)
 
@@ -324,7 +328,7 @@ def claim(code: str):
                 page.program,
                 page.advocate.id,
                 email=email,
-                consent=consent,
+                remind=remind,
                 landing_referrer=referrer,
                 clicked_at=clicked_at,
                 locale=page.locale,
@@ -471,3 +475,69 @@ def portal_new_link():
     hour = datetime.now(UTC).strftime("%Y%m%d%H")
     portal.send_new_links(email, hour)
     return _link_form(visit, locale, sent=True, status=200)
+
+
+# -- unsubscribe (RFC 8058) -------------------------------------------------------------------------
+# GET shows a page with a button and changes nothing (mail scanners and link previews fetch every
+# link); POST unsubscribes: the button, or a mail client's one-click POST with the form body
+# "List-Unsubscribe=One-Click". No login, no cookie, no redirect: the encrypted token is the proof.
+
+
+def _unsubscribe_target(token: str) -> tuple[Tenant, str] | None:
+    found = links.read_unsubscribe_token(token)
+    if found is None:
+        return None
+    tenant_id, email = found
+    with session_scope(tenant_id) as session:
+        tenant = session.get(Tenant, tenant_id)
+    return (tenant, email) if tenant is not None else None
+
+
+def _unsubscribe_not_found():
+    locale = _requested_locale()
+    return error_page(
+        404, title=t(locale, "unsubscribe.invalid.title"), message=t(locale, "unsubscribe.invalid.body"), locale=locale
+    )
+
+
+def _unsubscribe_page(token: str, tenant: Tenant, email: str, *, done: bool) -> Response:
+    locale = _requested_locale()
+    html = render_template(
+        "ui/unsubscribe.html",
+        locale=locale,
+        t=lambda key, **p: t(locale, key, **p),
+        page_title=t(locale, "unsubscribe.done_title" if done else "unsubscribe.title"),
+        shop=shop_name(tenant, locale),
+        email=mask_email(email),
+        done=done,
+        form_action=url_for("unsubscribe.unsubscribe_post", token=token, lang=locale),
+    )
+    return _page(html, referrer_policy="no-referrer")
+
+
+_unsubscribe_limit = limiter.shared_limit(
+    f"{UNSUBSCRIBE_LIMIT} per minute",
+    scope="unsubscribe",
+    on_breach=lambda _limit: _slow_down_page(_requested_locale()),
+)
+
+
+@unsubscribe_bp.get("/unsubscribe/<token>")
+@_unsubscribe_limit
+def unsubscribe_page(token: str):
+    target = _unsubscribe_target(token)
+    if target is None:
+        return _unsubscribe_not_found()
+    return _unsubscribe_page(token, *target, done=False)
+
+
+@unsubscribe_bp.post("/unsubscribe/<token>")
+@_unsubscribe_limit
+def unsubscribe_post(token: str):
+    target = _unsubscribe_target(token)
+    if target is None:
+        return _unsubscribe_not_found()
+    tenant, email = target
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    suppression.unsubscribe(tenant.id, email, EmailSuppression.ONE_CLICK if one_click else EmailSuppression.LINK)
+    return _unsubscribe_page(token, tenant, email, done=True)

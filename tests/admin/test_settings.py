@@ -152,6 +152,22 @@ def test_the_issue_example_error(admin):
             "fraud.rules.same_household",
             "must be one of allow, flag, hold, block",
         ),
+        (
+            {"messages": {"friend_reminder_days": 0}},
+            "messages.friend_reminder_days",
+            "must be a whole number from 1 to 30",
+        ),
+        (
+            {"messages": {"friend_reminder_days": 14}},
+            "messages.friend_reminder_days",
+            "must be fewer than the days the friend's code lasts (friend_offer.expiry_days: 14)",
+        ),
+        ({"messages": {"updates": {"held": "no"}}}, "messages.updates.held", "must be true or false"),
+        (
+            {"messages": {"updates": {"weekly": True}}},
+            "messages.updates.weekly",
+            "is not a setting (counted, held, progress)",
+        ),
         ({"colour": "red"}, "colour", "is not a setting"),
         ({"enabled": "yes"}, "enabled", "must be true or false"),
     ],

@@ -227,3 +227,23 @@ def test_closed_days_are_counted_once_and_today_stays_live(seeded):
     assert second["funnel"]["clicks"] == first["funnel"]["clicks"] + 3
     with session_scope() as session:
         assert session.scalar(select(func.count(FunnelDaily.id))) == stored  # nothing counted twice
+
+
+def test_unsubscribes_of_the_range_show_in_the_report_and_the_csv(seeded):
+    from sqlalchemy import select
+
+    from plugin.mail.models import EmailSuppression
+    from plugin.tenants.models import Tenant
+
+    with session_scope() as s:
+        tenant_id = s.scalar(select(Tenant.id))
+    with session_scope(tenant_id) as s:
+        s.add(EmailSuppression(tenant_id=tenant_id, email="gone@example.com", source="one_click"))
+        s.add(EmailSuppression(tenant_id=tenant_id, email="left@example.com", source="link"))
+        s.add(
+            EmailSuppression(tenant_id=tenant_id, email="old@example.com", source="link", created_at=seed.days_ago(40))
+        )
+    report = seeded.get("/api/admin/stats", query_string=RANGE).get_json()
+    assert report["unsubscribes"] == 2
+    rows = list(csv.DictReader(io.StringIO(seeded.get("/api/admin/stats.csv", query_string=RANGE).data.decode())))
+    assert rows and {r["unsubscribes"] for r in rows} == {"2"}

@@ -154,9 +154,7 @@ def _claim(advocate_email, friend_email, **kwargs):
     tid = tenant_id()
     with session_scope(tid) as session:
         advocate = advocate_row(advocate_email)
-        outcome = claim_offer(
-            session, load_program(session, tid), advocate.id, email=friend_email, consent=True, **kwargs
-        )
+        outcome = claim_offer(session, load_program(session, tid), advocate.id, email=friend_email, **kwargs)
     assert issue_now(tid, outcome.coupon_id)
     return outcome.code
 

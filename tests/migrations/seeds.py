@@ -653,10 +653,29 @@ def seed_0005(s: Seeder) -> None:
     seed_0003(s)
 
 
+def seed_0006(s: Seeder) -> None:
+    """0006 adds the friend's reminder opt-in (friend_claims) and the suppression list."""
+    t = T0
+    s.adapt(
+        "friend_claims",
+        lambda row: {**row, "remind_opt_in_at": row["created_at"], "reminded_at": t - timedelta(hours=3)},
+    )
+    seed_0005(s)
+    s.insert(
+        None,
+        "email_suppressions",
+        tenant_id=s.seeded.ids["tenant"],
+        email="gone+news@example.com",
+        source="one_click",
+        created_at=t - timedelta(hours=1),
+    )
+
+
 SEEDS: dict[str, Callable[[Seeder], None]] = {
     "0001": seed_0001,
     "0003": seed_0003,
     "0005_shop_name_refresh": seed_0005,
+    "0006_reminders_unsubscribe": seed_0006,
 }
 
 # revision -> edits Seeded.expected the way that revision's upgrade changes seeded rows.

@@ -39,7 +39,6 @@ def build_history(saleor) -> History:
             load_program(session, tid),
             advocate_row("alice@example.com").id,
             email=FIONA,
-            consent=True,
             landing_referrer="https://blog.example.org/post",
             clicked_at=utcnow() - timedelta(minutes=10),
         )

@@ -44,11 +44,11 @@ def open_landing(session: requests.Session, shop, code: str, **params) -> MetaTa
     return parse(response.text)
 
 
-def submit_claim(session: requests.Session, shop, code: str, email: str, *, consent: bool = True, page=None):
+def submit_claim(session: requests.Session, shop, code: str, email: str, *, remind: bool = False, page=None):
     page = page or open_landing(session, shop, code)
     form = {"email": email, "csrf": page.inputs["csrf"]}
-    if consent:
-        form["consent"] = "yes"
+    if remind:
+        form["remind"] = "yes"
     return session.post(shop.server.url + page.forms[0], data=form, timeout=30)
 
 
@@ -167,16 +167,14 @@ def test_the_advocate_cannot_claim_their_own_offer(shop):
     assert shop.saleor.voucher_codes() == {}
 
 
-def test_claim_needs_consent_a_valid_email_and_the_forms_token(shop):
+def test_claim_needs_a_valid_email_and_the_forms_token(shop):
     _order, advocate = paid_advocate(shop)
     browser = requests.Session()
-    no_consent = submit_claim(browser, shop, advocate.code, "bob@example.com", consent=False)
-    assert no_consent.status_code == 400 and "tick the box" in no_consent.text
     bad_email = submit_claim(browser, shop, advocate.code, "bob@")
     assert bad_email.status_code == 400 and "valid e-mail" in bad_email.text
     forged = requests.post(
         f"{shop.server.url}/r/{advocate.code}",
-        data={"email": "bob@example.com", "consent": "yes", "csrf": "0" * 64},
+        data={"email": "bob@example.com", "csrf": "0" * 64},
         timeout=10,
     )
     assert forged.status_code == 400 and "form expired" in forged.text

@@ -158,11 +158,14 @@ async function loadOverview() {
     } else failure(target, error);
     return;
   }
+  const unsubscribes = h("p", { class: "muted unsubscribes" },
+    `Unsubscribed from invitations, reminders and updates in this range: ${report.unsubscribes}`);
   if (!report.groups.length) {
-    clear(target, h("p", { class: "muted empty" }, "No referral activity in this range yet. Share the widget on your order confirmation page to get started."));
+    clear(target, h("p", { class: "muted empty" }, "No referral activity in this range yet. Share the widget on your order confirmation page to get started."),
+      report.unsubscribes ? unsubscribes : null);
     return;
   }
-  clear(target, report.groups.map((group) => {
+  clear(target, unsubscribes, report.groups.map((group) => {
     const m = group.money;
     const f = group.funnel;
     return h("section", { class: "card group", dataset: { channel: group.channel, currency: group.currency } },
