@@ -220,12 +220,18 @@ class Gunicorn(Process):
 
 
 class CeleryWorker(Process):
-    def __init__(self, env: dict[str, str], concurrency: int, beat: bool = True):
+    """`celery worker` (prefork) with beat. `count_sql`: run it as `bench.counted_worker`, whose
+    processes count the SQL statements they send (`sql_statements()`)."""
+
+    def __init__(self, env: dict[str, str], concurrency: int, beat: bool = True, count_sql: bool = False):
         self.schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
+        self.sql_counts_dir = Path(tempfile.mkdtemp(prefix="bench-sql-")) if count_sql else None
+        if self.sql_counts_dir is not None:
+            env = {**env, "BENCH_SQL_COUNTS_DIR": str(self.sql_counts_dir)}
         argv = [
             str(BIN / "celery"),
             "-A",
-            "plugin.tasks.celery_app",
+            "bench.counted_worker" if count_sql else "plugin.tasks.celery_app",
             "worker",
             f"--concurrency={concurrency}",
             "--pool=prefork",
@@ -237,6 +243,22 @@ class CeleryWorker(Process):
         if beat:
             argv += ["--beat", "-s", str(self.schedule)]
         super().__init__(argv, env, f"celery-{uuid.uuid4().hex[:6]}")
+
+    def sql_statements(self) -> int | None:
+        """Statements sent so far by the worker's processes (each writes its total to a file)."""
+        if self.sql_counts_dir is None:
+            return None
+        found = 0
+        for path in self.sql_counts_dir.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                found += int(path.read_text() or 0)
+        return found
+
+    def main_pid(self) -> list[int]:
+        return [self.proc.pid]
+
+    def child_pids(self) -> list[int]:
+        return [pid for pid in process_tree(self.proc.pid) if pid != self.proc.pid]
 
 
 def _version(package: str) -> str:
@@ -343,6 +365,26 @@ def postgres_backends(database_url: str) -> list[int]:
             return list(
                 conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :n"), {"n": name}).scalars()
             )
+    finally:
+        admin.dispose()
+
+
+def database_activity(database_url: str) -> dict[str, int]:
+    """PostgreSQL's counters for one database (every client: gunicorn's raw INSERTs included)."""
+    name = database_url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            row = conn.execute(
+                text(
+                    "SELECT xact_commit + xact_rollback AS transactions, tup_inserted AS rows_inserted,"
+                    " tup_updated AS rows_updated, tup_fetched AS rows_fetched"
+                    " FROM pg_stat_database WHERE datname = :n"
+                ),
+                {"n": name},
+            ).one()
+            return dict(row._mapping)
     finally:
         admin.dispose()
 

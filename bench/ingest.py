@@ -152,13 +152,17 @@ def _stored_events(database_url: str) -> int:
         engine.dispose()
 
 
+GTHREAD = ["-k", "gthread", "--threads", "4"]
 VARIANTS = {
     # label: (gunicorn app, extra gunicorn arguments)
     "app": ("plugin:create_app()", []),
     "baseline": ("bench.baseline_app:app", []),
-    "app, gthread (2 workers × 4 threads)": ("plugin:create_app()", ["-k", "gthread", "--threads", "4"]),
-    "baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:app", ["-k", "gthread", "--threads", "4"]),
+    "insert-only baseline": ("bench.baseline_app:insert_app", []),
+    "app, gthread (2 workers × 4 threads)": ("plugin:create_app()", GTHREAD),
+    "baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:app", GTHREAD),
+    "insert-only baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:insert_app", GTHREAD),
 }
+INSERTING = ("plugin:create_app()", "bench.baseline_app:insert_app")  # need distinct deliveries
 
 
 def run(
@@ -196,16 +200,17 @@ def run(
         for label in variants:
             spec, extra = VARIANTS[label]
             is_app = spec.startswith("plugin")
+            distinct = spec in INSERTING
             # Distinct deliveries for the app (the saturation run stops early should they run out).
             log(f"  {label}: signing deliveries ...")
             saturation_pool = (
                 iter(deliveries.make(target, int(saturate_seconds * SATURATION_CEILING)))
-                if is_app
+                if distinct
                 else cycle(baseline_pool)
             )
             steady = deliveries.make(target, int(rate * steady_seconds))
             with env.Gunicorn(spec, environment, port=port, extra_args=extra):
-                load.warm_up(target, deliveries.make(target, 50) if is_app else warm[:50])
+                load.warm_up(target, deliveries.make(target, 50) if distinct else warm[:50])
                 stored_before = _stored_events(database_url)
                 saturated = load.closed_loop(
                     target,
