@@ -25,6 +25,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from email.utils import parseaddr
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -109,8 +110,9 @@ class Phase:
     """What one measured phase costs: CPU by process, SQL statements, PostgreSQL transactions and
     Saleor calls, taken as differences between start() and stop()."""
 
-    def __init__(self, *, web, worker, database_url: str, saleor, concurrency: int):
+    def __init__(self, *, web, worker, database_url: str, saleor, concurrency: int, profile: Path | None = None):
         self.worker, self.database_url, self.saleor = worker, database_url, saleor
+        self.profile = env.Profile(worker.proc.pid, profile) if profile else None
         self.meter = env.CpuMeter(
             {
                 "celery main process (consumer, pool dispatch, relay)": worker.main_pid,
@@ -126,11 +128,15 @@ class Phase:
         self.sql_before = self.worker.sql_statements()
         self.db_before = env.database_activity(self.database_url)
         self.calls_before = len(self.saleor.requests)
+        if self.profile:
+            self.profile.__enter__()
         self.meter.start()
         return self
 
     def stop(self, orders: int) -> dict:
         cpu = self.meter.stop()
+        if self.profile:
+            self.profile.__exit__(None, None, None)
         time.sleep(1.5)  # PostgreSQL publishes a backend's counters at most once a second
         db_after = env.database_activity(self.database_url)
         sql_after = self.worker.sql_statements()
@@ -145,6 +151,7 @@ class Phase:
             "database_per_order": {k: round((db_after[k] - self.db_before[k]) / per, 1) for k in db_after},
             "saleor_calls_per_order": _calls_per_order(self.saleor.requests[self.calls_before :], orders),
             "load_average": {"before": self.load_before, "after": env.load_average()},
+            **({"profile": self.profile.summary()} if self.profile else {}),
         }
 
 
@@ -177,13 +184,17 @@ def run(
     saleor_latency: float = 0.05,
     concurrency: int = 8,
     drain_timeout: float | None = None,
+    profile_dir: Path | None = None,
     log=print,
 ) -> dict:
     """Two measured phases at `rate` orders/s: plain paid orders (each buyer enrolled as an advocate
-    and invited), then referred orders (attribution, both rewards, both e-mails, and the friend
-    enrolled and invited too)."""
+        and invited), then referred orders (attribution, both rewards, both e-mails, and the friend
+        enrolled and invited too). `profile_dir`: py-spy samples the worker during each phase (CPU
+    figures then include py-spy's own overhead in the sampled processes: take them from a run without)."""
     from tests.saleor_emulator import SaleorEmulator
 
+    if profile_dir:
+        profile_dir.mkdir(parents=True, exist_ok=True)
     orders_total = int(rate * seconds)
     plain_total = max(plain_orders if plain_orders is not None else orders_total, advocates)
     report: dict = {
@@ -262,7 +273,14 @@ def run(
                     failures.append(f"plain {type(exc).__name__}: {exc}")
 
             log(f"  paying {plain_total} plain orders at {rate:.0f}/s (each buyer becomes an advocate) ...")
-            phase = Phase(web=web, worker=worker, database_url=database_url, saleor=saleor, concurrency=concurrency)
+            phase = Phase(
+                web=web,
+                worker=worker,
+                database_url=database_url,
+                saleor=saleor,
+                concurrency=concurrency,
+                profile=profile_dir / f"plain-{rate:g}.txt" if profile_dir else None,
+            )
             phase.start()
             report["plain_driving_s"] = _open_loop(rate, plain_total, plain_order)
             _wait(lambda: _count_sent(engine, ("invite",)) >= 4 + plain_total, max(120.0, plain_total * 1.0))
@@ -316,7 +334,14 @@ def run(
                     failures.append(f"{type(exc).__name__}: {exc}")
 
             log(f"  paying {orders_total} referred orders at {rate:.0f}/s ...")
-            phase = Phase(web=web, worker=worker, database_url=database_url, saleor=saleor, concurrency=concurrency)
+            phase = Phase(
+                web=web,
+                worker=worker,
+                database_url=database_url,
+                saleor=saleor,
+                concurrency=concurrency,
+                profile=profile_dir / f"referred-{rate:g}.txt" if profile_dir else None,
+            )
             phase.start()
             report["driving_s"] = _open_loop(rate, orders_total, referred_order)
 

@@ -423,3 +423,71 @@ class CpuMeter:
         self.result["wall seconds"] = round(wall, 2)
         self.result["cores available"] = os.cpu_count() or 0
         return self.result
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+class Profile:
+    """py-spy sampling a process and its children (the Celery worker and its prefork pool) into
+    collapsed stacks; `summary()` gives the functions with the most samples, inclusive and own."""
+
+    def __init__(self, pid: int, path: Path, rate: int = 200):
+        self.pid, self.path, self.rate = pid, path, rate
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Profile:
+        spy = shutil.which("py-spy") or str(BIN / "py-spy")
+        argv = [spy, "record", "--pid", str(self.pid), "--subprocesses", "--format", "raw"]
+        argv += ["--rate", str(self.rate), "--output", str(self.path), "--nonblocking"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # py-spy attaches to every process of the tree
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def summary(self, top: int = 25) -> dict:
+        if not self.path.exists():
+            return {"available": False}
+        inclusive: dict[str, int] = {}
+        own: dict[str, int] = {}
+        total = 0
+        for line in self.path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            frames = [_frame_name(f) for f in stack.split(";")[1:]]  # the first is the process
+            for name in set(frames):
+                inclusive[name] = inclusive.get(name, 0) + n
+            if frames:
+                own[frames[-1]] = own.get(frames[-1], 0) + n
+
+        def ranked(counts):
+            return [(name, round(100 * n / total, 1)) for name, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+        return {
+            "available": True,
+            "samples": total,
+            "path": str(self.path),
+            "inclusive_percent": ranked(inclusive)[:top],
+            "own_percent": ranked(own)[:top],
+        }
+
+
+def _frame_name(frame: str) -> str:
+    # py-spy: "function (path/to/module.py:123)" → "function (module path)"
+    name, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/plugin/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1] if marker != "/plugin/" else "plugin/" + path.split(marker, 1)[1]
+            break
+    return f"{name} ({path})"

@@ -187,6 +187,20 @@ def markdown(results: dict) -> str:
                 + " | ".join(f"{p['load_average']['before']} / {p['load_average']['after']}" for _, p in phases)
                 + " |"
             )
+            for kind, p in phases:
+                prof = p.get("profile") or {}
+                if not prof.get("available"):
+                    continue
+                lines += [
+                    "",
+                    f"Profile of the Celery worker, {kind} orders ({prof['samples']:,} samples, py-spy, every"
+                    f" process): the functions in most samples, inclusive and own time.",
+                    "",
+                    "| inclusive | % | own | % |",
+                    "|---|---|---|---|",
+                ]
+                for (inc, inc_pct), (own, own_pct) in zip(prof["inclusive_percent"], prof["own_percent"], strict=False):
+                    lines.append(f"| {inc} | {inc_pct} | {own} | {own_pct} |")
             if plain:
                 lines += [
                     "",
@@ -370,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs and smaller data (a smoke test)")
     parser.add_argument("--ingest-rate", type=float, default=200)
     parser.add_argument("--e2e-rates", default="10,2", help="orders per second, one e2e run each")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy samples the Celery worker in each e2e phase (top functions)"
+    )
     parser.add_argument("--e2e-concurrency", type=int, default=8, help="Celery worker processes")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -426,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=seconds,
                     advocates=5 if args.quick else 20,
                     concurrency=args.e2e_concurrency,
+                    profile_dir=(RESULTS / f"profile-{started.strftime('%Y%m%dT%H%M%SZ')}") if args.profile else None,
                     log=log,
                 )
             )

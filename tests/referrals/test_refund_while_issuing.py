@@ -13,7 +13,7 @@ from sqlalchemy import select
 from plugin import tasks
 from plugin.coupons import service
 from plugin.coupons.models import Coupon
-from plugin.coupons.tasks import issue_coupon
+from plugin.coupons.tasks import issue_coupon, issue_rewards
 from plugin.db import session_scope
 from plugin.referrals.models import Referral
 from tests.flows import (
@@ -41,7 +41,7 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
     monkeypatch.setattr(
         tasks,
         "enqueue",
-        lambda handle, *args, **kw: None if handle is issue_coupon else real_enqueue(handle, *args, **kw),
+        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
     )
     order = friend_order(saleor, "bob@example.com", code=code)
     monkeypatch.setattr(tasks, "enqueue", real_enqueue)
