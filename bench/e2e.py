@@ -127,6 +127,7 @@ class Phase:
         self.load_before = env.load_average()
         self.sql_before = self.worker.sql_statements()
         self.db_before = env.database_activity(self.database_url)
+        self.tables_before = env.table_reads(self.database_url)
         self.calls_before = len(self.saleor.requests)
         if self.profile:
             self.profile.__enter__()
@@ -139,6 +140,14 @@ class Phase:
             self.profile.__exit__(None, None, None)
         time.sleep(1.5)  # PostgreSQL publishes a backend's counters at most once a second
         db_after = env.database_activity(self.database_url)
+        tables = env.table_reads(self.database_url)
+        reads = {
+            name: (
+                round((rows - self.tables_before.get(name, (0, 0))[0]) / max(orders, 1), 1),
+                round((scans - self.tables_before.get(name, (0, 0))[1]) / max(orders, 1), 2),
+            )
+            for name, (rows, scans) in tables.items()
+        }
         sql_after = self.worker.sql_statements()
         per = max(orders, 1)
         worker_cpu = sum(v for k, v in cpu.items() if k.startswith("celery"))
@@ -149,6 +158,8 @@ class Phase:
                 None if sql_after is None else round((sql_after - self.sql_before) / per, 1)
             ),
             "database_per_order": {k: round((db_after[k] - self.db_before[k]) / per, 1) for k in db_after},
+            # table → (rows read, sequential scans) per order, the five tables read most
+            "table_reads_per_order": dict(sorted(reads.items(), key=lambda kv: -kv[1][0])[:5]),
             "saleor_calls_per_order": _calls_per_order(self.saleor.requests[self.calls_before :], orders),
             "load_average": {"before": self.load_before, "after": env.load_average()},
             **({"profile": self.profile.summary()} if self.profile else {}),

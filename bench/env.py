@@ -389,6 +389,22 @@ def database_activity(database_url: str) -> dict[str, int]:
         admin.dispose()
 
 
+def table_reads(database_url: str) -> dict[str, tuple[int, int]]:
+    """Per table: (rows handed out so far by sequential scans and index fetches, sequential scans)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0), coalesce(seq_scan, 0)"
+                    " FROM pg_stat_user_tables"
+                )
+            ).all()
+            return {name: (int(reads), int(scans)) for name, reads, scans in rows}
+    finally:
+        engine.dispose()
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 

@@ -162,6 +162,15 @@ def markdown(results: dict) -> str:
                     + " | ".join(str(p["database_per_order"].get(key)) for _, p in phases)
                     + " |"
                 )
+            tables = list(dict.fromkeys(t for _, p in phases for t in p.get("table_reads_per_order", {})))
+            for table in tables:
+                lines.append(
+                    f"| rows read from {table} (sequential scans) | "
+                    + " | ".join(
+                        "{} ({})".format(*p.get("table_reads_per_order", {}).get(table, ("–", "–"))) for _, p in phases
+                    )
+                    + " |"
+                )
             ops = list(dict.fromkeys(o for _, p in phases for o in p["saleor_calls_per_order"]))
             for op in ops:
                 lines.append(
