@@ -446,7 +446,7 @@ class CpuMeter:
 
 class Profile:
     """py-spy sampling a process and its children (the Celery worker and its prefork pool) into
-    collapsed stacks; `summary()` gives the functions with the most samples, inclusive and own."""
+    collapsed stacks, only while a thread holds the GIL (CPU spent in Python, not waits); `summary()` gives the functions with the most samples, inclusive and own."""
 
     def __init__(self, pid: int, path: Path, rate: int = 200):
         self.pid, self.path, self.rate = pid, path, rate
@@ -455,7 +455,8 @@ class Profile:
     def __enter__(self) -> Profile:
         spy = shutil.which("py-spy") or str(BIN / "py-spy")
         argv = [spy, "record", "--pid", str(self.pid), "--subprocesses", "--format", "raw"]
-        argv += ["--rate", str(self.rate), "--output", str(self.path), "--nonblocking"]
+        # --gil: only threads holding the GIL, i.e. running Python, not waiting on a socket.
+        argv += ["--rate", str(self.rate), "--output", str(self.path), "--nonblocking", "--gil"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # py-spy attaches to every process of the tree
         return self
