@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from plugin.db import record_failure, serialized, session_scope, utcnow
 from plugin.program.settings import load_program
@@ -81,26 +81,25 @@ def _apply_order(tenant_id: int, hint: _Hint) -> bool:
         )
 
     with session_scope(tenant_id) as session, serialized(session):
-        # Locked in id order, so tasks holding overlapping sets of one order's events never deadlock.
+        # Locked in id order, so tasks holding overlapping sets of one order's events never deadlock;
+        # ids only (Core, no ORM objects): the bodies were read above.
         events = session.scalars(
-            select(WebhookEvent).where(WebhookEvent.id.in_(ours)).order_by(WebhookEvent.id).with_for_update()
+            select(WebhookEvent.id)
+            .where(WebhookEvent.id.in_(ours), WebhookEvent.status != WebhookEvent.DONE)
+            .order_by(WebhookEvent.id)
+            .with_for_update()
         ).all()
-        events = [event for event in events if event.status != WebhookEvent.DONE]
         if not events:
             return False
         tenant = session.get(Tenant, tenant_id)
-        for event in events:
-            event.attempts += 1
         if not tenant.is_installed:
-            for event in events:
-                _mark_done(event, UNINSTALLED)
+            _mark_done(session, tenant_id, events, UNINSTALLED)
             return False
         # One read answers for every delivery stored before it began: Saleor sends a delivery after
         # the change it tells of, so the order as read already shows what each of them says.
         program = load_program(session, tenant_id)
         apply_order_event(session, tenant, program, order, friend_check=friend_checker(tenant))
-        for event in events:
-            _mark_done(event, None)
+        _mark_done(session, tenant_id, events, None)
         return True
 
 
@@ -109,36 +108,29 @@ def _hints(tenant_id: int, event_ids: tuple[int, ...]) -> list[_Hint]:
     Other unprocessed deliveries of the same orders come along: they were stored before the order
     is read, so that read covers them too, and their own tasks then find them done."""
     with session_scope(tenant_id) as session:
-        given = session.scalars(
-            select(WebhookEvent).where(WebhookEvent.id.in_(event_ids), WebhookEvent.status != WebhookEvent.DONE)
-        ).all()
-        if not given:
-            return []
-        order_ids = {_order_id(event) for event in given}
-        siblings = session.scalars(
-            select(WebhookEvent).where(
-                WebhookEvent.order_id.in_(order_ids),
+        same_orders = select(WebhookEvent.order_id).where(WebhookEvent.id.in_(event_ids))
+        rows = session.execute(
+            select(WebhookEvent.id, WebhookEvent.body).where(
+                WebhookEvent.tenant_id == tenant_id,
                 WebhookEvent.status != WebhookEvent.DONE,
-                WebhookEvent.id.not_in([event.id for event in given]),
+                or_(WebhookEvent.id.in_(event_ids), WebhookEvent.order_id.in_(same_orders)),
             )
         ).all()
+        if not rows:
+            return []
         tenant = session.get(Tenant, tenant_id)
+    facts = {event_id: _facts(body) for event_id, body in rows}
+    order_ids = {facts[event_id][0] for event_id in event_ids if event_id in facts}
     hints: dict[str, _Hint] = {}
-    for event in [*given, *siblings]:
-        order_id, recipient = _facts(event)
-        if order_id not in order_ids:  # the column and the body disagree: trust only the body
-            continue
-        hints.setdefault(order_id, _Hint(tenant, order_id, {})).events[event.id] = recipient
+    for event_id, (order_id, recipient) in facts.items():
+        if order_id in order_ids:  # the column and the body could disagree: only the body counts
+            hints.setdefault(order_id, _Hint(tenant, order_id, {})).events[event_id] = recipient
     return list(hints.values())
 
 
-def _order_id(event: WebhookEvent) -> str:
-    return _facts(event)[0]
-
-
-def _facts(event: WebhookEvent) -> tuple[str, str | None]:
-    """(the order's id, the id of the app the delivery was rendered for) from the stored body."""
-    payload = json.loads(event.body)
+def _facts(body: str) -> tuple[str, str | None]:
+    """(the order's id, the id of the app the delivery was rendered for) from a stored body."""
+    payload = json.loads(body)
     recipient = payload.get("recipient")
     recipient_id = recipient.get("id") if isinstance(recipient, dict) else None
     return payload["order"]["id"], recipient_id if isinstance(recipient_id, str) else None
@@ -147,17 +139,18 @@ def _facts(event: WebhookEvent) -> tuple[str, str | None]:
 def _finish(tenant_id: int, event_ids: list[int], note: str) -> bool:
     """Mark the events done without changing anything else, with a note saying why."""
     with session_scope(tenant_id) as session:
-        events = session.scalars(
-            select(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).order_by(WebhookEvent.id).with_for_update()
-        ).all()
-        for event in events:
-            if event.status != WebhookEvent.DONE:
-                event.attempts += 1
-                _mark_done(event, note)
+        _mark_done(session, tenant_id, event_ids, note)
     return False
 
 
-def _mark_done(event: WebhookEvent, note: str | None) -> None:
-    event.status = WebhookEvent.DONE
-    event.processed_at = utcnow()
-    event.last_error = note
+def _mark_done(session, tenant_id: int, event_ids: list[int], note: str | None) -> None:
+    session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.tenant_id == tenant_id,
+            WebhookEvent.id.in_(event_ids),
+            WebhookEvent.status != WebhookEvent.DONE,
+        )
+        .values(status=WebhookEvent.DONE, processed_at=utcnow(), last_error=note, attempts=WebhookEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
