@@ -83,12 +83,21 @@ def _apply_order(tenant_id: int, hint: _Hint) -> bool:
     with session_scope(tenant_id) as session, serialized(session):
         # Locked in id order, so tasks holding overlapping sets of one order's events never deadlock;
         # ids only (Core, no ORM objects): the bodies were read above.
-        events = session.scalars(
-            select(WebhookEvent.id)
-            .where(WebhookEvent.id.in_(ours), WebhookEvent.status != WebhookEvent.DONE)
-            .order_by(WebhookEvent.id)
-            .with_for_update()
-        ).all()
+        events = (
+            session.connection()
+            .execute(
+                select(WebhookEvent.id)
+                .where(
+                    WebhookEvent.tenant_id == tenant_id,
+                    WebhookEvent.id.in_(ours),
+                    WebhookEvent.status != WebhookEvent.DONE,
+                )
+                .order_by(WebhookEvent.id)
+                .with_for_update()
+            )
+            .scalars()
+            .all()
+        )
         if not events:
             return False
         tenant = session.get(Tenant, tenant_id)
@@ -108,14 +117,23 @@ def _hints(tenant_id: int, event_ids: tuple[int, ...]) -> list[_Hint]:
     Other unprocessed deliveries of the same orders come along: they were stored before the order
     is read, so that read covers them too, and their own tasks then find them done."""
     with session_scope(tenant_id) as session:
-        same_orders = select(WebhookEvent.order_id).where(WebhookEvent.id.in_(event_ids))
-        rows = session.execute(
-            select(WebhookEvent.id, WebhookEvent.body).where(
-                WebhookEvent.tenant_id == tenant_id,
+        # Core on the session's connection, with the tenant checked here: the ORM's tenant criterion
+        # made PostgreSQL walk the shop's whole tenant_id index instead of the two precise ones.
+        connection = session.connection()
+        stored_orders = [
+            order_id
+            for order_id in connection.execute(
+                select(WebhookEvent.order_id).where(WebhookEvent.id.in_(event_ids))
+            ).scalars()
+            if order_id
+        ]
+        rows = connection.execute(
+            select(WebhookEvent.id, WebhookEvent.tenant_id, WebhookEvent.body).where(
                 WebhookEvent.status != WebhookEvent.DONE,
-                or_(WebhookEvent.id.in_(event_ids), WebhookEvent.order_id.in_(same_orders)),
+                or_(WebhookEvent.id.in_(event_ids), WebhookEvent.order_id.in_(stored_orders)),
             )
         ).all()
+        rows = [(event_id, body) for event_id, owner, body in rows if owner == tenant_id]
         if not rows:
             return []
         tenant = session.get(Tenant, tenant_id)
