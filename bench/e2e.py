@@ -234,6 +234,7 @@ def run(
             SALEOR_TIMEOUT="5",
         )
         with (
+            env.Analyzer(database_url),
             env.Gunicorn("plugin:create_app()", environment, port=port) as web,
             env.CeleryWorker(environment, concurrency=concurrency, count_sql=True) as worker,
         ):

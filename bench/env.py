@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -403,6 +404,35 @@ def table_reads(database_url: str) -> dict[str, tuple[int, int]]:
             return {name: (int(reads), int(scans)) for name, reads, scans in rows}
     finally:
         engine.dispose()
+
+
+class Analyzer:
+    """ANALYZE of a database every few seconds while a benchmark runs: what autovacuum does on a
+    production server. This server runs with `autovacuum = off`, so without it tables that grew from
+    empty during the run keep the planner's empty-table estimates, and it picks plans (the tenant_id
+    index for "the shop's pending e-mails") that read every row of the shop."""
+
+    def __init__(self, database_url: str, interval: float = 5.0):
+        self.database_url, self.interval = database_url, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-analyze", daemon=True)
+
+    def _run(self) -> None:
+        engine = create_engine(self.database_url, isolation_level="AUTOCOMMIT")
+        try:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(Exception), engine.connect() as conn:
+                    conn.execute(text("ANALYZE"))
+        finally:
+            engine.dispose()
+
+    def __enter__(self) -> Analyzer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
 
 
 def load_average() -> str:
