@@ -484,6 +484,8 @@ class Profile:
 
     def __enter__(self) -> Profile:
         spy = shutil.which("py-spy") or str(BIN / "py-spy")
+        if not Path(spy).exists():
+            return self  # summary() says so: `pip install py-spy` (a wheel with its binary)
         argv = [spy, "record", "--pid", str(self.pid), "--subprocesses", "--format", "raw"]
         # --gil: only threads holding the GIL, i.e. running Python, not waiting on a socket.
         argv += ["--rate", str(self.rate), "--output", str(self.path), "--nonblocking", "--gil"]
@@ -501,7 +503,7 @@ class Profile:
 
     def summary(self, top: int = 25) -> dict:
         if not self.path.exists():
-            return {"available": False}
+            return {"available": False, "reason": "py-spy is not installed here (pip install py-spy)"}
         inclusive: dict[str, int] = {}
         own: dict[str, int] = {}
         total = 0
