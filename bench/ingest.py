@@ -209,9 +209,17 @@ def run(
                 else cycle(baseline_pool)
             )
             steady = deliveries.make(target, int(rate * steady_seconds))
-            with env.Gunicorn(spec, environment, port=port, extra_args=extra):
+            with env.Gunicorn(spec, environment, port=port, extra_args=extra) as web:
                 load.warm_up(target, deliveries.make(target, 50) if distinct else warm[:50])
                 stored_before = _stored_events(database_url)
+                # CPU per answered delivery at a steady rate: robust to other work on the machine,
+                # unlike latency. Gunicorn's processes, and the database's backends for the INSERT.
+                meter = env.CpuMeter(
+                    {
+                        "gunicorn": lambda web=web: env.process_tree(web.proc.pid),
+                        "postgresql": lambda: env.postgres_backends(database_url),
+                    }
+                )
                 saturated = load.closed_loop(
                     target,
                     lambda pool=saturation_pool: next(pool, None),
@@ -220,9 +228,14 @@ def run(
                     f"{label}: saturated ({concurrency} concurrent)",
                 )
                 log(f"    saturated: {saturated.summary()}")
+                meter.start()
                 paced = load.open_loop(target, steady, rate, f"{label}: {rate:.0f} req/s")
+                cpu = meter.stop()
                 log(f"    steady   : {paced.summary()}")
                 entry = report["runs"][label] = {"saturated": saturated.summary(), "steady": paced.summary()}
+                entry["cpu_ms_per_delivery"] = {
+                    name: round(1000 * cpu[name] / max(paced.ok, 1), 3) for name in ("gunicorn", "postgresql")
+                }
                 if is_app:
                     acknowledged = saturated.ok + paced.ok
                     sustainable = round(saturated.throughput / 2)

@@ -87,6 +87,18 @@ def markdown(results: dict) -> str:
                     f"{_fmt(s['throughput_rps'], '/s')} | {_fmt(s['p50_ms'], ' ms')} | "
                     f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |"
                 )
+        cpu_rows = [
+            (label, runs["cpu_ms_per_delivery"]) for label, runs in r["runs"].items() if "cpu_ms_per_delivery" in runs
+        ]
+        if cpu_rows:
+            lines += [
+                "",
+                f"CPU per answered delivery during the {r['rate']:.0f} req/s run (`/proc`; robust to other work, unlike latency):",
+                "",
+                "| setup | gunicorn ms | PostgreSQL ms |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {label} | {c['gunicorn']} | {c['postgresql']} |" for label, c in cpu_rows]
         lines += [
             "",
             f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}** (sync workers), "
