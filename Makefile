@@ -52,8 +52,9 @@ lint: $(STAMP)
 drills: $(STAMP)
 	$(PY) -m pytest -m longdrill --run-long-drills -s $(PYTEST_ARGS)
 
+# make bench BENCH_ARGS='--quick' (a smoke run, ~3 min) or BENCH_ARGS='--only ingest,e2e --profile'
 bench: $(STAMP)
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -4,7 +4,9 @@ Production shape on loopback: the Saleor emulator (50 ms added to every GraphQL 
 gunicorn -w 2 serving the app, a Celery worker (prefork, with beat) on a private Redis,
 PostgreSQL, and an aiosmtpd server that timestamps each message it accepts.
 
-Referred orders are paid at a steady rate (open loop: order i at t0 + i/rate, whatever
+Two phases, each measured on its own (CPU by process, SQL statements the worker sends,
+PostgreSQL transactions, Saleor calls, all per order): plain paid orders (the buyer is enrolled
+as an advocate and invited), then referred orders. Orders are paid at a steady rate (open loop: order i at t0 + i/rate, whatever
 happened to the earlier ones). For each, the clock starts when the emulator starts sending
 its ORDER_FULLY_PAID delivery and stops when the later of the two reward e-mails (the
 friend's WELCOME-… and the advocate's THANKS-… code) is accepted.
@@ -22,6 +24,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
+from email.utils import parseaddr
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -59,6 +63,15 @@ class TimedSMTPSink:
     def __exit__(self, *exc):
         self.controller.stop()
 
+    def first_arrival_by_recipient(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        with self._lock:
+            arrivals = list(self.arrivals)
+        for at, raw in arrivals:
+            message = email.message_from_bytes(raw, policy=policy.default)
+            found.setdefault(parseaddr(str(message.get("To", "")))[1].lower(), at)
+        return found
+
     def first_arrival_of_codes(self) -> dict[str, float]:
         found: dict[str, float] = {}
         with self._lock:
@@ -93,19 +106,108 @@ def _wait(predicate, timeout: float, interval: float = 0.5):
     return predicate()
 
 
+class Phase:
+    """What one measured phase costs: CPU by process, SQL statements, PostgreSQL transactions and
+    Saleor calls, taken as differences between start() and stop()."""
+
+    def __init__(self, *, web, worker, database_url: str, saleor, concurrency: int, profile: Path | None = None):
+        self.worker, self.database_url, self.saleor = worker, database_url, saleor
+        self.profile = env.Profile(worker.proc.pid, profile) if profile else None
+        self.meter = env.CpuMeter(
+            {
+                "celery main process (consumer, pool dispatch, relay)": worker.main_pid,
+                f"celery prefork children ({concurrency}) and beat": worker.child_pids,
+                "postgresql backends": lambda: env.postgres_backends(database_url),
+                "gunicorn (2 workers)": lambda: env.process_tree(web.proc.pid),
+                "bench process (emulator, SMTP server, driver)": lambda: [os.getpid()],
+            }
+        )
+
+    def start(self) -> Phase:
+        self.load_before = env.load_average()
+        self.sql_before = self.worker.sql_statements()
+        self.db_before = env.database_activity(self.database_url)
+        self.tables_before = env.table_reads(self.database_url)
+        self.calls_before = len(self.saleor.requests)
+        if self.profile:
+            self.profile.__enter__()
+        self.meter.start()
+        return self
+
+    def stop(self, orders: int) -> dict:
+        cpu = self.meter.stop()
+        if self.profile:
+            self.profile.__exit__(None, None, None)
+        time.sleep(1.5)  # PostgreSQL publishes a backend's counters at most once a second
+        db_after = env.database_activity(self.database_url)
+        tables = env.table_reads(self.database_url)
+        reads = {
+            name: (
+                round((rows - self.tables_before.get(name, (0, 0))[0]) / max(orders, 1), 1),
+                round((scans - self.tables_before.get(name, (0, 0))[1]) / max(orders, 1), 2),
+            )
+            for name, (rows, scans) in tables.items()
+        }
+        sql_after = self.worker.sql_statements()
+        per = max(orders, 1)
+        worker_cpu = sum(v for k, v in cpu.items() if k.startswith("celery"))
+        return {
+            "cpu_seconds": cpu,
+            "worker_cpu_per_order": round(worker_cpu / per, 4),
+            "sql_statements_per_order_worker": (
+                None if sql_after is None else round((sql_after - self.sql_before) / per, 1)
+            ),
+            "database_per_order": {k: round((db_after[k] - self.db_before[k]) / per, 1) for k in db_after},
+            # table → (rows read, sequential scans) per order, the five tables read most
+            "table_reads_per_order": dict(sorted(reads.items(), key=lambda kv: -kv[1][0])[:5]),
+            "saleor_calls_per_order": _calls_per_order(self.saleor.requests[self.calls_before :], orders),
+            "load_average": {"before": self.load_before, "after": env.load_average()},
+            **({"profile": self.profile.summary()} if self.profile else {}),
+        }
+
+
+def _open_loop(rate: float, count: int, work) -> float:
+    """Call work(i) for i < count, the i-th at t0 + i / rate, each in a thread; seconds taken."""
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        for i in range(count):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(work, i)
+    return round(time.monotonic() - started, 2)
+
+
+def _count_sent(engine, kinds: tuple[str, ...]) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT count(*) FROM outbound_emails WHERE status = 'sent' AND kind = ANY(:k)"),
+            {"k": list(kinds)},
+        ).scalar()
+
+
 def run(
     *,
-    rate: float = 20,
+    rate: float = 10,
     seconds: float = 15,
     advocates: int = 20,
+    plain_orders: int | None = None,
     saleor_latency: float = 0.05,
     concurrency: int = 8,
     drain_timeout: float | None = None,
+    profile_dir: Path | None = None,
     log=print,
 ) -> dict:
+    """Two measured phases at `rate` orders/s: plain paid orders (each buyer enrolled as an advocate
+        and invited), then referred orders (attribution, both rewards, both e-mails, and the friend
+        enrolled and invited too). `profile_dir`: py-spy samples the worker during each phase (CPU
+    figures then include py-spy's own overhead in the sampled processes: take them from a run without)."""
     from tests.saleor_emulator import SaleorEmulator
 
+    if profile_dir:
+        profile_dir.mkdir(parents=True, exist_ok=True)
     orders_total = int(rate * seconds)
+    plain_total = max(plain_orders if plain_orders is not None else orders_total, advocates)
     report: dict = {
         "rate": rate,
         "orders": orders_total,
@@ -132,8 +234,9 @@ def run(
             SALEOR_TIMEOUT="5",
         )
         with (
+            env.Analyzer(database_url),
             env.Gunicorn("plugin:create_app()", environment, port=port) as web,
-            env.CeleryWorker(environment, concurrency=concurrency) as worker,
+            env.CeleryWorker(environment, concurrency=concurrency, count_sql=True) as worker,
         ):
             installed = saleor.install(f"{web.url}/api/manifest")
             if not installed.ok:
@@ -153,31 +256,75 @@ def run(
                         ),
                     },
                 )
-            log(f"  making {advocates} advocates through the real flow ...")
-            for i in range(advocates):
+            # A few orders first, unmeasured, so every process has its connections and imports.
+            for i in range(4):
                 order = saleor.create_order(
-                    f"advocate{i}@example.com",
-                    first_name=f"Ada{i}",
-                    total="60.00",
-                    paid=True,
-                    shipping_address=_address("Ada"),
+                    f"warmup{i}@example.org", total="30.00", paid=True, shipping_address=_address("Wim")
                 )
                 saleor.checkout_complete(order, retry=True)
-
-            def codes():
-                with engine.connect() as conn:
-                    found = (
-                        conn.execute(text("SELECT code FROM advocates WHERE email LIKE 'advocate%'")).scalars().all()
-                    )
-                return found if len(found) == advocates else None
-
-            advocate_codes = _wait(codes, 120)
-            if not advocate_codes:
-                raise RuntimeError(f"advocates were not created:\n{worker.log_tail()}")
+            _wait(lambda: _count_sent(engine, ("invite",)) >= 4, 60)
             saleor.faults.latency = saleor_latency
 
-            paid_at: dict[str, float] = {}
+            plain_paid_at: dict[str, float] = {}
             failures: list[str] = []
+
+            def plain_order(i: int) -> None:
+                try:
+                    order = saleor.create_order(
+                        f"advocate{i}@example.com",
+                        first_name=f"Ada{i}",
+                        total="60.00",
+                        paid=True,
+                        shipping_address=_address("Ada"),
+                    )
+                    for delivery in saleor.checkout_complete(order, deliver=False):
+                        if delivery.event == "ORDER_FULLY_PAID":
+                            plain_paid_at[f"advocate{i}@example.com"] = time.monotonic()
+                        delivery.send(retry=True)
+                except Exception as exc:  # noqa: BLE001 - counted, the run goes on
+                    failures.append(f"plain {type(exc).__name__}: {exc}")
+
+            log(f"  paying {plain_total} plain orders at {rate:.0f}/s (each buyer becomes an advocate) ...")
+            phase = Phase(
+                web=web,
+                worker=worker,
+                database_url=database_url,
+                saleor=saleor,
+                concurrency=concurrency,
+                profile=profile_dir / f"plain-{rate:g}.txt" if profile_dir else None,
+            )
+            phase.start()
+            report["plain_driving_s"] = _open_loop(rate, plain_total, plain_order)
+            _wait(lambda: _count_sent(engine, ("invite",)) >= 4 + plain_total, max(120.0, plain_total * 1.0))
+            report["plain"] = phase.stop(plain_total)
+            report["plain"]["orders"] = plain_total
+            invited = smtp.first_arrival_by_recipient()
+            plain_latency = Result("paid → invitation")
+            plain_missing = 0
+            for address, t0 in plain_paid_at.items():
+                if address in invited:
+                    plain_latency.latencies.append(invited[address] - t0)
+                else:
+                    plain_missing += 1
+            report["plain"].update(
+                {
+                    "invitations_missing": plain_missing,
+                    "p50_s": _seconds(plain_latency.percentile(50)),
+                    "p95_s": _seconds(plain_latency.percentile(95)),
+                }
+            )
+            log(f"  plain: {report['plain']}")
+
+            with engine.connect() as conn:
+                advocate_codes = (
+                    conn.execute(text("SELECT code FROM advocates WHERE email LIKE 'advocate%' ORDER BY id"))
+                    .scalars()
+                    .all()[:advocates]
+                )
+            if len(advocate_codes) < advocates:
+                raise RuntimeError(f"advocates were not created:\n{worker.log_tail()}")
+
+            paid_at: dict[str, float] = {}
 
             def referred_order(i: int) -> None:
                 try:
@@ -199,39 +346,30 @@ def run(
                     failures.append(f"{type(exc).__name__}: {exc}")
 
             log(f"  paying {orders_total} referred orders at {rate:.0f}/s ...")
-            meter = env.CpuMeter(
-                {
-                    "gunicorn (2 workers)": lambda: env.process_tree(web.proc.pid),
-                    f"celery worker ({concurrency} processes)": lambda: env.process_tree(worker.proc.pid),
-                    "postgresql backends": lambda: env.postgres_backends(database_url),
-                    "bench process (emulator, SMTP server, driver)": lambda: [os.getpid()],
-                }
-            ).start()
-            load_before = env.load_average()
-            calls_before = len(saleor.requests)
-            started = time.monotonic()
-            with ThreadPoolExecutor(max_workers=64) as pool:
-                for i in range(orders_total):
-                    delay = started + i / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    pool.submit(referred_order, i)
-            report["driving_s"] = round(time.monotonic() - started, 2)
+            phase = Phase(
+                web=web,
+                worker=worker,
+                database_url=database_url,
+                saleor=saleor,
+                concurrency=concurrency,
+                profile=profile_dir / f"referred-{rate:g}.txt" if profile_dir else None,
+            )
+            phase.start()
+            report["driving_s"] = _open_loop(rate, orders_total, referred_order)
 
-            def rewards_sent():
-                with engine.connect() as conn:
-                    sent = conn.execute(
-                        text(
-                            "SELECT count(*) FROM outbound_emails WHERE status = 'sent'"
-                            " AND kind IN ('referrer_reward', 'friend_reward')"
-                        )
-                    ).scalar()
-                return sent >= 2 * orders_total
+            def settled():
+                # Both rewards and the friend's own invitation: the whole of a referred order's work.
+                return (
+                    _count_sent(engine, ("referrer_reward", "friend_reward")) >= 2 * orders_total
+                    and _count_sent(engine, ("invite",)) >= 4 + plain_total + orders_total
+                )
 
-            _wait(rewards_sent, drain_timeout or max(180.0, orders_total * 1.0))
-            report["cpu_seconds"] = meter.stop()
-            report["saleor_calls_per_order"] = _calls_per_order(saleor.requests[calls_before:], orders_total)
-            report["load_average"] = {"before": load_before, "after": env.load_average()}
+            _wait(settled, drain_timeout or max(180.0, orders_total * 1.0))
+            report["referred"] = phase.stop(orders_total)
+            # The keys the report has always had, for the referred orders.
+            report["cpu_seconds"] = report["referred"]["cpu_seconds"]
+            report["saleor_calls_per_order"] = report["referred"]["saleor_calls_per_order"]
+            report["load_average"] = report["referred"]["load_average"]
             time.sleep(1)
             arrivals = smtp.first_arrival_of_codes()
             with engine.connect() as conn:
@@ -242,6 +380,14 @@ def run(
                     )
                 ).all()
                 states = dict(conn.execute(text("SELECT state, count(*) FROM referrals GROUP BY state")).all())
+                reward_mails = dict(
+                    conn.execute(
+                        text(
+                            "SELECT kind, count(*) FROM outbound_emails"
+                            " WHERE kind IN ('referrer_reward', 'friend_reward') GROUP BY kind"
+                        )
+                    ).all()
+                )
             codes_by_order: dict[str, list[str]] = {}
             for order_id, code in rows:
                 codes_by_order.setdefault(order_id, []).append(code)
@@ -253,11 +399,15 @@ def run(
                     missing += 1
                     continue
                 result.latencies.append(max(arrivals[c] for c in order_codes) - t0)
+            # Doubled: more than two reward coupons for one order, or more reward e-mails than orders x 2.
+            doubled = sum(1 for codes in codes_by_order.values() if len(codes) > 2)
+            doubled += max(0, sum(reward_mails.values()) - 2 * orders_total)
             summary = result.summary()
             report.update(
                 {
                     "completed": len(result.latencies),
                     "missing": missing,
+                    "doubled": doubled,
                     "delivery_failures": len(failures),
                     "failure_samples": failures[:5],
                     "referral_states": states,

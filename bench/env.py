@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -220,12 +221,18 @@ class Gunicorn(Process):
 
 
 class CeleryWorker(Process):
-    def __init__(self, env: dict[str, str], concurrency: int, beat: bool = True):
+    """`celery worker` (prefork) with beat. `count_sql`: run it as `bench.counted_worker`, whose
+    processes count the SQL statements they send (`sql_statements()`)."""
+
+    def __init__(self, env: dict[str, str], concurrency: int, beat: bool = True, count_sql: bool = False):
         self.schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
+        self.sql_counts_dir = Path(tempfile.mkdtemp(prefix="bench-sql-")) if count_sql else None
+        if self.sql_counts_dir is not None:
+            env = {**env, "BENCH_SQL_COUNTS_DIR": str(self.sql_counts_dir)}
         argv = [
             str(BIN / "celery"),
             "-A",
-            "plugin.tasks.celery_app",
+            "bench.counted_worker" if count_sql else "plugin.tasks.celery_app",
             "worker",
             f"--concurrency={concurrency}",
             "--pool=prefork",
@@ -237,6 +244,22 @@ class CeleryWorker(Process):
         if beat:
             argv += ["--beat", "-s", str(self.schedule)]
         super().__init__(argv, env, f"celery-{uuid.uuid4().hex[:6]}")
+
+    def sql_statements(self) -> int | None:
+        """Statements sent so far by the worker's processes (each writes its total to a file)."""
+        if self.sql_counts_dir is None:
+            return None
+        found = 0
+        for path in self.sql_counts_dir.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                found += int(path.read_text() or 0)
+        return found
+
+    def main_pid(self) -> list[int]:
+        return [self.proc.pid]
+
+    def child_pids(self) -> list[int]:
+        return [pid for pid in process_tree(self.proc.pid) if pid != self.proc.pid]
 
 
 def _version(package: str) -> str:
@@ -347,6 +370,71 @@ def postgres_backends(database_url: str) -> list[int]:
         admin.dispose()
 
 
+def database_activity(database_url: str) -> dict[str, int]:
+    """PostgreSQL's counters for one database (every client: gunicorn's raw INSERTs included)."""
+    name = database_url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN_URL)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+            row = conn.execute(
+                text(
+                    "SELECT xact_commit + xact_rollback AS transactions, tup_inserted AS rows_inserted,"
+                    " tup_updated AS rows_updated, tup_fetched AS rows_fetched"
+                    " FROM pg_stat_database WHERE datname = :n"
+                ),
+                {"n": name},
+            ).one()
+            return dict(row._mapping)
+    finally:
+        admin.dispose()
+
+
+def table_reads(database_url: str) -> dict[str, tuple[int, int]]:
+    """Per table: (rows handed out so far by sequential scans and index fetches, sequential scans)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0), coalesce(seq_scan, 0)"
+                    " FROM pg_stat_user_tables"
+                )
+            ).all()
+            return {name: (int(reads), int(scans)) for name, reads, scans in rows}
+    finally:
+        engine.dispose()
+
+
+class Analyzer:
+    """ANALYZE of a database every few seconds while a benchmark runs: what autovacuum does on a
+    production server. This server runs with `autovacuum = off`, so without it tables that grew from
+    empty during the run keep the planner's empty-table estimates, and it picks plans (the tenant_id
+    index for "the shop's pending e-mails") that read every row of the shop."""
+
+    def __init__(self, database_url: str, interval: float = 5.0):
+        self.database_url, self.interval = database_url, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-analyze", daemon=True)
+
+    def _run(self) -> None:
+        engine = create_engine(self.database_url, isolation_level="AUTOCOMMIT")
+        try:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(Exception), engine.connect() as conn:
+                    conn.execute(text("ANALYZE"))
+        finally:
+            engine.dispose()
+
+    def __enter__(self) -> Analyzer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -381,3 +469,76 @@ class CpuMeter:
         self.result["wall seconds"] = round(wall, 2)
         self.result["cores available"] = os.cpu_count() or 0
         return self.result
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+class Profile:
+    """py-spy sampling a process and its children (the Celery worker and its prefork pool) into
+    collapsed stacks, only while a thread holds the GIL (CPU spent in Python, not waits); `summary()` gives the functions with the most samples, inclusive and own."""
+
+    def __init__(self, pid: int, path: Path, rate: int = 200):
+        self.pid, self.path, self.rate = pid, path, rate
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Profile:
+        spy = shutil.which("py-spy") or str(BIN / "py-spy")
+        if not Path(spy).exists():
+            return self  # summary() says so: `pip install py-spy` (a wheel with its binary)
+        argv = [spy, "record", "--pid", str(self.pid), "--subprocesses", "--format", "raw"]
+        # --gil: only threads holding the GIL, i.e. running Python, not waiting on a socket.
+        argv += ["--rate", str(self.rate), "--output", str(self.path), "--nonblocking", "--gil"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # py-spy attaches to every process of the tree
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def summary(self, top: int = 25) -> dict:
+        if not self.path.exists():
+            return {"available": False, "reason": "py-spy is not installed here (pip install py-spy)"}
+        inclusive: dict[str, int] = {}
+        own: dict[str, int] = {}
+        total = 0
+        for line in self.path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            frames = [_frame_name(f) for f in stack.split(";")[1:]]  # the first is the process
+            for name in set(frames):
+                inclusive[name] = inclusive.get(name, 0) + n
+            if frames:
+                own[frames[-1]] = own.get(frames[-1], 0) + n
+
+        def ranked(counts):
+            return [(name, round(100 * n / total, 1)) for name, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+        return {
+            "available": True,
+            "samples": total,
+            "path": str(self.path),
+            "inclusive_percent": ranked(inclusive)[:top],
+            # our own functions, inclusive: where a change to this code would save time
+            "plugin_inclusive_percent": [(n, pct) for n, pct in ranked(inclusive) if "plugin/" in n][:top],
+            "own_percent": ranked(own)[:top],
+        }
+
+
+def _frame_name(frame: str) -> str:
+    # py-spy: "function (path/to/module.py:123)" → "function (module path)"
+    name, _, where = frame.partition(" (")
+    path = where.rsplit(":", 1)[0]
+    for marker in ("site-packages/", "/plugin/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1] if marker != "/plugin/" else "plugin/" + path.split(marker, 1)[1]
+            break
+    return f"{name} ({path})"

@@ -152,13 +152,17 @@ def _stored_events(database_url: str) -> int:
         engine.dispose()
 
 
+GTHREAD = ["-k", "gthread", "--threads", "4"]
 VARIANTS = {
     # label: (gunicorn app, extra gunicorn arguments)
     "app": ("plugin:create_app()", []),
     "baseline": ("bench.baseline_app:app", []),
-    "app, gthread (2 workers × 4 threads)": ("plugin:create_app()", ["-k", "gthread", "--threads", "4"]),
-    "baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:app", ["-k", "gthread", "--threads", "4"]),
+    "insert-only baseline": ("bench.baseline_app:insert_app", []),
+    "app, gthread (2 workers × 4 threads)": ("plugin:create_app()", GTHREAD),
+    "baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:app", GTHREAD),
+    "insert-only baseline, gthread (2 workers × 4 threads)": ("bench.baseline_app:insert_app", GTHREAD),
 }
+INSERTING = ("plugin:create_app()", "bench.baseline_app:insert_app")  # need distinct deliveries
 
 
 def run(
@@ -196,17 +200,26 @@ def run(
         for label in variants:
             spec, extra = VARIANTS[label]
             is_app = spec.startswith("plugin")
+            distinct = spec in INSERTING
             # Distinct deliveries for the app (the saturation run stops early should they run out).
             log(f"  {label}: signing deliveries ...")
             saturation_pool = (
                 iter(deliveries.make(target, int(saturate_seconds * SATURATION_CEILING)))
-                if is_app
+                if distinct
                 else cycle(baseline_pool)
             )
             steady = deliveries.make(target, int(rate * steady_seconds))
-            with env.Gunicorn(spec, environment, port=port, extra_args=extra):
-                load.warm_up(target, deliveries.make(target, 50) if is_app else warm[:50])
+            with env.Gunicorn(spec, environment, port=port, extra_args=extra) as web:
+                load.warm_up(target, deliveries.make(target, 50) if distinct else warm[:50])
                 stored_before = _stored_events(database_url)
+                # CPU per answered delivery at a steady rate: robust to other work on the machine,
+                # unlike latency. Gunicorn's processes, and the database's backends for the INSERT.
+                meter = env.CpuMeter(
+                    {
+                        "gunicorn": lambda web=web: env.process_tree(web.proc.pid),
+                        "postgresql": lambda: env.postgres_backends(database_url),
+                    }
+                )
                 saturated = load.closed_loop(
                     target,
                     lambda pool=saturation_pool: next(pool, None),
@@ -215,9 +228,14 @@ def run(
                     f"{label}: saturated ({concurrency} concurrent)",
                 )
                 log(f"    saturated: {saturated.summary()}")
+                meter.start()
                 paced = load.open_loop(target, steady, rate, f"{label}: {rate:.0f} req/s")
+                cpu = meter.stop()
                 log(f"    steady   : {paced.summary()}")
                 entry = report["runs"][label] = {"saturated": saturated.summary(), "steady": paced.summary()}
+                entry["cpu_ms_per_delivery"] = {
+                    name: round(1000 * cpu[name] / max(paced.ok, 1), 3) for name in ("gunicorn", "postgresql")
+                }
                 if is_app:
                     acknowledged = saturated.ok + paced.ok
                     sustainable = round(saturated.throughput / 2)

@@ -26,7 +26,11 @@ SECTIONS = ("widget", "analytics", "ingest", "e2e")
 TARGETS = {
     "ingest_ratio": 0.5,  # app throughput / bare Flask throughput, same gunicorn setup
     "ingest_p99_ms": 25.0,  # at a steady 200 req/s
-    "e2e_p95_s": 2.0,  # paid delivery → both reward e-mails accepted, at 20 orders/s
+    "ingest_p99_vs_insert_only": 3.0,  # app p99 / the insert-only baseline's p99, same setup, same run
+    "e2e_rate": 10.0,  # referred orders per second the e2e latency target is for
+    "e2e_p95_s": 2.0,  # paid delivery → both reward e-mails accepted, at 10 orders/s
+    "worker_cpu_plain_s": 0.015,  # Celery CPU seconds per plain paid order (enrolment + invitation)
+    "worker_cpu_referred_s": 0.05,  # per referred order (attribution, both rewards, both e-mails)
     "widget_gzip_bytes": 3 * 1024,
     "analytics_p95_ms": 200.0,  # each dashboard query, 1 M funnel events
 }
@@ -83,6 +87,18 @@ def markdown(results: dict) -> str:
                     f"{_fmt(s['throughput_rps'], '/s')} | {_fmt(s['p50_ms'], ' ms')} | "
                     f"{_fmt(s['p90_ms'], ' ms')} | {_fmt(s['p99_ms'], ' ms')} | {_fmt(s['max_ms'], ' ms')} |"
                 )
+        cpu_rows = [
+            (label, runs["cpu_ms_per_delivery"]) for label, runs in r["runs"].items() if "cpu_ms_per_delivery" in runs
+        ]
+        if cpu_rows:
+            lines += [
+                "",
+                f"CPU per answered delivery during the {r['rate']:.0f} req/s run (`/proc`; robust to other work, unlike latency):",
+                "",
+                "| setup | gunicorn ms | PostgreSQL ms |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {label} | {c['gunicorn']} | {c['postgresql']} |" for label, c in cpu_rows]
         lines += [
             "",
             f"Throughput ratio app / baseline: **{r.get('throughput_ratio')}** (sync workers), "
@@ -112,43 +128,106 @@ def markdown(results: dict) -> str:
             "",
             "## 2. End to end: paid order → both reward e-mails",
             "",
-            "| rate | orders | completed | missing | p50 | p95 | p99 | max | Saleor calls |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| rate | orders | completed | missing | doubled | p50 | p95 | p99 | max | load before / after |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in results["e2e"]:
+            load = r.get("load_average", {})
             lines.append(
-                f"| {_fmt(r['rate'])}/s | {r['orders']} | {r['completed']} | {r['missing']} | "
+                f"| {_fmt(r['rate'])}/s | {r['orders']} | {r['completed']} | {r['missing']} | {r.get('doubled', '–')} | "
                 f"{_fmt(r['p50_s'], ' s')} | {_fmt(r['p95_s'], ' s')} | {_fmt(r['p99_s'], ' s')} | "
-                f"{_fmt(r['max_s'], ' s')} | {r['saleor_calls']} |"
+                f"{_fmt(r['max_s'], ' s')} | {load.get('before')} / {load.get('after')} |"
             )
         for r in results["e2e"]:
-            per_order = r.get("saleor_calls_per_order")
-            if per_order:
+            phases = [(k, r[k]) for k in ("plain", "referred") if k in r]
+            if not phases:
+                continue
+            plain = r.get("plain", {})
+            lines += [
+                "",
+                f"Cost per order at {_fmt(r['rate'])} orders/s, by order kind ({plain.get('orders', '?')} plain paid"
+                f" orders: enrolment + invitation; {r['orders']} referred orders: attribution, both rewards, both"
+                " e-mails, the friend's enrolment and invitation):",
+                "",
+                "| per order | " + " | ".join(k for k, _ in phases) + " |",
+                "|---|" + "---|" * len(phases),
+            ]
+            names = list(dict.fromkeys(n for _, p in phases for n in p["cpu_seconds"]))
+            for name in names:
+                if name in ("wall seconds", "cores available"):
+                    continue
+                cells = [f"{p['cpu_seconds'].get(name, 0) / max(p_orders(r, k), 1):.4f}" for k, p in phases]
+                lines.append(f"| CPU s: {name} | " + " | ".join(cells) + " |")
+            lines.append(
+                "| **CPU s: Celery worker, all processes** | "
+                + " | ".join(f"**{p['worker_cpu_per_order']:.4f}**" for _, p in phases)
+                + " |"
+            )
+            lines.append(
+                "| SQL statements sent by the worker | "
+                + " | ".join(str(p.get("sql_statements_per_order_worker")) for _, p in phases)
+                + " |"
+            )
+            for key in ("transactions", "rows_inserted", "rows_updated", "rows_fetched"):
+                lines.append(
+                    f"| PostgreSQL {key.replace('_', ' ')} (every client) | "
+                    + " | ".join(str(p["database_per_order"].get(key)) for _, p in phases)
+                    + " |"
+                )
+            tables = list(dict.fromkeys(t for _, p in phases for t in p.get("table_reads_per_order", {})))
+            for table in tables:
+                lines.append(
+                    f"| rows read from {table} (sequential scans) | "
+                    + " | ".join(
+                        "{} ({})".format(*p.get("table_reads_per_order", {}).get(table, ("–", "–"))) for _, p in phases
+                    )
+                    + " |"
+                )
+            ops = list(dict.fromkeys(o for _, p in phases for o in p["saleor_calls_per_order"]))
+            for op in ops:
+                lines.append(
+                    f"| Saleor calls: {op} | "
+                    + " | ".join(str(p["saleor_calls_per_order"].get(op, 0)) for _, p in phases)
+                    + " |"
+                )
+            lines.append(
+                "| **Saleor calls, all** | "
+                + " | ".join(f"**{round(sum(p['saleor_calls_per_order'].values()), 2)}**" for _, p in phases)
+                + " |"
+            )
+            lines.append(
+                "| wall seconds / cores | "
+                + " | ".join(
+                    f"{p['cpu_seconds'].get('wall seconds')} / {p['cpu_seconds'].get('cores available')}"
+                    for _, p in phases
+                )
+                + " |"
+            )
+            lines.append(
+                "| load average before / after | "
+                + " | ".join(f"{p['load_average']['before']} / {p['load_average']['after']}" for _, p in phases)
+                + " |"
+            )
+            for kind, p in phases:
+                prof = p.get("profile") or {}
+                if not prof.get("available"):
+                    continue
                 lines += [
                     "",
-                    f"Saleor calls per referred order during the {_fmt(r['rate'])}/s run, by operation:",
+                    f"Profile of the Celery worker, {kind} orders ({prof['samples']:,} samples, py-spy, every"
+                    f" process): the functions in most samples, inclusive and own time.",
                     "",
-                    "| operation | calls per order |",
-                    "|---|---|",
+                    "| inclusive | % | own | % |",
+                    "|---|---|---|---|",
                 ]
-                lines += [f"| {name} | {count} |" for name, count in per_order.items()]
-                lines.append(f"| all | {round(sum(per_order.values()), 2)} |")
-        for r in results["e2e"]:
-            cpu = r.get("cpu_seconds", {})
-            if cpu:
+                for (inc, inc_pct), (own, own_pct) in zip(prof["inclusive_percent"], prof["own_percent"], strict=False):
+                    lines.append(f"| {inc} | {inc_pct} | {own} | {own_pct} |")
+            if plain:
                 lines += [
                     "",
-                    f"CPU seconds during the {_fmt(r['rate'])}/s run ({r['orders']} orders):",
-                    "",
-                    "| process | CPU s | per order |",
-                    "|---|---|---|",
+                    f"Plain orders: paid → invitation p50 {_fmt(plain.get('p50_s'), ' s')}, p95"
+                    f" {_fmt(plain.get('p95_s'), ' s')}, {plain.get('invitations_missing')} invitations missing.",
                 ]
-                lines += [
-                    f"| {k} | {v} | {v / r['orders']:.3f} |"
-                    for k, v in cpu.items()
-                    if k not in ("wall seconds", "cores available")
-                ]
-                lines.append(f"| wall seconds / cores | {cpu.get('wall seconds')} / {cpu.get('cores available')} | |")
 
     if "widget" in results:
         w = results["widget"]
@@ -209,6 +288,10 @@ def markdown(results: dict) -> str:
 GTHREAD_APP = "app, gthread (2 workers × 4 threads)"
 
 
+def p_orders(r: dict, kind: str) -> int:
+    return r[kind].get("orders", r["orders"]) if kind == "plain" else r["orders"]
+
+
 def targets(results: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     if "ingest" in results:
@@ -229,6 +312,19 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
         for setup, _ratio, label in setups:
             if label not in r["runs"]:
                 continue
+            floor_label = "insert-only baseline" + label.removeprefix("app")
+            floor = r["runs"].get(floor_label, {}).get("steady", {}).get("p99_ms")
+            mine = r["runs"][label]["steady"]["p99_ms"]
+            if floor and mine:
+                ratio = mine / floor
+                rows.append(
+                    (
+                        f"ingest p99 at {r['rate']:.0f} req/s vs the insert-only baseline's ({setup})",
+                        f"≤ {TARGETS['ingest_p99_vs_insert_only']:.0f}×",
+                        f"{ratio:.2f}× ({_fmt(mine, ' ms')} vs {_fmt(floor, ' ms')})",
+                        _verdict(ratio <= TARGETS["ingest_p99_vs_insert_only"]),
+                    )
+                )
             steady = r["runs"][label]["steady"]
             ok = (
                 steady["p99_ms"] is not None
@@ -245,15 +341,31 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
             )
     if "e2e" in results:
         for r in results["e2e"]:
-            ok = r["p95_s"] is not None and r["p95_s"] <= TARGETS["e2e_p95_s"] and r["missing"] == 0
+            ok = (
+                r["p95_s"] is not None
+                and r["p95_s"] <= TARGETS["e2e_p95_s"]
+                and r["missing"] == 0
+                and not r.get("doubled")
+            )
             rows.append(
                 (
                     f"paid → both e-mails p95 at {_fmt(r['rate'])} orders/s",
                     f"≤ {TARGETS['e2e_p95_s']:.0f} s",
-                    f"{_fmt(r['p95_s'], ' s')} ({r['missing']} missing)",
-                    _verdict(ok) if r["rate"] >= 20 else f"{_verdict(ok)} (below the target rate)",
+                    f"{_fmt(r['p95_s'], ' s')} ({r['missing']} missing, {r.get('doubled', '?')} doubled)",
+                    _verdict(ok) if r["rate"] >= TARGETS["e2e_rate"] else f"{_verdict(ok)} (below the target rate)",
                 )
             )
+            for kind, target in (("plain", "worker_cpu_plain_s"), ("referred", "worker_cpu_referred_s")):
+                if kind in r:
+                    cpu = r[kind]["worker_cpu_per_order"]
+                    rows.append(
+                        (
+                            f"Celery worker CPU per {kind} order at {_fmt(r['rate'])} orders/s",
+                            f"≤ {TARGETS[target]} s",
+                            f"{cpu:.4f} s",
+                            _verdict(cpu <= TARGETS[target]),
+                        )
+                    )
     if "widget" in results:
         size = results["widget"].get("size", {})
         if size.get("available"):
@@ -292,7 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}")
     parser.add_argument("--quick", action="store_true", help="shorter runs and smaller data (a smoke test)")
     parser.add_argument("--ingest-rate", type=float, default=200)
-    parser.add_argument("--e2e-rates", default="20,2", help="orders per second, one e2e run each")
+    parser.add_argument("--e2e-rates", default="10,2", help="orders per second, one e2e run each")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy samples the Celery worker in each e2e phase (top functions)"
+    )
     parser.add_argument("--e2e-concurrency", type=int, default=8, help="Celery worker processes")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -349,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=seconds,
                     advocates=5 if args.quick else 20,
                     concurrency=args.e2e_concurrency,
+                    profile_dir=(RESULTS / f"profile-{started.strftime('%Y%m%dT%H%M%SZ')}") if args.profile else None,
                     log=log,
                 )
             )

@@ -166,22 +166,44 @@ def create_in_saleor(client: SaleorClient, coupon: Coupon) -> None:
     if coupon.value_type in GIFT_CARD_KINDS:
         giftcards.create_in_saleor(client, coupon, _gift_card_note(coupon))
         return
-    try:
-        voucher = client.create_voucher(_voucher_input(coupon))
-        voucher_id = voucher["id"]
-        code_id = next((e["node"]["id"] for e in voucher["codes"]["edges"] if e["node"]["code"] == coupon.code), None)
-    except SaleorMutationError as exc:
-        ours = exc.code == "ALREADY_EXISTS" and coupon.code in (exc.errors[0].get("voucherCodes") or [])
-        if not ours:
-            raise
-        found = client.find_voucher_code(coupon.code)
-        if found is None or not found[0]["name"].startswith(VOUCHER_NAME_PREFIX):
-            raise
-        voucher_id, code_id = found[0]["id"], found[1]["id"]
-        log.info("coupon %s already existed in Saleor (earlier attempt); reusing voucher %s", coupon.id, voucher_id)
-    min_amount = _amount(coupon.min_order) if coupon.min_order and coupon.min_order > 0 else None
-    client.set_voucher_channel(voucher_id, coupon.saleor_channel_id, _listing_value(coupon), min_amount)
-    coupon.saleor_voucher_id, coupon.saleor_code_id = voucher_id, code_id
+    create_vouchers_in_saleor(client, [coupon])
+
+
+def create_vouchers_in_saleor(client: SaleorClient, coupons: list[Coupon]) -> None:
+    """The vouchers of these coupons in two requests whatever their number: one aliased
+    voucherCreate, one aliased channel listing. A code that already exists as *our* voucher (an
+    earlier attempt got through) is looked up and reused."""
+    if not coupons:
+        return
+    created = client.create_vouchers([_voucher_input(coupon) for coupon in coupons])
+    listings = []
+    for coupon, payload in zip(coupons, created, strict=True):
+        if payload.get("errors"):
+            voucher_id, code_id = _created_before(
+                client, coupon, SaleorMutationError("voucherCreate", payload["errors"])
+            )
+        else:
+            voucher = payload["voucher"]
+            voucher_id = voucher["id"]
+            code_id = next(
+                (e["node"]["id"] for e in voucher["codes"]["edges"] if e["node"]["code"] == coupon.code), None
+            )
+        coupon.saleor_voucher_id, coupon.saleor_code_id = voucher_id, code_id
+        min_amount = _amount(coupon.min_order) if coupon.min_order and coupon.min_order > 0 else None
+        listings.append((voucher_id, coupon.saleor_channel_id, _listing_value(coupon), min_amount))
+    client.set_voucher_channels(listings)
+
+
+def _created_before(client: SaleorClient, coupon: Coupon, exc: SaleorMutationError) -> tuple[str, str]:
+    """(voucher id, code id) of our own voucher for this code, when Saleor says the code exists."""
+    ours = exc.code == "ALREADY_EXISTS" and coupon.code in (exc.errors[0].get("voucherCodes") or [])
+    if not ours:
+        raise exc
+    found = client.find_voucher_code(coupon.code)
+    if found is None or not found[0]["name"].startswith(VOUCHER_NAME_PREFIX):
+        raise exc
+    log.info("coupon %s already existed in Saleor (earlier attempt); reusing voucher %s", coupon.id, found[0]["id"])
+    return found[0]["id"], found[1]["id"]
 
 
 def delete_in_saleor(client: SaleorClient, coupon: Coupon) -> bool:
@@ -298,6 +320,60 @@ def _issue_coupon(tenant_id: int, coupon_id: int) -> str:
         _queue_email(session, tenant, load_program(session, tenant_id), coupon, referral)
         settle_referral(session, referral)
     return "issued"
+
+
+def issue_rewards(tenant_id: int, referral_id: int) -> str:
+    """Create every reserved reward of an approved referral in Saleor in one pass (the vouchers in
+    one aliased request per step) and queue their e-mails. Safe to repeat and to race with a
+    revocation, like `issue_coupon`. A failure is counted on each reserved coupon and raised."""
+    try:
+        return _issue_rewards(tenant_id, referral_id)
+    except Exception as exc:
+        with session_scope(tenant_id) as session:
+            for coupon in session.scalars(
+                select(Coupon).where(Coupon.referral_id == referral_id, Coupon.state == Coupon.RESERVED)
+            ):
+                coupon.issue_attempts = (coupon.issue_attempts or 0) + 1
+                coupon.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        raise
+
+
+def _issue_rewards(tenant_id: int, referral_id: int) -> str:
+    with session_scope(tenant_id) as session, serialized(session):
+        # The coupons' locks first, then the referral's: the order issue_coupon and take-back use.
+        coupons = session.scalars(
+            select(Coupon).where(Coupon.referral_id == referral_id).order_by(Coupon.id).with_for_update()
+        ).all()
+        reserved = [coupon for coupon in coupons if coupon.state == Coupon.RESERVED]
+        if not reserved:
+            return "skipped"
+        tenant = session.get(Tenant, tenant_id)
+        referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+        client = saleor_client(tenant)
+        if referral is None or referral.state not in LIVE_REFERRAL_STATES:
+            for coupon in reserved:
+                revoke(session, client, coupon, f"Referral is {referral.state if referral else 'gone'}.")
+            return "cancelled"
+        issuing = []
+        for coupon in reserved:
+            if is_pseudonym(coupon.recipient_email):
+                revoke(session, client, coupon, "The recipient's personal data was erased.")
+            else:
+                issuing.append(coupon)
+        for coupon in issuing:
+            coupon.issue_attempts += 1
+        create_vouchers_in_saleor(client, [c for c in issuing if c.value_type not in GIFT_CARD_KINDS])
+        for coupon in issuing:
+            if coupon.value_type in GIFT_CARD_KINDS:
+                giftcards.create_in_saleor(client, coupon, _gift_card_note(coupon))
+        program = load_program(session, tenant_id) if issuing else None
+        for coupon in issuing:
+            coupon.issued_at = utcnow()
+            coupon.last_error = None
+            move_coupon(session, coupon, Coupon.ISSUED, "Reward created in Saleor.")
+            _queue_email(session, tenant, program, coupon, referral)
+        settle_referral(session, referral)
+    return "issued" if issuing else "cancelled"
 
 
 def settle_referral(session: Session, referral: Referral | None) -> None:

@@ -11,6 +11,11 @@ def issue_coupon(tenant_id: int, coupon_id: int) -> str:
     return service.issue_coupon(tenant_id, coupon_id)
 
 
+@task("issue_rewards")
+def issue_rewards(tenant_id: int, referral_id: int) -> str:
+    return service.issue_rewards(tenant_id, referral_id)
+
+
 @task("revoke_referral")
 def revoke_referral(tenant_id: int, referral_id: int) -> str:
     return service.take_back_rewards(tenant_id, referral_id)

@@ -25,6 +25,7 @@ from plugin.tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12  # about 3 h of backoff; the sweeper and the merchant can resend after
+BATCH = 200  # due messages one run sends (the sweeper comes back for the rest)
 
 
 def _backoff(cfg, attempts: int) -> timedelta:
@@ -46,69 +47,86 @@ def send_email(tenant_id: int, email_id: int) -> str:
         email = session.scalar(query)
         if email is None or email.status != OutboundEmail.PENDING:
             return "skipped"
-        # Checked here, at the last moment, so an unsubscribe stops mail queued before it too.
-        if suppress_if_unsubscribed(session, email):
-            return "suppressed"
-        email.attempts += 1
-        try:
-            sender, reply_to = _sender(session, tenant_id, cfg)
-            message = build_message(
-                sender,
-                email.to_email,
-                email.subject,
-                email.text_body,
-                email.html_body,
-                reply_to=reply_to,
-                message_id=f"<outbox-{tenant_id}-{email.id}@referrals.local>",
-                list_unsubscribe=links.unsubscribe_url(tenant_id, email.to_email)
-                if email.kind in MARKETING_KINDS
-                else None,
-            )
-        except Exception as exc:  # noqa: BLE001 - retrying cannot fix the message; show it to the merchant
+        return _deliver(session, email, cfg, _sender(session, tenant_id, cfg), transport_from_config(cfg))
+
+
+def _deliver(session: Session, email: OutboundEmail, cfg, sender: tuple[tuple[str, str], str], transport) -> str:
+    """Send one claimed (row-locked) message and record the outcome on its row."""
+    # Checked here, at the last moment, so an unsubscribe stops mail queued before it too.
+    if suppress_if_unsubscribed(session, email):
+        return "suppressed"
+    email.attempts += 1
+    try:
+        from_, reply_to = sender
+        message = build_message(
+            from_,
+            email.to_email,
+            email.subject,
+            email.text_body,
+            email.html_body,
+            reply_to=reply_to,
+            message_id=f"<outbox-{email.tenant_id}-{email.id}@referrals.local>",
+            list_unsubscribe=links.unsubscribe_url(email.tenant_id, email.to_email)
+            if email.kind in MARKETING_KINDS
+            else None,
+        )
+    except Exception as exc:  # noqa: BLE001 - retrying cannot fix the message; show it to the merchant
+        email.status = OutboundEmail.FAILED
+        email.last_error = f"Could not build the message: {type(exc).__name__}: {exc}"[:500]
+        log.warning("e-mail %s of tenant %s could not be built: %s", email.id, email.tenant_id, type(exc).__name__)
+        return "failed"
+    try:
+        transport.send(message)
+    except Exception as exc:  # noqa: BLE001 - any transport failure is retried later
+        email.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        email.next_attempt_at = utcnow() + _backoff(cfg, email.attempts)
+        if email.attempts >= MAX_ATTEMPTS:
             email.status = OutboundEmail.FAILED
-            email.last_error = f"Could not build the message: {type(exc).__name__}: {exc}"[:500]
-            log.warning("e-mail %s of tenant %s could not be built: %s", email.id, tenant_id, type(exc).__name__)
-            return "failed"
-        try:
-            transport_from_config(cfg).send(message)
-        except Exception as exc:  # noqa: BLE001 - any transport failure is retried later
-            email.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            email.next_attempt_at = utcnow() + _backoff(cfg, email.attempts)
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = OutboundEmail.FAILED
-            # The exception's text may quote the recipient (SMTPRecipientsRefused): the log gets its type only.
-            log.warning(
-                "e-mail %s of tenant %s not sent (attempt %s): %s",
-                email.id,
-                tenant_id,
-                email.attempts,
-                type(exc).__name__,
-            )
-            return "retry"
-        email.status = OutboundEmail.SENT
-        email.sent_at = utcnow()
-        email.last_error = None
-        return "sent"
+        # The exception's text may quote the recipient (SMTPRecipientsRefused): the log gets its type only.
+        log.warning(
+            "e-mail %s of tenant %s not sent (attempt %s): %s",
+            email.id,
+            email.tenant_id,
+            email.attempts,
+            type(exc).__name__,
+        )
+        return "retry"
+    email.status = OutboundEmail.SENT
+    email.sent_at = utcnow()
+    email.last_error = None
+    return "sent"
 
 
 def send_pending(tenant_id: int) -> int:
-    """Send every due e-mail of a tenant (new ones, and retries whose backoff ended)."""
-    with session_scope(tenant_id) as session:
-        due = session.scalars(
-            select(OutboundEmail.id)
-            .where(
-                OutboundEmail.status == OutboundEmail.PENDING,
-                OutboundEmail.next_attempt_at <= utcnow(),
-            )
-            .order_by(OutboundEmail.id)
-            .limit(200)
-        ).all()
-    for email_id in due:
-        try:
-            send_email(tenant_id, email_id)
-        except Exception:  # noqa: BLE001 - one message must never hold up the others; the sweeper retries it
-            log.exception("e-mail %s of tenant %s: sending failed", email_id, tenant_id)
-    return len(due)
+    """Send every due e-mail of a tenant (new ones, and retries whose backoff ended); how many.
+
+    Each message is claimed with FOR UPDATE SKIP LOCKED and its outcome committed on its own (a
+    crash repeats at most the one in flight), so concurrent runs for one shop share the due
+    messages instead of each trying every row; all go over one SMTP connection."""
+    cfg = current_app.config["SETTINGS"]
+    query = (
+        select(OutboundEmail)
+        .where(OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow())
+        .order_by(OutboundEmail.id)
+        .limit(1)
+    )
+    handled, sender = 0, None
+    with transport_from_config(cfg).connection() as transport:
+        while handled < BATCH:
+            with session_scope(tenant_id) as session:
+                if session.get_bind().dialect.name != "sqlite":
+                    query = query.with_for_update(skip_locked=True)
+                email = session.scalar(query)
+                if email is None:
+                    break
+                sender = sender or _sender(session, tenant_id, cfg)
+                try:
+                    _deliver(session, email, cfg, sender, transport)
+                except Exception:  # noqa: BLE001 - one message must never hold up the others; the sweeper retries it
+                    log.exception("e-mail %s of tenant %s: sending failed", email.id, tenant_id)
+                    break
+            handled += 1
+    return handled
 
 
 def _sender(session: Session, tenant_id: int, cfg) -> tuple[tuple[str, str], str]:

@@ -7,6 +7,7 @@ SMTP_URL forms: `smtp://host:25` (plain, STARTTLS if the server offers it and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import smtplib
@@ -14,6 +15,7 @@ import ssl
 import time
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -30,6 +32,11 @@ def _tls_context() -> ssl.SSLContext:
 class MailTransport:
     def send(self, message: EmailMessage) -> None:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[MailTransport]:
+        """Several messages over one connection (where the transport has one): `send` on what this yields."""
+        yield self
 
 
 class FileOutbox(MailTransport):
@@ -58,17 +65,58 @@ class SMTPTransport(MailTransport):
         self.timeout = float(query.get("timeout", ["10"])[0])
         self.starttls = parts.scheme == "smtp+starttls" or query.get("starttls", ["0"])[0] in {"1", "true"}
 
-    def send(self, message: EmailMessage) -> None:
+    def _open(self) -> smtplib.SMTP:
         if self.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=_tls_context())
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
+        try:
             if self.scheme != "smtps" and self.starttls:
                 smtp.starttls(context=_tls_context())
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(message)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        with self.connection() as connection:
+            connection.send(message)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[MailTransport]:
+        session = _SMTPSession(self)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+class _SMTPSession(MailTransport):
+    """One SMTP connection for a batch, opened at the first message; a message the server refused
+    or a dropped connection fails that message only: the next one starts on a fresh connection."""
+
+    def __init__(self, transport: SMTPTransport):
+        self.transport = transport
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.smtp is None:
+            self.smtp = self.transport._open()
+        try:
+            self.smtp.send_message(message)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            smtp, self.smtp = self.smtp, None
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
 
 
 def transport_from_config(cfg) -> MailTransport:

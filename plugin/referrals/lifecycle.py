@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from plugin.coupons import service as coupons
 from plugin.coupons.models import Coupon
-from plugin.coupons.tasks import issue_coupon, revoke_referral
+from plugin.coupons.tasks import issue_rewards, revoke_referral
 from plugin.db import serialized, session_scope, utcnow
 from plugin.http import ApiError
 from plugin.i18n import money
@@ -37,8 +37,8 @@ def approve(
     session: Session, tenant: Tenant, program: Program, referral: Referral, *, reason: str, actor: str
 ) -> list[Coupon]:
     """Approve a referral and reserve its rewards — the friend's, the referrer's for this friend's
-    tier, a milestone bonus if this friend reaches one (plugin.rewards.grant); each is created in
-    Saleor once this commits."""
+    tier, a milestone bonus if this friend reaches one (plugin.rewards.grant); all are created in
+    Saleor by one task once this commits."""
     move_referral(session, referral, Referral.APPROVED, reason, actor=actor)
     order = session.get(OrderRecord, referral.order_record_id)
     rewards = program.rewards_for(referral.channel_slug)
@@ -62,8 +62,9 @@ def approve(
             base_amount=earned.base_amount,
         )
         if coupon.referral_id == referral.id:  # a milestone paid before belongs to its own referral
-            issue_coupon.after_commit(session, tenant.id, coupon.id)
             reserved.append(coupon)
+    if reserved:
+        issue_rewards.after_commit(session, tenant.id, referral.id)
     referral_approved(session, tenant, program, referral, reserved)
     return reserved
 

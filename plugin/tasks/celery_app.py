@@ -55,11 +55,11 @@ class _RelayPublisher:
     def __init__(self):
         self.connection = None
 
-    def __call__(self, tenant_id: int, event_id: int) -> None:
+    def __call__(self, tenant_id: int, *event_ids: int) -> None:
         if self.connection is None:
             self.connection = celery.connection_for_write()
         try:
-            celery.send_task(process_event.name, args=(tenant_id, event_id), retry=False, connection=self.connection)
+            celery.send_task(process_event.name, args=(tenant_id, *event_ids), retry=False, connection=self.connection)
         except Exception:
             self.connection.release()
             self.connection = None

@@ -3,8 +3,9 @@
 Ingest only writes the event row (one durable INSERT), so answering Saleor never waits for the
 broker and a broker outage cannot fail a delivery. The relay, a thread in every Celery worker's
 main process, polls a partial index of unqueued rows every POLL_INTERVAL, claims them with
-FOR UPDATE SKIP LOCKED (two workers never publish the same row), publishes `process_event` for
-each, and commits the claim only after the broker took them all. If the broker is down the claim
+FOR UPDATE SKIP LOCKED (two workers never publish the same row), publishes one `process_event` per
+order with the ids of all its claimed rows (Saleor sends an order's deliveries together, and one
+read of the order answers for all of them), and commits the claim only after the broker took them all. If the broker is down the claim
 rolls back and the rows go out once it is back. A message lost after that (a broker that forgot
 it) is the sweeper's business, as before.
 
@@ -39,11 +40,12 @@ def anything_unqueued() -> bool:
         return conn.execute(_ANY_UNQUEUED).first() is not None
 
 
-def publish_unqueued(publish: Callable[[int, int], None], limit: int = BATCH) -> int:
-    """Claim up to `limit` unqueued events, publish each, then commit the claim; how many went out."""
+def publish_unqueued(publish: Callable[..., None], limit: int = BATCH) -> int:
+    """Claim up to `limit` unqueued events, publish them, `publish(tenant_id, *event_ids)` once per
+    order, then commit the claim; how many events went out."""
     with session_scope() as session, serialized(session):
         rows = session.execute(
-            select(WebhookEvent.tenant_id, WebhookEvent.id)
+            select(WebhookEvent.tenant_id, WebhookEvent.id, WebhookEvent.order_id)
             .where(WebhookEvent.queued_at.is_(None))
             .order_by(WebhookEvent.id)
             .limit(limit)
@@ -54,15 +56,18 @@ def publish_unqueued(publish: Callable[[int, int], None], limit: int = BATCH) ->
         session.execute(
             update(WebhookEvent).where(WebhookEvent.id.in_([row.id for row in rows])).values(queued_at=utcnow())
         )
-        for tenant_id, event_id in rows:
-            publish(tenant_id, event_id)  # raises if the broker is down: the claim rolls back
+        by_order: dict[tuple[int, str | None], list[int]] = {}
+        for tenant_id, event_id, order_id in rows:
+            by_order.setdefault((tenant_id, order_id), []).append(event_id)
+        for (tenant_id, _order_id), event_ids in by_order.items():
+            publish(tenant_id, *event_ids)  # raises if the broker is down: the claim rolls back
     return len(rows)
 
 
 class EventRelay:
     """Runs `publish_unqueued` in a loop: at once again while there is a backlog, else after a pause."""
 
-    def __init__(self, flask_app, publish: Callable[[int, int], None], poll_interval: float = POLL_INTERVAL):
+    def __init__(self, flask_app, publish: Callable[..., None], poll_interval: float = POLL_INTERVAL):
         self.app = flask_app
         self.publish = publish
         self.poll_interval = poll_interval

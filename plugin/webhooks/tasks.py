@@ -7,5 +7,5 @@ from plugin.webhooks import pipeline
 
 
 @task("process_event")
-def process_event(tenant_id: int, event_id: int) -> str:
-    return pipeline.process_event(tenant_id, event_id)
+def process_event(tenant_id: int, event_id: int, *more_ids: int) -> str:
+    return pipeline.process_event(tenant_id, event_id, *more_ids)

@@ -15,6 +15,7 @@ from plugin.mail.delivery import send_email
 from plugin.mail.models import OutboundEmail
 from plugin.mail.outbox import queue_email
 from plugin.mail.transport import FileOutbox, SMTPTransport, build_message
+from plugin.tasks import Runner as TaskRunner
 from plugin.tenants.models import Tenant
 from tests.conftest import SMTPSink, free_port
 
@@ -48,9 +49,9 @@ def _queue(session, tenant_id: int, dedup_key: str, to: str = "bob@example.com")
     )
 
 
-def _tenant() -> int:
+def _tenant(domain: str = "shop.example.com") -> int:
     with session_scope() as session:
-        tenant = Tenant(saleor_api_url="https://shop.example.com/graphql/", domain="shop.example.com")
+        tenant = Tenant(saleor_api_url=f"https://{domain}/graphql/", domain=domain)
         session.add(tenant)
     return tenant.id
 
@@ -136,3 +137,61 @@ def test_file_outbox_writes_one_eml_per_message(tmp_path):
     outbox.send(build_message("a@example.com", "b@example.com", "Subject", "text", "<p>x</p>"))
     files = list((tmp_path / "out").glob("*.eml"))
     assert len(files) == 1 and b"Subject: Subject" in files[0].read_bytes()
+
+
+class Runner(TaskRunner):
+    def enqueue(self, name, *args, countdown=0):
+        pass
+
+
+class CountingSink(SMTPSink):
+    """Counts the SMTP connections too (one per run of send_pending, whatever it sends)."""
+
+    def __init__(self):
+        super().__init__()
+        self.connections = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        with self._lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+
+def test_concurrent_runs_send_each_due_message_once_over_one_connection_each(make_config):
+    """Several runs for one shop at once (one per committed transaction that queued mail) share
+    the due messages: every message reaches the server once, each run on one connection."""
+    import threading
+
+    from plugin.app import create_app
+    from plugin.mail.delivery import send_pending
+
+    sink = CountingSink().start()
+    try:
+        application = create_app(make_config(smtp_url=sink.url), runner="eager")
+        application.extensions["task_runner"] = Runner()  # queued here, sent by the runs below
+        with application.app_context():
+            tenant_id = _tenant("busy-shop.example.com")
+            with session_scope(tenant_id) as session:
+                for n in range(12):
+                    _queue(session, tenant_id, f"k{n}", to=f"friend{n}@example.com")
+
+        counts = []
+
+        def run():
+            with application.app_context():
+                counts.append(send_pending(tenant_id))
+
+        runs = [threading.Thread(target=run) for _ in range(3)]
+        for thread in runs:
+            thread.start()
+        for thread in runs:
+            thread.join(30)
+        assert sum(counts) == 12
+        received = sorted(str(m["To"]) for m in sink.wait_for(12))
+        assert received == sorted(f"friend{n}@example.com" for n in range(12)), "each message exactly once"
+        assert sink.connections <= 3
+        with application.app_context(), session_scope(tenant_id) as session:
+            assert {e.status for e in session.scalars(select(OutboundEmail))} == {OutboundEmail.SENT}
+    finally:
+        sink.stop()

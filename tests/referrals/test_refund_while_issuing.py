@@ -13,7 +13,7 @@ from sqlalchemy import select
 from plugin import tasks
 from plugin.coupons import service
 from plugin.coupons.models import Coupon
-from plugin.coupons.tasks import issue_coupon
+from plugin.coupons.tasks import issue_coupon, issue_rewards
 from plugin.db import session_scope
 from plugin.referrals.models import Referral
 from tests.flows import (
@@ -41,7 +41,7 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
     monkeypatch.setattr(
         tasks,
         "enqueue",
-        lambda handle, *args, **kw: None if handle is issue_coupon else real_enqueue(handle, *args, **kw),
+        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
     )
     order = friend_order(saleor, "bob@example.com", code=code)
     monkeypatch.setattr(tasks, "enqueue", real_enqueue)
@@ -89,4 +89,55 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
     transitions = [(step[0], step[1]) for step in ledger_of(order["id"])]
     assert not [t for t in transitions if t[0] == Referral.REVOKED], transitions  # revoked is final
     assert states == [Coupon.REVOKED, Coupon.REVOKED]
+    assert live_codes(saleor, {c.code for c in coupons_for(order["id"])}) == set()
+
+
+def test_refund_while_both_rewards_are_created_in_one_request_ends_revoked(served, monkeypatch):
+    """The referral's rewards go to Saleor together (one aliased request per step); a refund that
+    lands in the middle waits for the coupons' locks and then takes back both codes."""
+    saleor, app = served
+    code = new_advocate(saleor)
+    real_enqueue = tasks.enqueue
+    monkeypatch.setattr(
+        tasks,
+        "enqueue",
+        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
+    )
+    order = friend_order(saleor, "bob@example.com", code=code)
+    monkeypatch.setattr(tasks, "enqueue", real_enqueue)
+    referral = referral_for(order["id"])
+    assert referral.state == Referral.APPROVED
+
+    real_create = service.create_vouchers_in_saleor
+    inside, go_on = threading.Event(), threading.Event()
+    creates_before = sum(1 for r in saleor.requests if r.operation and r.operation.startswith("VoucherCreate"))
+
+    def slow_create(client, coupons):
+        inside.set()
+        go_on.wait(10)
+        return real_create(client, coupons)
+
+    monkeypatch.setattr(service, "create_vouchers_in_saleor", slow_create)
+    outcome = []
+
+    def issue_both():
+        with app.app_context():
+            outcome.append(issue_rewards(tenant_id(), referral.id))
+
+    issuing = threading.Thread(target=issue_both)
+    issuing.start()
+    assert inside.wait(10)
+    refunding = threading.Thread(target=lambda: saleor.refund(order, event_order=["ORDER_FULLY_REFUNDED"]))
+    refunding.start()
+    time.sleep(1.0)
+    go_on.set()
+    issuing.join(20)
+    refunding.join(20)
+    assert not issuing.is_alive() and not refunding.is_alive()
+
+    assert outcome == ["issued"]
+    creates = [r.operation for r in saleor.requests if r.operation and r.operation.startswith("VoucherCreate")]
+    assert creates[creates_before:] == ["VoucherCreateMany"], "both vouchers in one request"
+    assert referral_for(order["id"]).state == Referral.REVOKED
+    assert sorted(c.state for c in coupons_for(order["id"])) == [Coupon.REVOKED, Coupon.REVOKED]
     assert live_codes(saleor, {c.code for c in coupons_for(order["id"])}) == set()

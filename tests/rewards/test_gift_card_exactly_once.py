@@ -9,7 +9,7 @@ import pytest
 from plugin import tasks
 from plugin.coupons import giftcards
 from plugin.coupons.models import Coupon
-from plugin.coupons.tasks import issue_coupon
+from plugin.coupons.tasks import issue_coupon, issue_rewards
 from plugin.db import session_scope
 from tests.flows import coupons_for, friend_order, new_advocate, set_program, tenant_id
 
@@ -36,7 +36,7 @@ def store_credit_reserved(shop, monkeypatch):
     monkeypatch.setattr(
         tasks,
         "enqueue",
-        lambda handle, *args, **kw: None if handle is issue_coupon else real_enqueue(handle, *args, **kw),
+        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
     )
     order = friend_order(shop, "bob@example.com", code=code)
     monkeypatch.setattr(tasks, "enqueue", real_enqueue)

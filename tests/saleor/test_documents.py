@@ -205,3 +205,21 @@ def test_the_order_read_asks_for_every_field_the_pipeline_reads():
         "code",
         "languageCodeEnum",
     }
+
+
+@pytest.mark.parametrize("line", LINES)
+@pytest.mark.parametrize("count", [2, 3])
+@pytest.mark.parametrize("name", ["voucher_create", "voucher_channel_listing_update"])
+def test_aliased_documents_validate_against_every_supported_saleor(name, count, line):
+    """A referral's rewards go to Saleor as one aliased request per step, built from the file's own
+    syntax tree: each copy asks exactly what the file asks, with its own variables."""
+    from graphql import print_ast
+
+    from plugin.saleor.client import aliased_document
+
+    text = print_ast(aliased_document(name, count))
+    assert [e.message for e in validate(schema(line), parse(text))] == []
+    (operation,) = parse(text).definitions
+    assert [f.alias.value for f in operation.selection_set.selections] == [f"r{n}" for n in range(count)]
+    single = parse((GRAPHQL_DIR / f"{name}.graphql").read_text()).definitions[0]
+    assert len(operation.variable_definitions) == count * len(single.variable_definitions)

@@ -65,16 +65,16 @@ def test_coupons_whose_saleor_call_failed_are_issued_by_the_sweep(shop):
     working_runner = app.extensions["task_runner"]
     recorder = app.extensions["task_runner"] = Recorder()
     order = referred_order(saleor, code)
-    from plugin.coupons.tasks import issue_coupon
+    from plugin.coupons.tasks import issue_rewards
     from plugin.webhooks.tasks import process_event
 
     with app.app_context():
         for args in recorder.take("process_event"):
             process_event(*args)
         saleor.faults.fail_next(100, status=502)
-        for args in recorder.take("issue_coupon"):
+        for args in recorder.take("issue_rewards"):
             try:
-                issue_coupon(*args)
+                issue_rewards(*args)
             except Exception:  # noqa: BLE001 - Saleor is down: the task fails and is retried later
                 pass
     coupons = coupons_for(order["id"])

@@ -36,11 +36,11 @@ class Broker:
         self.fail_after = fail_after
         self._lock = threading.Lock()
 
-    def __call__(self, tenant_id: int, event_id: int) -> None:
+    def __call__(self, tenant_id: int, *event_ids: int) -> None:
         with self._lock:
             if self.fail_after is not None and len(self.published) >= self.fail_after:
                 raise ConnectionError("broker went away")
-            self.published.append((tenant_id, event_id))
+            self.published.extend((tenant_id, event_id) for event_id in event_ids)
 
 
 def _ingest_all(app, client) -> list[int]:
