@@ -135,6 +135,8 @@ class Referral(TenantScoped, Base):
         UniqueConstraint("tenant_id", "saleor_order_id", name="uq_referral_order"),
         Index("ix_referrals_tenant_created", "tenant_id", "created_at"),
         Index("ix_referrals_tenant_state", "tenant_id", "state"),
+        # "Was this friend referred before?" on every referred order, and the reminders' join.
+        Index("ix_referrals_tenant_friend_email", "tenant_id", "friend_email"),
     )
 
     # Ledger states (issue: pending → held → approved → issued → used → revoked).
