@@ -100,6 +100,23 @@ class DashboardStandIn:
         }
         return f"http://127.0.0.1:{self.port}/"
 
+    def open(self, chromium, shop, tab: str, **page_options):
+        """The app signed in inside this stand-in, on `tab`: (page, the app's frame, page errors)."""
+        url = self.page(
+            app_url=shop.server.url,
+            token=shop.saleor.mint_dashboard_token(shop.app),
+            saleor_api_url=shop.saleor.api_url,
+            app_id=shop.app.id,
+        )
+        page = chromium.new_page(**page_options)
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        app = page.frame_locator("#app")
+        app.locator("#shop-line").filter(has_text="signed in as").wait_for(timeout=15000)
+        app.locator(f"[data-tab={tab}]").click()
+        return page, app, errors
+
     def stop(self):
         self.server.shutdown()
 

@@ -16,20 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_merchant_builds_tiers_and_a_milestone_with_a_live_widget_preview(chromium, dashboard, shop):  # noqa: F811
-    saleor = shop.saleor
-    url = dashboard.page(
-        app_url=shop.server.url,
-        token=saleor.mint_dashboard_token(shop.app),
-        saleor_api_url=saleor.api_url,
-        app_id=shop.app.id,
-    )
-    page = chromium.new_page(viewport={"width": 960, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    app = page.frame_locator("#app")
-    app.locator("#shop-line").filter(has_text="signed in as").wait_for(timeout=15000)
-    app.locator("[data-tab=settings]").click()
+    page, app, errors = dashboard.open(chromium, shop, "settings", viewport={"width": 960, "height": 1000})
     preview = app.locator(".widget-preview")
     preview.locator("#widget-preview-offer").filter(has_text="Give 10%, get $10").wait_for(timeout=10000)
     assert preview.locator("#widget-preview-progress").inner_text() == ""  # no ladder yet: no goal
