@@ -33,9 +33,10 @@ def next_revision_id() -> str:
     heads = ScriptDirectory(str(HERE)).get_heads()
     if len(heads) != 1:
         sys.exit(f"several heads {sorted(heads)}: chain them into one line first")
-    if not heads[0].isdigit():
+    number = heads[0].split("_", 1)[0]  # "0004" or "0007_referrals_friend_email"
+    if not number.isdigit():
         sys.exit(f"the head {heads[0]!r} is not numbered like 0001: name the new revision by hand")
-    return f"{int(heads[0]) + 1:04d}"
+    return f"{int(number) + 1:04d}"
 
 
 def autogenerate(url: str, message: str) -> None:

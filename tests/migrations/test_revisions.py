@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import sys
 from pathlib import Path
 
 from tests.migrations.revisions import revision_chain, script_directory
@@ -73,3 +74,20 @@ def test_the_frozen_digest_ignores_formatting_but_not_code():
     changed = "'''doc'''\nfrom alembic import op\n\ndef upgrade():\n    op.create_table('t', op.x(2, ),)\n"
     assert canonical_code(original) == canonical_code(reformatted)
     assert canonical_code(original) != canonical_code(changed)
+
+
+def test_each_revision_is_numbered_in_order_and_fits_alembic_version():
+    chain = revision_chain()
+    for number, revision in enumerate(chain, start=1):
+        assert revision.split("_", 1)[0] == f"{number:04d}", f"{revision} should start with {number:04d}"
+        assert len(revision) <= 32, f"{revision}: alembic_version.version_num holds 32 characters"
+
+
+def test_new_migration_numbers_the_revision_after_the_head():
+    scripts = str(Path(__file__).resolve().parents[2] / "scripts")
+    sys.path.insert(0, scripts)
+    try:
+        import new_migration
+    finally:
+        sys.path.remove(scripts)
+    assert new_migration.next_revision_id() == f"{len(revision_chain()) + 1:04d}"
