@@ -273,6 +273,25 @@ def settings_history():
         return jsonify({"items": program_settings.history(session, user.tenant_id, limit=limit)})
 
 
+def _previewed(tenant_id: int, body: dict) -> tuple[dict, dict | None]:
+    """The (unsaved) settings a preview shows, validated like a save, and the channel it shows them
+    in: the one asked for, else the shop's default channel."""
+    current, _version = _program(tenant_id)
+    edited = body.get("settings") or {}
+    if not isinstance(edited, dict):
+        raise _invalid({"settings": "must be an object"})
+    info = shop.shop_channels(tenant_id)
+    try:
+        settings = validate_settings(program_settings.candidate(current, edited), channels=shop.currency_map(info))
+    except SettingsInvalid as exc:
+        raise _invalid(exc.fields) from None
+    channel = body.get("channel") if isinstance(body.get("channel"), str) else None
+    channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
+        tenant_id, info
+    )
+    return settings, channel_entry
+
+
 @api.post("/email-preview")
 @dashboard_auth()
 def email_preview():
@@ -282,19 +301,7 @@ def email_preview():
     kind = body.get("kind", "invite")
     if kind not in KINDS:
         raise _invalid({"kind": "must be one of " + ", ".join(KINDS)}, "Unknown e-mail.", "INVALID_BODY")
-    current, _version = _program(user.tenant_id)
-    edited = body.get("settings") or {}
-    if not isinstance(edited, dict):
-        raise _invalid({"settings": "must be an object"})
-    info = shop.shop_channels(user.tenant_id)
-    try:
-        settings = validate_settings(program_settings.candidate(current, edited), channels=shop.currency_map(info))
-    except SettingsInvalid as exc:
-        raise _invalid(exc.fields) from None
-    channel = body.get("channel") if isinstance(body.get("channel"), str) else None
-    channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
-        user.tenant_id, info
-    )
+    settings, channel_entry = _previewed(user.tenant_id, body)
     currency = channel_entry["currency"] if channel_entry else "USD"
     tenant = get_tenant(user.tenant_id)
     preview = render_preview(
@@ -318,19 +325,7 @@ def widget_text_preview():
     rewarded = body.get("rewarded", 0)
     if isinstance(rewarded, bool) or not isinstance(rewarded, int) or not 0 <= rewarded <= 10000:
         raise _invalid({"rewarded": "must be a whole number from 0 to 10000"}, "Bad request.", "INVALID_BODY")
-    current, _version = _program(user.tenant_id)
-    edited = body.get("settings") or {}
-    if not isinstance(edited, dict):
-        raise _invalid({"settings": "must be an object"})
-    info = shop.shop_channels(user.tenant_id)
-    try:
-        settings = validate_settings(program_settings.candidate(current, edited), channels=shop.currency_map(info))
-    except SettingsInvalid as exc:
-        raise _invalid(exc.fields) from None
-    channel = body.get("channel") if isinstance(body.get("channel"), str) else None
-    channel_entry = next((c for c in info["channels"] if c["slug"] == channel), None) or shop.default_channel(
-        user.tenant_id, info
-    )
+    settings, channel_entry = _previewed(user.tenant_id, body)
     tenant = get_tenant(user.tenant_id)
     return jsonify(
         widget_preview(
