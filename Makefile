@@ -40,8 +40,10 @@ node:
 	      || echo "npm could not be installed: the Next.js kit tests will skip"; \
 	  else echo "npm not found: the Next.js kit tests will skip (install Node.js 20+)"; fi; }
 
+# One test process per core, at most 4 (PYTEST_WORKERS=0: a single process).
+PYTEST_WORKERS ?= auto
 test: $(STAMP) browser schemas node
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses=4 $(PYTEST_ARGS)
 
 # ruff (rules and formatting) and import-linter (layers, no cycles, thin tasks): pyproject.toml.
 lint: $(STAMP)

@@ -27,7 +27,21 @@ PAYLOADS = ROOT / "tests" / "fixtures" / "saleor"  # deliveries captured from a 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_test_url() -> str:
+    """TEST_REDIS_URL's database, one below it per further pytest-xdist worker (gw1 → 14, …): each
+    worker flushes its database and runs its own Celery workers on it."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    if index == 0:
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{((int(db) if db.isdigit() else 0) - index) % 16}"
+
+
+REDIS_TEST_URL = _redis_test_url()
 
 
 def pytest_addoption(parser):

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,18 +15,43 @@ from tests.conftest import ROOT, free_port
 
 
 class CeleryWorker:
-    """`celery -A plugin.tasks.celery_app worker --beat` as a child process."""
+    """`celery -A plugin.tasks.celery_app worker --beat` as a child process.
 
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2):
+    `supervised=True` restarts it whenever it exits on its own, as the supervisor the README asks
+    for (systemd, Kubernetes) does: Celery exits when the broker vanishes at the wrong moment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2, supervised: bool = False):
         self.env = env
         self.log_path = log_path
         self.concurrency = concurrency
+        self.supervised = supervised
+        self.restarts = 0
         self.proc: subprocess.Popen | None = None
+        self._stopping = threading.Event()
 
     def start(self) -> CeleryWorker:
+        self._stopping.clear()
+        self._spawn()
+        if self.supervised:
+            threading.Thread(target=self._supervise, daemon=True).start()
+        return self
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            if self.proc is not None and self.proc.poll() is not None and not self._stopping.is_set():
+                self.restarts += 1
+                try:
+                    self._log.write(f"\n--- supervisor: worker exited ({self.proc.returncode}); restarting\n".encode())
+                    self._log.flush()
+                    self._spawn()
+                except ValueError:  # stop() closed the log meanwhile
+                    return
+
+    def _spawn(self) -> None:
         celery = str(Path(sys.executable).with_name("celery"))
         schedule = self.log_path.with_suffix(".schedule")
-        self._log = open(self.log_path, "ab")
+        if getattr(self, "_log", None) is None or self._log.closed:
+            self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
                 celery,
@@ -48,15 +74,16 @@ class CeleryWorker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        return self
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the worker gets no chance to ack or clean up."""
+        self._stopping.set()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
