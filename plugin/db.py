@@ -14,7 +14,8 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, create_engine, event
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -204,3 +205,29 @@ def record_failure(tenant_id: int, model: type, row_id: int, exc: Exception, *, 
         if row is not None:
             setattr(row, counter, (getattr(row, counter) or 0) + 1)
             row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+
+
+def insert_unless_present(session: Session, row: Base, *conflict_columns: str):
+    """Store a new row in one statement (`INSERT … ON CONFLICT (…) DO NOTHING RETURNING`) and return
+    it as a persistent object, or None when a row with the same `conflict_columns` (a unique key;
+    none named: any unique key) exists already. Replaces SELECT + SAVEPOINT + INSERT + RELEASE on the
+    per-order path; a clash on another unique key than the named one raises IntegrityError, as the
+    ORM's insert would."""
+    model = type(row)
+    if isinstance(row, TenantScoped):
+        tenant_id = session.info.get("tenant_id")
+        if row.tenant_id is None:
+            row.tenant_id = tenant_id
+        elif tenant_id is not None and row.tenant_id != tenant_id:
+            raise CrossTenantWrite(f"{model.__name__} of tenant {row.tenant_id} in a session of tenant {tenant_id}")
+    values = {
+        attr.key: value for attr in inspect(model).column_attrs if (value := row.__dict__.get(attr.key)) is not None
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
+        .returning(model)
+    )
+    return session.scalars(statement, execution_options={"populate_existing": True}).first()

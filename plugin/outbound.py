@@ -20,6 +20,8 @@ merchant typed): what such a server can make us do is bounded.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import os
 import socket
 import threading
 import time
@@ -72,6 +74,46 @@ def remaining() -> float | None:
     return None if end is None else end - time.monotonic()
 
 
+class _Deadlines:
+    """One thread per process that expires every watchdog whose time is up (a timer thread per call
+    cost more than a short Saleor call itself)."""
+
+    def __init__(self):
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._seq = 0
+        self._wake = threading.Condition()
+        threading.Thread(target=self._run, name="outbound-deadlines", daemon=True).start()
+
+    def add(self, at: float, watchdog: _Watchdog) -> None:
+        with self._wake:
+            self._seq += 1
+            heapq.heappush(self._heap, (at, self._seq, watchdog))
+            if self._heap[0][2] is watchdog:  # the new earliest: the thread must wait less
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _at, _seq, watchdog = heapq.heappop(self._heap)
+            watchdog._expire()
+
+
+_deadlines: tuple[int, _Deadlines] | None = None
+_deadlines_lock = threading.Lock()
+
+
+def _deadline_thread() -> _Deadlines:
+    global _deadlines
+    pid = os.getpid()
+    if _deadlines is None or _deadlines[0] != pid:  # a forked child has none of its parent's threads
+        with _deadlines_lock:
+            if _deadlines is None or _deadlines[0] != pid:
+                _deadlines = (pid, _Deadlines())
+    return _deadlines[1]
+
+
 class _Watchdog:
     """Shuts the sockets of one call when its time is up, so a blocked read returns at once."""
 
@@ -80,19 +122,18 @@ class _Watchdog:
         self._done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
-        self._timer.daemon = True
+        self._seconds = max(seconds, 0.0)
 
     def __enter__(self) -> _Watchdog:
         self._outer = getattr(_local, "watchdog", None)
         _local.watchdog = self
-        self._timer.start()
+        _deadline_thread().add(time.monotonic() + self._seconds, self)
         return self
 
     def __exit__(self, *exc) -> None:
         with self._lock:  # a call that finished right at its deadline keeps its pooled connection
             self._done = True
-        self._timer.cancel()
+            self._sockets = []
         _local.watchdog = self._outer
 
     def watch(self, sock) -> None:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from plugin.coupons.models import Coupon
-from plugin.db import CrossTenantWrite, session_scope
+from plugin.db import CrossTenantWrite, insert_unless_present, session_scope
 from plugin.models import Base
 from plugin.referrals.models import Advocate, OrderRecord
 from plugin.tenants.models import Tenant
@@ -70,3 +70,27 @@ def test_a_session_refuses_to_write_another_tenants_row(two_shops):
     with pytest.raises(CrossTenantWrite):
         with session_scope(a) as session:
             session.add(Advocate(tenant_id=b, email="x@example.com", contact_email="x@example.com", code="ABCDEFGH"))
+
+
+def test_the_one_statement_insert_keeps_to_its_shop_and_its_keys(two_shops):
+    shop_a, shop_b = two_shops
+    a, b = tenant_id(shop_a), tenant_id(shop_b)
+
+    def advocate(tenant, code):
+        return Advocate(tenant_id=tenant, email="x@example.com", contact_email="x@example.com", code=code)
+
+    with pytest.raises(CrossTenantWrite), session_scope(a) as session:
+        insert_unless_present(session, advocate(b, "CODEB001"))
+    with session_scope(a) as session:
+        stored = insert_unless_present(
+            session, Advocate(email="x@example.com", contact_email="x@example.com", code="CODEA001")
+        )
+        assert stored is not None and stored.tenant_id == a and stored.id is not None
+        assert insert_unless_present(session, advocate(a, "CODEA002")) is None, "same shop and e-mail: kept the first"
+    with session_scope(b) as session:
+        assert insert_unless_present(session, advocate(b, "CODEB002")) is not None, "the other shop's own advocate"
+    with session_scope() as session:
+        assert sorted(session.scalars(select(Advocate.code).where(Advocate.email == "x@example.com"))) == [
+            "CODEA001",
+            "CODEB002",
+        ]

@@ -17,12 +17,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.coupons import giftcards
 from plugin.coupons.models import Coupon
-from plugin.db import record_failure, serialized, session_scope, utcnow
+from plugin.db import insert_unless_present, record_failure, serialized, session_scope, utcnow
 from plugin.identity import is_pseudonym, new_code
 from plugin.ledger import move_coupon, move_referral
 from plugin.mail.compose import queue_coupon_email, withdraw_counted_update
@@ -86,9 +85,6 @@ def reserve_coupon(
 
     For a COMMISSION, `spec.value` is the amount to pay (computed and capped), `rate` the
     percentage and `base_amount` the order amount it was taken from."""
-    existing = _existing(session, referral_id, purpose, award_key)
-    if existing is not None:
-        return existing
     gift_card = spec.type in GIFT_CARD_KINDS
     for _ in range(5):
         code = f"{GIFT_CARD_PREFIX if gift_card else CODE_PREFIX[purpose]}-{new_code(10)}"
@@ -112,16 +108,13 @@ def reserve_coupon(
             expires_at=utcnow() + timedelta(days=expiry_days),
             state=Coupon.RESERVED,
         )
-        try:
-            with session.begin_nested():
-                session.add(coupon)
-        except IntegrityError:
-            # a concurrent worker reserved it first (same referral and purpose, or same award)
-            existing = _existing(session, referral_id, purpose, award_key)
-            if existing is not None:
-                return existing
-            continue  # code collision: draw again
-        return coupon
+        reserved = insert_unless_present(session, coupon)
+        if reserved is not None:
+            return reserved
+        # Reserved before (same referral and purpose, or same award), or a code collision: draw again.
+        existing = _existing(session, referral_id, purpose, award_key)
+        if existing is not None:
+            return existing
     raise RuntimeError("could not reserve a unique coupon code")
 
 

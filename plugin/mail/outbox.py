@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from plugin.db import utcnow
+from plugin.db import insert_unless_present, utcnow
 from plugin.mail.models import OutboundEmail
 from plugin.mail.tasks import send_email, send_pending_emails
 
@@ -30,11 +29,6 @@ def queue_email(
     """Insert the rendered message unless one with this key exists; returns the new row or None.
     A new message is sent (with the shop's other due ones) once the caller's transaction commits,
     or, with `not_before`, by the first sweep after that moment."""
-    existing = session.scalar(
-        select(OutboundEmail).where(OutboundEmail.tenant_id == tenant_id, OutboundEmail.dedup_key == dedup_key)
-    )
-    if existing is not None:
-        return None
     email = OutboundEmail(
         tenant_id=tenant_id,
         dedup_key=dedup_key,
@@ -46,10 +40,8 @@ def queue_email(
         coupon_id=coupon_id,
         next_attempt_at=not_before or utcnow(),
     )
-    try:
-        with session.begin_nested():
-            session.add(email)
-    except IntegrityError:
+    email = insert_unless_present(session, email, "tenant_id", "dedup_key")
+    if email is None:
         return None
     send_pending_emails.after_commit(session, tenant_id)
     return email

@@ -11,9 +11,9 @@ import binascii
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from plugin.db import insert_unless_present, utcnow
 from plugin.i18n import pick_locale
 from plugin.identity import canonical_code, fingerprint, normalize_email
 from plugin.referrals.models import OrderRecord
@@ -100,24 +100,29 @@ def read_order(tenant: Tenant, order_id: str) -> dict | None:
     return order if isinstance(order, dict) and isinstance(order.get("id"), str) else None
 
 
-def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
+def upsert_order(session: Session, tenant_id: int, order: dict, trigger_status: str | None = None) -> OrderRecord:
     """Lock the order's row (creating it if new) and merge Saleor's answer into it.
 
     Answers show the order when Saleor gave them, and concurrent tasks apply them in any
     order; only one at least as new (`updatedAt`) replaces the state, while facts that
-    never un-happen (was paid, was cancelled, amount refunded) are sticky.
+    never un-happen (was paid, was cancelled, amount refunded) are sticky. With `trigger_status`
+    (the program's), the moment the order first reached it is stamped in the same write.
     """
     order_id = order["id"]
     query = select(OrderRecord).where(OrderRecord.tenant_id == tenant_id, OrderRecord.saleor_order_id == order_id)
     record = session.scalar(query.with_for_update())
     if record is None:
-        try:
-            with session.begin_nested():
-                record = OrderRecord(tenant_id=tenant_id, saleor_order_id=order_id)
-                session.add(record)
-        except IntegrityError:  # another worker inserted it first
-            record = session.scalar(query.with_for_update())
+        new = OrderRecord(tenant_id=tenant_id, saleor_order_id=order_id)
+        _merge(new, order, trigger_status)
+        stored = insert_unless_present(session, new, "tenant_id", "saleor_order_id")
+        if stored is not None:
+            return stored  # inserted with Saleor's answer in it, and locked by that insert until commit
+        record = session.scalar(query.with_for_update())  # another worker inserted it first
+    _merge(record, order, trigger_status)
+    return record
 
+
+def _merge(record: OrderRecord, order: dict, trigger_status: str | None) -> None:
     user = _dict(order.get("user"))
     address = _dict(order.get("shippingAddress"))
     billing = _dict(order.get("billingAddress"))
@@ -166,4 +171,5 @@ def upsert_order(session: Session, tenant_id: int, order: dict) -> OrderRecord:
     record.is_paid = record.is_paid or _was_fully_paid(order)
     record.cancelled = record.cancelled or order.get("status") == "CANCELED"
     record.total_refunded = max(record.total_refunded or Decimal(0), _money(order.get("totalRefunded")))
-    return record
+    if trigger_status and record.reached_trigger_at is None and reached_trigger(record, trigger_status):
+        record.reached_trigger_at = utcnow()

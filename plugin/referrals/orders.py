@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from plugin.coupons import giftcards
 from plugin.coupons.models import Coupon
-from plugin.db import utcnow
+from plugin.db import insert_unless_present, utcnow
 from plugin.fraud import rules as fraud
 from plugin.fraud.context import build_context
 from plugin.fraud.explain import attribution_note, decision_summary
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 def apply_order_event(session: Session, tenant: Tenant, program: Program, order: dict, *, friend_check=None) -> None:
     """Decide on `order` as `read_order` returned it (Saleor's word, never a webhook payload)."""
-    record = upsert_order(session, tenant.id, order)
+    record = upsert_order(session, tenant.id, order, program.trigger_status if program.enabled else None)
     _note_coupon_redemption(session, record)
     _note_gift_card_use(session, record, order)
     if not program.enabled:
@@ -115,18 +115,16 @@ def _ensure_advocate(session: Session, tenant: Tenant, program: Program, record:
                 currency=record.currency,
             )
             candidate.variant = assign_variant(program, candidate.code)
-            try:
-                with session.begin_nested():
-                    session.add(candidate)
-                advocate = candidate
+            created = insert_unless_present(session, candidate)  # clashes on the e-mail or, rarely, the code
+            if created is not None:
+                advocate = created
                 break
-            except IntegrityError:
-                advocate = session.scalar(query)
-                if advocate is not None:
-                    break
+            advocate = session.scalar(query)
+            if advocate is not None:
+                break
         else:
             raise RuntimeError("could not allocate a referral code")
-        if advocate is candidate and advocate.variant != HOLDOUT:
+        if advocate is created and advocate.variant != HOLDOUT:
             queue_invite(session, tenant, advocate, program)
             events.advocate_enrolled(session, advocate)
     if not advocate.saleor_user_id and record.saleor_user_id:

@@ -12,16 +12,20 @@ A task is a plain function decorated with `@task("name")`, which returns its han
 
 Work queued with `after_commit` is published only after the transaction commits (a rollback
 drops it, and so does the rollback of a savepoint it was queued in), so a task never looks for
-rows that are not there yet. The name is what brokers carry: it stays the same across deploys,
+rows that are not there yet. A task registered with `same_worker=True` (sending the outbox's
+mail) that a running task queues is not published at all: it runs in the same worker right after
+that task (`follow_ups`), saving a trip through the broker; what it leaves undone stays stored and
+the sweeper re-drives it. The name is what brokers carry: it stays the same across deploys,
 whatever the function is called. Tasks must be idempotent, because both runners may run one
 twice (a redelivery after a crash, the sweeper re-driving stored work).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
@@ -36,9 +40,10 @@ RETRY_DELAYS = (1, 2, 5, 10, 30, 60, 120, 300)
 class Task:
     """A registered task: call it to run inline, `enqueue` or `after_commit` to run it in the background."""
 
-    def __init__(self, name: str, fn: Callable):
+    def __init__(self, name: str, fn: Callable, same_worker: bool = False):
         self.name = name
         self.fn = fn
+        self.same_worker = same_worker
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
@@ -58,18 +63,63 @@ class Task:
 REGISTRY: dict[str, Task] = {}
 
 
-def task(name: str) -> Callable[[Callable], Task]:
+def task(name: str, *, same_worker: bool = False) -> Callable[[Callable], Task]:
+    """Register a task. `same_worker`: queued by a running task, it runs right after that task in the
+    same worker instead of going through the broker (for short work whose state is stored, so the
+    sweeper finishes it if the worker dies first)."""
+
     def register(fn: Callable) -> Task:
         if name in REGISTRY and REGISTRY[name].fn is not fn:
             raise RuntimeError(f"two tasks are named {name!r}")
-        REGISTRY[name] = handle = Task(name, fn)
+        REGISTRY[name] = handle = Task(name, fn, same_worker)
         return handle
 
     return register
 
 
+_local = threading.local()
+MAX_FOLLOW_UPS = 100  # per task: a chain longer than this goes through the broker
+
+
+@contextlib.contextmanager
+def follow_ups() -> Iterator[None]:
+    """Run the body as a task; then run, in this thread, the `same_worker` tasks it queued (and those
+    they queue in turn). If the body fails, what its committed transactions queued is published."""
+    outer = getattr(_local, "follow_ups", None)
+    queued: list[tuple[Task, tuple]] = []
+    _local.follow_ups = queued
+    try:
+        yield
+    except BaseException:
+        _local.follow_ups = outer
+        for handle, args in queued:
+            enqueue(handle, *args)
+        raise
+    try:
+        done = 0
+        while queued and done < MAX_FOLLOW_UPS:
+            handle, args = queued.pop(0)
+            done += 1
+            try:
+                handle(*args)
+            except Exception:  # noqa: BLE001 - the broker's retries take it from here
+                log.warning("follow-up %s%r failed; published for a retry", handle.name, args, exc_info=True)
+                _local.follow_ups = None
+                enqueue(handle, *args)
+                _local.follow_ups = queued
+    finally:
+        _local.follow_ups = outer
+        for handle, args in queued:  # over the limit
+            enqueue(handle, *args)
+
+
 def enqueue(handle: Task, *args, countdown: float = 0) -> bool:
     """Hand work to the runner now. False if the broker is unreachable (the sweeper will retry)."""
+    queued = getattr(_local, "follow_ups", None)
+    if queued is not None and handle.same_worker and not countdown:
+        if (handle, args) not in queued:
+            queued.append((handle, args))
+        return True
     try:
         current_app.extensions["task_runner"].enqueue(handle.name, *args, countdown=countdown)
         return True

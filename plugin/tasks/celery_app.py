@@ -11,7 +11,7 @@ from celery.signals import worker_process_init
 
 from plugin import db
 from plugin.app import create_app
-from plugin.tasks import REGISTRY, RETRY_DELAYS, Task
+from plugin.tasks import REGISTRY, RETRY_DELAYS, Task, follow_ups
 from plugin.webhooks.relay import EventRelay
 from plugin.webhooks.tasks import process_event
 
@@ -26,7 +26,10 @@ def _bind(name: str, handle: Task):
     def run(self, *args):
         with flask_app.app_context():
             try:
-                return handle(*args)
+                if name == "sweep":  # what a sweep re-drives is spread over the pool, not run here
+                    return handle(*args)
+                with follow_ups():
+                    return handle(*args)
             except Exception as exc:  # noqa: BLE001 - retried with backoff; the sweeper is the backstop
                 if name == "sweep":
                     raise

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import any_, func, or_, select, update
 
 from plugin.db import record_failure, serialized, session_scope, utcnow
 from plugin.program.settings import load_program
@@ -83,27 +83,29 @@ def _apply_order(tenant_id: int, hint: _Hint) -> bool:
     with session_scope(tenant_id) as session, serialized(session):
         # Locked in id order, so tasks holding overlapping sets of one order's events never deadlock;
         # ids only (Core, no ORM objects): the bodies were read above.
-        events = (
+        # The shop's installed state comes with the lock (an uninstall may have happened since the hint).
+        rows = (
             session.connection()
             .execute(
-                select(WebhookEvent.id)
+                select(WebhookEvent.id, Tenant.token_encrypted.is_not(None) & Tenant.uninstalled_at.is_(None))
+                .join(Tenant, Tenant.id == WebhookEvent.tenant_id)
                 .where(
                     WebhookEvent.tenant_id == tenant_id,
                     WebhookEvent.id.in_(ours),
                     WebhookEvent.status != WebhookEvent.DONE,
                 )
                 .order_by(WebhookEvent.id)
-                .with_for_update()
+                .with_for_update(of=WebhookEvent)
             )
-            .scalars()
             .all()
         )
-        if not events:
+        if not rows:
             return False
-        tenant = session.get(Tenant, tenant_id)
-        if not tenant.is_installed:
+        events = [event_id for event_id, _installed in rows]
+        if not rows[0][1]:
             _mark_done(session, tenant_id, events, UNINSTALLED)
             return False
+        tenant = session.merge(hint.tenant, load=False)  # read moments ago by _hints; no second SELECT
         # One read answers for every delivery stored before it began: Saleor sends a delivery after
         # the change it tells of, so the order as read already shows what each of them says.
         program = load_program(session, tenant_id)
@@ -120,17 +122,21 @@ def _hints(tenant_id: int, event_ids: tuple[int, ...]) -> list[_Hint]:
         # Core on the session's connection, with the tenant checked here: the ORM's tenant criterion
         # made PostgreSQL walk the shop's whole tenant_id index instead of the two precise ones.
         connection = session.connection()
-        stored_orders = [
-            order_id
-            for order_id in connection.execute(
-                select(WebhookEvent.order_id).where(WebhookEvent.id.in_(event_ids))
-            ).scalars()
-            if order_id
-        ]
+        stored_orders = (
+            select(WebhookEvent.order_id)
+            .where(WebhookEvent.id.in_(event_ids), WebhookEvent.order_id.is_not(None))
+            .scalar_subquery()
+        )
+        # = ANY(ARRAY(subquery)): an InitPlan, so both branches of the OR stay index scans; a plain
+        # IN (subquery) became a hashed SubPlan filter over a sequential scan of the whole table.
+        same_order = (
+            WebhookEvent.order_id == any_(func.array(stored_orders))
+            if connection.dialect.name == "postgresql"
+            else WebhookEvent.order_id.in_(stored_orders)
+        )
         rows = connection.execute(
             select(WebhookEvent.id, WebhookEvent.tenant_id, WebhookEvent.body).where(
-                WebhookEvent.status != WebhookEvent.DONE,
-                or_(WebhookEvent.id.in_(event_ids), WebhookEvent.order_id.in_(stored_orders)),
+                WebhookEvent.status != WebhookEvent.DONE, or_(WebhookEvent.id.in_(event_ids), same_order)
             )
         ).all()
         rows = [(event_id, body) for event_id, owner, body in rows if owner == tenant_id]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import requests
 
@@ -61,3 +64,24 @@ def test_the_deadline_covers_a_whole_block_of_calls():
     with servers.HostileServer({("GET", "/"): servers.drip(seconds=20, every=0.1)}) as trickle:
         with outbound.deadline(0.5), pytest.raises(requests.Timeout):
             session.get(trickle.url + "/", timeout=30)
+
+
+def test_calls_share_one_deadline_thread_and_still_end_on_time(monkeypatch):
+    def answer(handler, server):
+        server.send(handler, 200, b"{}", {"Connection": "close"})
+
+    session = outbound.guarded_session(max_bytes=10_000_000)
+    with servers.HostileServer({("GET", "/"): answer}) as fast:
+        session.get(fast.url + "/", timeout=5)
+        started = []
+        start = threading.Thread.start
+        monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread) or start(thread))
+        for _ in range(50):
+            assert session.get(fast.url + "/", timeout=5).status_code == 200
+        monkeypatch.undo()
+    assert [t for t in started if "process_request_thread" not in t.name] == [], "a thread per call"
+    with servers.HostileServer({("GET", "/"): servers.drip(seconds=20, every=0.1)}) as trickle:
+        began = time.monotonic()
+        with pytest.raises(outbound.DeadlineExceeded):
+            session.get(trickle.url + "/", timeout=0.5)
+        assert time.monotonic() - began < 5

@@ -126,3 +126,57 @@ def test_a_handle_runs_inline_when_called_and_keeps_its_name(app):
     assert seen_by_task == [None]
     assert tasks.REGISTRY["tests.read_shop_back"] is read_shop_back
     assert read_shop_back.name == "tests.read_shop_back"
+
+
+# -- follow-ups: same-worker tasks run right after the task that queued them ------------------------
+
+ran: list = []
+
+
+@tasks.task("tests.mail_like", same_worker=True)
+def mail_like(n: int) -> None:
+    ran.append(("mail", n))
+    if n == 99:
+        raise RuntimeError("the SMTP server went away")
+
+
+@tasks.task("tests.writes_then_queues")
+def writes_then_queues(n: int) -> None:
+    with session_scope() as session:
+        _shop(session, n)
+        mail_like.after_commit(session, n)
+        noop.after_commit(session, n)  # not same_worker: through the broker as always
+    ran.append(("body", n))
+
+
+def test_a_same_worker_task_runs_after_the_task_that_queued_it_without_the_broker(recorder):
+    ran.clear()
+    with tasks.follow_ups():
+        writes_then_queues(1)
+        assert ran == [("body", 1)], "not before the task's body has finished"
+    assert ran == [("body", 1), ("mail", 1)]
+    assert recorder.calls == [("tests.noop", (1,))]
+
+
+def test_outside_a_task_a_same_worker_task_goes_through_the_broker(recorder):
+    ran.clear()
+    writes_then_queues(2)
+    assert ran == [("body", 2)]
+    assert recorder.calls == [("tests.mail_like", (2,)), ("tests.noop", (2,))]
+
+
+def test_a_failed_follow_up_is_published_for_the_broker_to_retry(recorder):
+    ran.clear()
+    with tasks.follow_ups():
+        writes_then_queues(99)
+    assert ran == [("body", 99), ("mail", 99)]
+    assert ("tests.mail_like", (99,)) in recorder.calls
+
+
+def test_when_the_task_fails_what_it_committed_still_goes_out(recorder):
+    ran.clear()
+    with pytest.raises(RuntimeError), tasks.follow_ups():
+        writes_then_queues(3)
+        raise RuntimeError("the task failed after its first commit")
+    assert ("mail", 3) not in ran
+    assert ("tests.mail_like", (3,)) in recorder.calls
