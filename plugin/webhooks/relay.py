@@ -9,6 +9,10 @@ read of the order answers for all of them), and commits the claim only after the
 rolls back and the rows go out once it is back. A message lost after that (a broker that forgot
 it) is the sweeper's business, as before.
 
+A row is published once it has waited SETTLE seconds, together with every younger row of the same
+order: Saleor sends an order's deliveries (created, updated, paid, fully paid) within moments of
+each other, and publishing each as it arrived made a task and an order read per delivery.
+
 Polling, not LISTEN/NOTIFY: a NOTIFY holds a database-wide lock through its transaction's commit,
 which would serialise every ingest commit; an indexed poll of an almost empty index costs nothing.
 """
@@ -18,35 +22,45 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 
 from plugin import db
-from plugin.db import serialized, session_scope, utcnow
+from plugin.db import UTCDateTime, serialized, session_scope, utcnow
 from plugin.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-POLL_INTERVAL = 0.05  # seconds; adds at most this much to a reward's latency
+POLL_INTERVAL = 0.05  # seconds; with SETTLE, adds at most this much to a reward's latency
+SETTLE = 0.25  # seconds a delivery waits for the rest of its order's deliveries
 
 
-_ANY_UNQUEUED = text("SELECT 1 FROM webhook_events WHERE queued_at IS NULL LIMIT 1")
+_ANY_DUE = text("SELECT 1 FROM webhook_events WHERE queued_at IS NULL AND received_at <= :due LIMIT 1").bindparams(
+    bindparam("due", type_=UTCDateTime())
+)
 
 
-def anything_unqueued() -> bool:
-    """The idle poll: one index probe, no transaction to open and commit."""
+def anything_unqueued(settle: float = 0.0) -> bool:
+    """The idle poll: one probe of the unqueued rows' partial index, no transaction to open and commit."""
     with db.autocommit_engine().connect() as conn:
-        return conn.execute(_ANY_UNQUEUED).first() is not None
+        return conn.execute(_ANY_DUE, {"due": utcnow() - timedelta(seconds=settle)}).first() is not None
 
 
-def publish_unqueued(publish: Callable[..., None], limit: int = BATCH) -> int:
-    """Claim up to `limit` unqueued events, publish them, `publish(tenant_id, *event_ids)` once per
-    order, then commit the claim; how many events went out."""
+def publish_unqueued(publish: Callable[..., None], limit: int = BATCH, settle: float = 0.0) -> int:
+    """Claim up to `limit` unqueued events that waited `settle` seconds, with the younger ones of the
+    same orders, publish them, `publish(tenant_id, *event_ids)` once per order, then commit the
+    claim; how many events went out."""
+    due = utcnow() - timedelta(seconds=settle)
+    unqueued = WebhookEvent.queued_at.is_(None)
+    orders_due = select(WebhookEvent.order_id).where(
+        unqueued, WebhookEvent.received_at <= due, WebhookEvent.order_id.is_not(None)
+    )
     with session_scope() as session, serialized(session):
         rows = session.execute(
             select(WebhookEvent.tenant_id, WebhookEvent.id, WebhookEvent.order_id)
-            .where(WebhookEvent.queued_at.is_(None))
+            .where(unqueued, or_(WebhookEvent.received_at <= due, WebhookEvent.order_id.in_(orders_due)))
             .order_by(WebhookEvent.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -67,10 +81,13 @@ def publish_unqueued(publish: Callable[..., None], limit: int = BATCH) -> int:
 class EventRelay:
     """Runs `publish_unqueued` in a loop: at once again while there is a backlog, else after a pause."""
 
-    def __init__(self, flask_app, publish: Callable[..., None], poll_interval: float = POLL_INTERVAL):
+    def __init__(
+        self, flask_app, publish: Callable[..., None], poll_interval: float = POLL_INTERVAL, settle: float = SETTLE
+    ):
         self.app = flask_app
         self.publish = publish
         self.poll_interval = poll_interval
+        self.settle = settle
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -89,7 +106,7 @@ class EventRelay:
         with self.app.app_context():
             while not self._stop.is_set():
                 try:
-                    if anything_unqueued() and publish_unqueued(self.publish) == BATCH:
+                    if anything_unqueued(self.settle) and publish_unqueued(self.publish, settle=self.settle) == BATCH:
                         continue  # a backlog: keep draining
                     backoff = 0.5
                     self._stop.wait(self.poll_interval)

@@ -126,3 +126,24 @@ def test_sweeper_leaves_unqueued_rows_to_the_relay(app, client, captured_shop): 
         publish_unqueued(Broker())  # handed to a broker that then forgets them
     with app.app_context(), time_machine.travel(later):
         assert sweep()["events"] == len(stored)
+
+
+def test_a_delivery_waits_for_its_orders_others_and_goes_out_with_them(app, client, captured_shop):  # noqa: F811
+    stored = _ingest_all(app, client)
+    with session_scope() as session:
+        rows = session.execute(select(WebhookEvent.id, WebhookEvent.order_id).order_by(WebhookEvent.id)).all()
+        by_order: dict[str, list[int]] = {}
+        for event_id, order_id in rows:
+            by_order.setdefault(order_id, []).append(event_id)
+        first_order, others = rows[0].order_id, [i for o, ids in by_order.items() if o != rows[0].order_id for i in ids]
+        assert len(by_order[first_order]) >= 2 and others, "the captures hold several deliveries of several orders"
+        session.get(WebhookEvent, by_order[first_order][0]).received_at = utcnow() - timedelta(seconds=1)
+    broker = Broker()
+    with app.app_context():
+        assert publish_unqueued(broker, settle=0.25) == len(by_order[first_order]), (
+            "the order's younger rows came along"
+        )
+        assert publish_unqueued(broker, settle=0.25) == 0, "the other orders' deliveries are still settling"
+        with time_machine.travel(utcnow() + timedelta(seconds=1)):
+            assert publish_unqueued(broker, settle=0.25) == len(others)
+    assert sorted(event_id for _tenant, event_id in broker.published) == stored
