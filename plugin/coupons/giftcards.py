@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from plugin.coupons.models import Coupon
 from plugin.db import utcnow
+from plugin.i18n.formatting import plain_amount
 from plugin.ledger import move_coupon, note_coupon
 from plugin.saleor.client import SaleorClient
 
@@ -96,7 +97,11 @@ def record_spent(session: Session, coupon: Coupon, card: dict, where: str) -> bo
     if spent >= coupon.value:
         move_coupon(session, coupon, Coupon.USED, f"Balance spent in full ({where}).")
     else:
-        note_coupon(session, coupon, f"{spent:f} {coupon.currency} of {coupon.value:f} spent so far ({where}).")
+        note_coupon(
+            session,
+            coupon,
+            f"{plain_amount(spent)} {coupon.currency} of {plain_amount(coupon.value)} spent so far ({where}).",
+        )
     return True
 
 

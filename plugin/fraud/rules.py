@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from plugin.fraud.lists import domain_listed
+from plugin.i18n.formatting import plain_amount
 
 ACTIONS = ("allow", "flag", "hold", "block")
 
@@ -145,7 +146,7 @@ def _claim_velocity(ctx: ReferralContext):
 def _min_order_value(ctx: ReferralContext):
     if ctx.min_order and ctx.order_total < ctx.min_order:
         return (
-            f"Order total {ctx.order_total:f} is below the minimum {ctx.min_order:f}.",
+            f"Order total {plain_amount(ctx.order_total)} is below the minimum {plain_amount(ctx.min_order)}.",
             "Not counted: your friend's order was below the minimum order value.",
         )
 

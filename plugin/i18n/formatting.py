@@ -74,3 +74,8 @@ def percent(value: Decimal, locale: str) -> str:
 def number(value: int | Decimal, locale: str) -> str:
     """A count as the locale groups digits: 1,000 in English, 1 000 in Russian."""
     return format_decimal(value, locale=_locale(locale))
+
+
+def plain_amount(amount: Decimal) -> str:
+    """An amount for the merchant's notes, without the storage's padding: 29.9900 → "29.99", 30.0000 → "30"."""
+    return f"{amount.normalize():f}" if amount.is_finite() else str(amount)
