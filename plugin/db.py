@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, create_engine, event, inspect
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, bindparam, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
@@ -22,6 +22,7 @@ from sqlalchemy.orm import (
     Mapped,
     Session,
     declared_attr,
+    make_transient_to_detached,
     mapped_column,
     sessionmaker,
     with_loader_criteria,
@@ -208,11 +209,12 @@ def record_failure(tenant_id: int, model: type, row_id: int, exc: Exception, *, 
 
 
 def insert_unless_present(session: Session, row: Base, *conflict_columns: str):
-    """Store a new row in one statement (`INSERT … ON CONFLICT (…) DO NOTHING RETURNING`) and return
+    """Store a new row in one statement (`INSERT … ON CONFLICT (…) DO NOTHING RETURNING *`) and return
     it as a persistent object, or None when a row with the same `conflict_columns` (a unique key;
     none named: any unique key) exists already. Replaces SELECT + SAVEPOINT + INSERT + RELEASE on the
     per-order path; a clash on another unique key than the named one raises IntegrityError, as the
-    ORM's insert would."""
+    ORM's insert would. Core, not the ORM's bulk insert: that one rebuilt and re-keyed the statement
+    from its values on every call, which cost more than the round trips it saved."""
     model = type(row)
     if isinstance(row, TenantScoped):
         tenant_id = session.info.get("tenant_id")
@@ -220,14 +222,31 @@ def insert_unless_present(session: Session, row: Base, *conflict_columns: str):
             row.tenant_id = tenant_id
         elif tenant_id is not None and row.tenant_id != tenant_id:
             raise CrossTenantWrite(f"{model.__name__} of tenant {row.tenant_id} in a session of tenant {tenant_id}")
+    mapper = inspect(model)
     values = {
-        attr.key: value for attr in inspect(model).column_attrs if (value := row.__dict__.get(attr.key)) is not None
+        column.key: value
+        for attr in mapper.column_attrs
+        for column in attr.columns[:1]
+        if (value := row.__dict__.get(attr.key)) is not None
     }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(model)
-        .values(**values)
+    dialect = session.get_bind().dialect.name
+    statement = _insert_unless_present_statement(model, dialect, tuple(sorted(values)), conflict_columns)
+    stored = session.connection().execute(statement, values).first()
+    if stored is None:
+        return None
+    for attr in mapper.column_attrs:
+        setattr(row, attr.key, stored._mapping[attr.columns[0]])
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_unless_present_statement(model, dialect: str, columns: tuple[str, ...], conflict_columns: tuple[str, ...]):
+    table = model.__table__
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return (
+        insert.values({name: bindparam(name, type_=table.c[name].type) for name in columns})
         .on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
-        .returning(model)
+        .returning(*table.c)
     )
-    return session.scalars(statement, execution_options={"populate_existing": True}).first()

@@ -436,8 +436,7 @@ def _queue_email(session: Session, tenant: Tenant, program: Program, coupon: Cou
 def _friend_locale(session: Session, referral: Referral | None) -> str | None:
     if referral is None:
         return None
-    order = session.get(OrderRecord, referral.order_record_id)
-    return order.locale if order else None
+    return session.scalar(select(OrderRecord.locale).where(OrderRecord.id == referral.order_record_id))
 
 
 def take_back_rewards(tenant_id: int, referral_id: int) -> str:

@@ -11,7 +11,9 @@ def issue_coupon(tenant_id: int, coupon_id: int) -> str:
     return service.issue_coupon(tenant_id, coupon_id)
 
 
-@task("issue_rewards")
+# Queued by the task that approved the referral, it runs right after it in the same worker; the
+# reserved coupons are stored, so the sweeper issues them if that worker dies first.
+@task("issue_rewards", same_worker=True)
 def issue_rewards(tenant_id: int, referral_id: int) -> str:
     return service.issue_rewards(tenant_id, referral_id)
 

@@ -107,7 +107,9 @@ def send_pending(tenant_id: int) -> int:
     query = (
         select(OutboundEmail)
         .where(OutboundEmail.status == OutboundEmail.PENDING, OutboundEmail.next_attempt_at <= utcnow())
-        .order_by(OutboundEmail.id)
+        # The (status, next_attempt_at) index's order: by id, PostgreSQL walked the primary key
+        # through every sent message to reach the due ones (1,800 rows per referred order).
+        .order_by(OutboundEmail.next_attempt_at, OutboundEmail.id)
         .limit(1)
     )
     handled, sender = 0, None

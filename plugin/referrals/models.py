@@ -137,6 +137,10 @@ class Referral(TenantScoped, Base):
         Index("ix_referrals_tenant_state", "tenant_id", "state"),
         # "Was this friend referred before?" on every referred order, and the reminders' join.
         Index("ix_referrals_tenant_friend_email", "tenant_id", "friend_email"),
+        # The advocate's counted friends (tiers, milestones) and the fraud rules' reward velocity.
+        Index("ix_referrals_advocate_state", "advocate_id", "state"),
+        # Every pass over an order looks for its referral (and locks it).
+        Index("ix_referrals_order_record", "order_record_id"),
     )
 
     # Ledger states (issue: pending → held → approved → issued → used → revoked).
