@@ -8,11 +8,11 @@ from plugin.mail import delivery
 from plugin.tasks import task
 
 
-@task("send_email", same_worker=True)
+@task("send_email", same_worker=True, last=True)
 def send_email(tenant_id: int, email_id: int) -> str:
     return delivery.send_email(tenant_id, email_id)
 
 
-@task("send_pending_emails", same_worker=True)
+@task("send_pending_emails", same_worker=True, last=True)
 def send_pending_emails(tenant_id: int) -> int:
     return delivery.send_pending(tenant_id)

@@ -40,10 +40,11 @@ RETRY_DELAYS = (1, 2, 5, 10, 30, 60, 120, 300)
 class Task:
     """A registered task: call it to run inline, `enqueue` or `after_commit` to run it in the background."""
 
-    def __init__(self, name: str, fn: Callable, same_worker: bool = False):
+    def __init__(self, name: str, fn: Callable, same_worker: bool = False, last: bool = False):
         self.name = name
         self.fn = fn
         self.same_worker = same_worker
+        self.last = last
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
 
@@ -63,15 +64,16 @@ class Task:
 REGISTRY: dict[str, Task] = {}
 
 
-def task(name: str, *, same_worker: bool = False) -> Callable[[Callable], Task]:
+def task(name: str, *, same_worker: bool = False, last: bool = False) -> Callable[[Callable], Task]:
     """Register a task. `same_worker`: queued by a running task, it runs right after that task in the
     same worker instead of going through the broker (for short work whose state is stored, so the
-    sweeper finishes it if the worker dies first)."""
+    sweeper finishes it if the worker dies first). `last`: among those, it waits until the others
+    are done, so one run covers what all of them queued (the mail of an approval and of its rewards)."""
 
     def register(fn: Callable) -> Task:
         if name in REGISTRY and REGISTRY[name].fn is not fn:
             raise RuntimeError(f"two tasks are named {name!r}")
-        REGISTRY[name] = handle = Task(name, fn, same_worker)
+        REGISTRY[name] = handle = Task(name, fn, same_worker, last)
         return handle
 
     return register
@@ -98,7 +100,7 @@ def follow_ups() -> Iterator[None]:
     try:
         done = 0
         while queued and done < MAX_FOLLOW_UPS:
-            handle, args = queued.pop(0)
+            handle, args = queued.pop(next((i for i, (h, _a) in enumerate(queued) if not h.last), 0))
             done += 1
             try:
                 handle(*args)

@@ -180,3 +180,32 @@ def test_when_the_task_fails_what_it_committed_still_goes_out(recorder):
         raise RuntimeError("the task failed after its first commit")
     assert ("mail", 3) not in ran
     assert ("tests.mail_like", (3,)) in recorder.calls
+
+
+@tasks.task("tests.sends_last", same_worker=True, last=True)
+def sends_last(n: int) -> None:
+    ran.append(("send", n))
+
+
+@tasks.task("tests.approves")
+def approves(n: int) -> None:
+    with session_scope() as session:
+        _shop(session, n)
+        sends_last.after_commit(session, n)  # the approval's own mail
+        issues.after_commit(session, n)
+
+
+@tasks.task("tests.issues", same_worker=True)
+def issues(n: int) -> None:
+    ran.append(("issue", n))
+    with session_scope() as session:
+        _shop(session, n + 100)
+        sends_last.after_commit(session, n)  # the rewards' mail: the same run covers both
+
+
+def test_a_last_follow_up_waits_for_the_others_and_runs_once_for_all(recorder):
+    ran.clear()
+    with tasks.follow_ups():
+        approves(4)
+    assert ran == [("issue", 4), ("send", 4)]
+    assert recorder.calls == []
