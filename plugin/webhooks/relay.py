@@ -57,19 +57,25 @@ def publish_unqueued(publish: Callable[..., None], limit: int = BATCH, settle: f
     orders_due = select(WebhookEvent.order_id).where(
         unqueued, WebhookEvent.received_at <= due, WebhookEvent.order_id.is_not(None)
     )
+    claimable = (
+        select(WebhookEvent.id)
+        .where(unqueued, or_(WebhookEvent.received_at <= due, WebhookEvent.order_id.in_(orders_due)))
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    # Claimed and stamped in one statement (the relay runs in the worker's main process, where
+    # every statement competes with dispatching tasks to the pool).
+    claim = (
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(claimable.scalar_subquery()))
+        .values(queued_at=utcnow())
+        .returning(WebhookEvent.tenant_id, WebhookEvent.id, WebhookEvent.order_id)
+    )
     with session_scope() as session, serialized(session):
-        rows = session.execute(
-            select(WebhookEvent.tenant_id, WebhookEvent.id, WebhookEvent.order_id)
-            .where(unqueued, or_(WebhookEvent.received_at <= due, WebhookEvent.order_id.in_(orders_due)))
-            .order_by(WebhookEvent.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = sorted(session.connection().execute(claim).all(), key=lambda row: row.id)
         if not rows:
             return 0
-        session.execute(
-            update(WebhookEvent).where(WebhookEvent.id.in_([row.id for row in rows])).values(queued_at=utcnow())
-        )
         by_order: dict[tuple[int, str | None], list[int]] = {}
         for tenant_id, event_id, order_id in rows:
             by_order.setdefault((tenant_id, order_id), []).append(event_id)
