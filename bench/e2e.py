@@ -265,6 +265,16 @@ def run(
             _wait(lambda: _count_sent(engine, ("invite",)) >= 4, 60)
             saleor.faults.latency = saleor_latency
 
+            def new_phase(kind: str) -> Phase:
+                return Phase(
+                    web=web,
+                    worker=worker,
+                    database_url=database_url,
+                    saleor=saleor,
+                    concurrency=concurrency,
+                    profile=profile_dir / f"{kind}-{rate:g}.txt" if profile_dir else None,
+                )
+
             plain_paid_at: dict[str, float] = {}
             failures: list[str] = []
 
@@ -285,14 +295,7 @@ def run(
                     failures.append(f"plain {type(exc).__name__}: {exc}")
 
             log(f"  paying {plain_total} plain orders at {rate:.0f}/s (each buyer becomes an advocate) ...")
-            phase = Phase(
-                web=web,
-                worker=worker,
-                database_url=database_url,
-                saleor=saleor,
-                concurrency=concurrency,
-                profile=profile_dir / f"plain-{rate:g}.txt" if profile_dir else None,
-            )
+            phase = new_phase("plain")
             phase.start()
             report["plain_driving_s"] = _open_loop(rate, plain_total, plain_order)
             _wait(lambda: _count_sent(engine, ("invite",)) >= 4 + plain_total, max(120.0, plain_total * 1.0))
@@ -346,14 +349,7 @@ def run(
                     failures.append(f"{type(exc).__name__}: {exc}")
 
             log(f"  paying {orders_total} referred orders at {rate:.0f}/s ...")
-            phase = Phase(
-                web=web,
-                worker=worker,
-                database_url=database_url,
-                saleor=saleor,
-                concurrency=concurrency,
-                profile=profile_dir / f"referred-{rate:g}.txt" if profile_dir else None,
-            )
+            phase = new_phase("referred")
             phase.start()
             report["driving_s"] = _open_loop(rate, orders_total, referred_order)
 

@@ -183,17 +183,19 @@ def _confine_to_tenant(state):
 
 @event.listens_for(Session, "before_flush")
 def _refuse_cross_tenant_writes(session, _flush_context, _instances):
-    tenant_id = session.info.get("tenant_id")
-    if tenant_id is None:
-        return
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, TenantScoped):
-            if obj.tenant_id is None:
-                obj.tenant_id = tenant_id
-            elif obj.tenant_id != tenant_id:
-                raise CrossTenantWrite(
-                    f"{type(obj).__name__} of tenant {obj.tenant_id} in a session of tenant {tenant_id}"
-                )
+        _keep_to_session_tenant(session, obj)
+
+
+def _keep_to_session_tenant(session: Session, obj) -> None:
+    """A row written in a tenant's session belongs to that tenant: unset, it is set; another, refused."""
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None or not isinstance(obj, TenantScoped):
+        return
+    if obj.tenant_id is None:
+        obj.tenant_id = tenant_id
+    elif obj.tenant_id != tenant_id:
+        raise CrossTenantWrite(f"{type(obj).__name__} of tenant {obj.tenant_id} in a session of tenant {tenant_id}")
 
 
 def record_failure(tenant_id: int, model: type, row_id: int, exc: Exception, *, counter: str = "attempts") -> None:
@@ -216,12 +218,7 @@ def insert_unless_present(session: Session, row: Base, *conflict_columns: str):
     ORM's insert would. Core, not the ORM's bulk insert: that one rebuilt and re-keyed the statement
     from its values on every call, which cost more than the round trips it saved."""
     model = type(row)
-    if isinstance(row, TenantScoped):
-        tenant_id = session.info.get("tenant_id")
-        if row.tenant_id is None:
-            row.tenant_id = tenant_id
-        elif tenant_id is not None and row.tenant_id != tenant_id:
-            raise CrossTenantWrite(f"{model.__name__} of tenant {row.tenant_id} in a session of tenant {tenant_id}")
+    _keep_to_session_tenant(session, row)
     mapper = inspect(model)
     values = {
         column.key: value

@@ -49,7 +49,7 @@ def grace() -> timedelta:
 def sweep() -> dict:
     cutoff = utcnow() - grace()
     # Shops that uninstalled the app have no token: nothing of theirs can be finished.
-    installed = select(Tenant.id).where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None))
+    installed = select(Tenant.id).where(Tenant.is_installed)
     counts = {
         "events": 0,
         "coupons": 0,

@@ -7,11 +7,14 @@ so that the household rule (same address) stays quiet unless a test wants it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 from sqlalchemy import select
 
+from plugin import tasks
 from plugin.coupons.models import Coupon
+from plugin.coupons.tasks import issue_rewards
 from plugin.db import session_scope
 from plugin.identity import normalize_email
 from plugin.program.models import ProgramSettings
@@ -89,6 +92,22 @@ def friend_order(saleor, email, *, code=None, voucher_code=None, total="40.00", 
     if deliver:
         saleor.checkout_complete(order)
     return order
+
+
+@contextlib.contextmanager
+def rewards_left_reserved(monkeypatch):
+    """Inside the block, an approval reserves its rewards but does not issue them: the test issues
+    them itself (by hand, racing a refund, ...)."""
+    real_enqueue = tasks.enqueue
+    monkeypatch.setattr(
+        tasks,
+        "enqueue",
+        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
+    )
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(tasks, "enqueue", real_enqueue)
 
 
 # -- the shop's program ----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from plugin.program.experiments import HOLDOUT, assign_variant
 from plugin.program.settings import FREE_SHIPPING, Program
 from plugin.referrals import lifecycle
 from plugin.referrals.models import Advocate, FriendClaim, OrderRecord, Referral
-from plugin.referrals.order_records import reached_trigger, upsert_order
+from plugin.referrals.order_records import upsert_order
 from plugin.referrals.updates import referral_held
 from plugin.tenants.models import Tenant
 
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 def apply_order_event(session: Session, tenant: Tenant, program: Program, order: dict, *, friend_check=None) -> None:
     """Decide on `order` as `read_order` returned it (Saleor's word, never a webhook payload)."""
+    # With the program on, the order's row is stamped when it first reaches the trigger status.
     record = upsert_order(session, tenant.id, order, program.trigger_status if program.enabled else None)
     _note_coupon_redemption(session, record)
     _note_gift_card_use(session, record, order)
@@ -53,8 +54,6 @@ def apply_order_event(session: Session, tenant: Tenant, program: Program, order:
 
     net_paid = record.total - record.total_refunded
     refunded_fully = record.total_refunded > 0 and net_paid <= 0
-    if reached_trigger(record, program.trigger_status) and record.reached_trigger_at is None:
-        record.reached_trigger_at = utcnow()
     if record.reached_trigger_at and not record.cancelled and not refunded_fully and record.email:
         _ensure_advocate(session, tenant, program, record)
     if record.reached_trigger_at and record.attributed is None:

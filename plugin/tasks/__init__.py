@@ -95,7 +95,7 @@ def follow_ups() -> Iterator[None]:
     except BaseException:
         _local.follow_ups = outer
         for handle, args in queued:
-            enqueue(handle, *args)
+            _publish(handle, *args)
         raise
     try:
         done = 0
@@ -106,22 +106,25 @@ def follow_ups() -> Iterator[None]:
                 handle(*args)
             except Exception:  # noqa: BLE001 - the broker's retries take it from here
                 log.warning("follow-up %s%r failed; published for a retry", handle.name, args, exc_info=True)
-                _local.follow_ups = None
-                enqueue(handle, *args)
-                _local.follow_ups = queued
+                _publish(handle, *args)
     finally:
         _local.follow_ups = outer
         for handle, args in queued:  # over the limit
-            enqueue(handle, *args)
+            _publish(handle, *args)
 
 
 def enqueue(handle: Task, *args, countdown: float = 0) -> bool:
-    """Hand work to the runner now. False if the broker is unreachable (the sweeper will retry)."""
+    """Hand work to the runner now (inside a running task, a `same_worker` task joins its follow-ups).
+    False if the broker is unreachable (the sweeper will retry)."""
     queued = getattr(_local, "follow_ups", None)
     if queued is not None and handle.same_worker and not countdown:
         if (handle, args) not in queued:
             queued.append((handle, args))
         return True
+    return _publish(handle, *args, countdown=countdown)
+
+
+def _publish(handle: Task, *args, countdown: float = 0) -> bool:
     try:
         current_app.extensions["task_runner"].enqueue(handle.name, *args, countdown=countdown)
         return True

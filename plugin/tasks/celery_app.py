@@ -6,6 +6,8 @@ re-queued if the worker dies mid-task; tasks are idempotent, so that is safe.
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import bootsteps
 from celery.signals import worker_process_init
 
@@ -26,9 +28,8 @@ def _bind(name: str, handle: Task):
     def run(self, *args):
         with flask_app.app_context():
             try:
-                if name == "sweep":  # what a sweep re-drives is spread over the pool, not run here
-                    return handle(*args)
-                with follow_ups():
+                # What a sweep re-drives is spread over the pool, not run as its follow-ups.
+                with contextlib.nullcontext() if name == "sweep" else follow_ups():
                     return handle(*args)
             except Exception as exc:  # noqa: BLE001 - retried with backoff; the sweeper is the backstop
                 if name == "sweep":

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy import ColumnElement, LargeBinary, String, Text, and_
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.db import Base, UTCDateTime, utcnow
@@ -33,6 +34,11 @@ class Tenant(Base):
     widget_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     widget_seen_origin: Mapped[str | None] = mapped_column(String(255))
 
-    @property
+    @hybrid_property
     def is_installed(self) -> bool:
         return self.token_encrypted is not None and self.uninstalled_at is None
+
+    @is_installed.inplace.expression
+    @classmethod
+    def _is_installed_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.token_encrypted.is_not(None), cls.uninstalled_at.is_(None))

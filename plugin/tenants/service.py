@@ -289,12 +289,7 @@ def claim_shop_name_refreshes(session, limit: int = 100) -> list[int]:
     gets one call a day, and a Saleor that does not answer is asked again the next day."""
     now = utcnow()
     due = or_(Tenant.shop_name_checked_at.is_(None), Tenant.shop_name_checked_at <= now - SHOP_NAME_REFRESH_INTERVAL)
-    ids = session.scalars(
-        select(Tenant.id)
-        .where(Tenant.token_encrypted.is_not(None), Tenant.uninstalled_at.is_(None), due)
-        .order_by(Tenant.id)
-        .limit(limit)
-    ).all()
+    ids = session.scalars(select(Tenant.id).where(Tenant.is_installed, due).order_by(Tenant.id).limit(limit)).all()
     if not ids:
         return []
     # Only the rows this claim changed: another sweeper's claim of the same shop (two beats) sends nothing twice.

@@ -87,7 +87,7 @@ def _apply_order(tenant_id: int, hint: _Hint) -> bool:
         rows = (
             session.connection()
             .execute(
-                select(WebhookEvent.id, Tenant.token_encrypted.is_not(None) & Tenant.uninstalled_at.is_(None))
+                select(WebhookEvent.id, Tenant.is_installed)
                 .join(Tenant, Tenant.id == WebhookEvent.tenant_id)
                 .where(
                     WebhookEvent.tenant_id == tenant_id,

@@ -10,7 +10,6 @@ import time
 import pytest
 from sqlalchemy import select
 
-from plugin import tasks
 from plugin.coupons import service
 from plugin.coupons.models import Coupon
 from plugin.coupons.tasks import issue_coupon, issue_rewards
@@ -23,6 +22,7 @@ from tests.flows import (
     live_codes,
     new_advocate,
     referral_for,
+    rewards_left_reserved,
     tenant_id,
 )
 
@@ -37,14 +37,8 @@ def test_refund_during_the_second_rewards_creation_ends_revoked(served, monkeypa
     code = new_advocate(saleor)
 
     # Let the payment reserve both rewards, but issue them by hand below.
-    real_enqueue = tasks.enqueue
-    monkeypatch.setattr(
-        tasks,
-        "enqueue",
-        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
-    )
-    order = friend_order(saleor, "bob@example.com", code=code)
-    monkeypatch.setattr(tasks, "enqueue", real_enqueue)
+    with rewards_left_reserved(monkeypatch):
+        order = friend_order(saleor, "bob@example.com", code=code)
     first, second = sorted(c.id for c in coupons_for(order["id"]))
     assert referral_for(order["id"]).state == Referral.APPROVED
 
@@ -97,14 +91,8 @@ def test_refund_while_both_rewards_are_created_in_one_request_ends_revoked(serve
     lands in the middle waits for the coupons' locks and then takes back both codes."""
     saleor, app = served
     code = new_advocate(saleor)
-    real_enqueue = tasks.enqueue
-    monkeypatch.setattr(
-        tasks,
-        "enqueue",
-        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
-    )
-    order = friend_order(saleor, "bob@example.com", code=code)
-    monkeypatch.setattr(tasks, "enqueue", real_enqueue)
+    with rewards_left_reserved(monkeypatch):
+        order = friend_order(saleor, "bob@example.com", code=code)
     referral = referral_for(order["id"])
     assert referral.state == Referral.APPROVED
 

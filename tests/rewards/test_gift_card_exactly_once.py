@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from plugin import tasks
 from plugin.coupons import giftcards
 from plugin.coupons.models import Coupon
-from plugin.coupons.tasks import issue_coupon, issue_rewards
+from plugin.coupons.tasks import issue_coupon
 from plugin.db import session_scope
-from tests.flows import coupons_for, friend_order, new_advocate, set_program, tenant_id
+from tests.flows import coupons_for, friend_order, new_advocate, rewards_left_reserved, set_program, tenant_id
 
 
 @pytest.fixture
@@ -32,14 +31,8 @@ def store_credit_reserved(shop, monkeypatch):
     """A friend's order approved, its store credit reserved but not issued yet."""
     set_program(default_rewards={"referrer": {"type": "STORE_CREDIT", "value": "20"}})
     code = new_advocate(shop)
-    real_enqueue = tasks.enqueue
-    monkeypatch.setattr(
-        tasks,
-        "enqueue",
-        lambda handle, *args, **kw: None if handle is issue_rewards else real_enqueue(handle, *args, **kw),
-    )
-    order = friend_order(shop, "bob@example.com", code=code)
-    monkeypatch.setattr(tasks, "enqueue", real_enqueue)
+    with rewards_left_reserved(monkeypatch):
+        order = friend_order(shop, "bob@example.com", code=code)
     credit = next(c for c in coupons_for(order["id"]) if c.purpose == Coupon.REFERRER_REWARD)
     assert credit.state == Coupon.RESERVED and credit.lookup_key.startswith("CREDIT-")
     return order, credit

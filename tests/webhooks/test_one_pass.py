@@ -7,22 +7,10 @@ from sqlalchemy import select
 
 from plugin.coupons.models import Coupon
 from plugin.db import session_scope
-from plugin.tasks import Runner
 from plugin.webhooks.models import WebhookEvent
 from plugin.webhooks.relay import publish_unqueued
 from tests.flows import coupons_for, make_advocate, referred_order
-
-
-class Relayed(Runner):
-    """A Celery deployment as ingest sees it: rows are left for the relay; tasks are recorded."""
-
-    relays_stored_events = True
-
-    def __init__(self):
-        self.calls = []
-
-    def enqueue(self, name, *args, countdown=0):
-        self.calls.append((name, args))
+from tests.webhooks.test_relay import RelayedRunner
 
 
 def _reads(saleor) -> int:
@@ -38,7 +26,7 @@ def test_the_relay_hands_over_an_orders_deliveries_as_one_task_with_one_read(sho
     saleor, app = shop.saleor, shop.flask_app
     code = make_advocate(saleor)
     working = app.extensions["task_runner"]
-    app.extensions["task_runner"] = Relayed()
+    app.extensions["task_runner"] = RelayedRunner()
     order = referred_order(saleor, code)
     assert _statuses(order["id"]) == ["pending"] * 4
 
@@ -64,7 +52,7 @@ def test_a_single_events_task_takes_along_the_orders_other_stored_deliveries(sho
     saleor, app = shop.saleor, shop.flask_app
     code = make_advocate(saleor)
     working = app.extensions["task_runner"]
-    recorder = app.extensions["task_runner"] = Relayed()
+    recorder = app.extensions["task_runner"] = RelayedRunner()
     recorder.relays_stored_events = False  # the in-process shape: one task per stored delivery
     order = referred_order(saleor, code)
     tasks = [args for name, args in recorder.calls if name == "process_event"]
